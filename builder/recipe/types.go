@@ -1,0 +1,106 @@
+package recipe
+
+// Recipe is one package recipe, recipes/NAME.toml.
+type Recipe struct {
+	Name        string            `toml:"name"`
+	Version     string            `toml:"version"`
+	Revision    int               `toml:"revision"`
+	Description string            `toml:"description"`
+	Homepage    string            `toml:"homepage"`
+	License     string            `toml:"license"`
+	Source      Source            `toml:"source"`
+	Deps        Dependencies      `toml:"dependencies"`
+	Options     map[string]Option `toml:"options"`
+	Build       Build             `toml:"build"`
+	Services    []Service         `toml:"service"`
+	// Privileged lists paths in this package that may be setuid/setgid.
+	Privileged []string `toml:"privileged"`
+
+	// File is the path the recipe was loaded from (not part of the TOML).
+	File string `toml:"-"`
+}
+
+// Source is where a package's source comes from. Exactly one kind is set,
+// with its checksum.
+type Source struct {
+	// url + sha256: an archive or file over http, https or file.
+	URL    string `toml:"url"`
+	SHA256 string `toml:"sha256"`
+	// git + commit (full 40-hex hash).
+	Git    string `toml:"git"`
+	Commit string `toml:"commit"`
+	// gomod = "module@version", checked against sum ("h1:…", as in go.sum)
+	// and Go's checksum database.
+	GoMod string `toml:"gomod"`
+	Sum   string `toml:"sum"`
+	// deb = binary package name, version, sha256 of the .deb.
+	Deb string `toml:"deb"`
+	// debsrc = source package name, version; verified by the .dsc checksums.
+	DebSrc  string `toml:"debsrc"`
+	Version string `toml:"version"`
+	// path = a directory inside this repository; exclude lists
+	// repository-relative paths left out of it.
+	Path    string   `toml:"path"`
+	Exclude []string `toml:"exclude"`
+}
+
+// Kind returns the source kind: "url", "git", "gomod", "deb", "debsrc",
+// "path", or "" if none is set.
+func (s Source) Kind() string {
+	switch {
+	case s.URL != "":
+		return "url"
+	case s.Git != "":
+		return "git"
+	case s.GoMod != "":
+		return "gomod"
+	case s.Deb != "":
+		return "deb"
+	case s.DebSrc != "":
+		return "debsrc"
+	case s.Path != "":
+		return "path"
+	}
+	return ""
+}
+
+// Dependencies of a package. A build dependency is a recipe name or
+// "host:TOOL" (a tool on the build host whose version enters the cache key).
+type Dependencies struct {
+	Build []string `toml:"build"`
+	Run   []string `toml:"run"`
+}
+
+// Option is a build flag or variant, visible to the build as
+// UNDISTRO_OPT_NAME and overridable per role.
+type Option struct {
+	Default     any    `toml:"default"` // bool or string
+	Description string `toml:"description"`
+}
+
+// Build is how the package is built.
+type Build struct {
+	Env    map[string]string `toml:"env"`
+	Script string            `toml:"script"`
+}
+
+// Service is a service a package provides; roles enable it by name.
+type Service struct {
+	Name        string            `toml:"name"`
+	Exec        []string          `toml:"exec"`
+	Env         map[string]string `toml:"env"`
+	User        string            `toml:"user"`
+	Restart     string            `toml:"restart"` // always | on-failure | never
+	After       []string          `toml:"after"`
+	StopTimeout string            `toml:"stop_timeout"` // Go duration
+	Ready       *Ready            `toml:"ready"`
+}
+
+// Ready is a readiness check; exactly one kind is set.
+type Ready struct {
+	NotifyFD int      `toml:"notify_fd"`
+	TCP      string   `toml:"tcp"`
+	HTTP     string   `toml:"http"`
+	Command  []string `toml:"command"`
+	Timeout  string   `toml:"timeout"` // Go duration
+}
