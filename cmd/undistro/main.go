@@ -1,0 +1,21 @@
+// Command undistro builds minimal, reproducible OCI images from TOML recipes
+// and runs them on nodes. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "undistro:", err)
+		os.Exit(1)
+	}
+}
