@@ -57,7 +57,9 @@ switches atomically, supervises services and rolls back on failure.`,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	// Each subcommand lives in its own file; add it here (one line each).
-	root.AddCommand()
+	root.AddCommand(
+		newServeCmd(),
+	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
