@@ -1,0 +1,108 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// ErrKeyExists is returned by GenerateKey when PREFIX.key or PREFIX.pub is
+// already there: a key is never overwritten.
+var ErrKeyExists = errors.New("key file already exists")
+
+// PassFunc returns the password of a private key.
+type PassFunc func() ([]byte, error)
+
+// GenerateKey writes a new ECDSA P-256 key pair in cosign's format:
+// PREFIX.key (encrypted with the password, mode 0600) and PREFIX.pub (PEM
+// public key). Both are written atomically; if either exists GenerateKey
+// writes nothing and returns ErrKeyExists.
+func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
+	if prefix == "" {
+		return errors.New("generating key: empty output prefix")
+	}
+	keyPath, pubPath := prefix+".key", prefix+".pub"
+	for _, p := range []string{keyPath, pubPath} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("generating key: %s: %w (remove it or choose another --out)", p, ErrKeyExists)
+		}
+	}
+	if password == nil {
+		return errors.New("generating key: no password source")
+	}
+	kb, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return password() })
+	if err != nil {
+		return fmt.Errorf("generating key: %w", err)
+	}
+	if err := createExclusive(keyPath, kb.PrivateBytes, 0o600); err != nil {
+		return err
+	}
+	if err := createExclusive(pubPath, kb.PublicBytes, 0o644); err != nil {
+		os.Remove(keyPath)
+		return err
+	}
+	slogFrom(ctx).Debug("generated key pair", "key", keyPath, "pub", pubPath)
+	return nil
+}
+
+// createExclusive writes b to a temp file next to dst, fsyncs it and links
+// it into place, failing if dst exists (link never replaces).
+func createExclusive(dst string, b []byte, mode fs.FileMode) (err error) {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(dst)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("syncing %s: %w", dst, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", dst, err)
+	}
+	if err := os.Link(f.Name(), dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("generating key: %s: %w", dst, ErrKeyExists)
+		}
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// loadSigner reads and decrypts a cosign private key.
+func loadSigner(keyPath string, pass PassFunc) (signature.SignerVerifier, error) {
+	b, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing key: %w", err)
+	}
+	var pw []byte
+	if pass != nil {
+		if pw, err = pass(); err != nil {
+			return nil, fmt.Errorf("reading password for %s: %w", keyPath, err)
+		}
+	}
+	sv, err := cosign.LoadPrivateKey(b, pw, nil)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key %s: %w (wrong password, or not a cosign private key: make one with `undistro key generate`)", keyPath, err)
+	}
+	return sv, nil
+}
