@@ -1,5 +1,7 @@
 package recipe
 
+import "fmt"
+
 // Recipe is one package recipe, recipes/NAME.toml.
 type Recipe struct {
 	Name        string            `toml:"name"`
@@ -18,6 +20,23 @@ type Recipe struct {
 
 	// File is the path the recipe was loaded from (not part of the TOML).
 	File string `toml:"-"`
+
+	// pos records where each key was written; see Pos.
+	pos Index
+}
+
+// Pos returns the line and column where key was written in r.File, or of
+// its closest parent key that was; 1, 1 when nothing is known. Keys are
+// paths as in [Index]: "source.sha256", "dependencies.build[1]".
+func (r *Recipe) Pos(key string) (line, col int) {
+	p := r.pos.Lookup(key)
+	return p.Line, p.Col
+}
+
+// Errorf returns an *Error at key's position in r.File.
+func (r *Recipe) Errorf(key, format string, args ...any) *Error {
+	line, col := r.Pos(key)
+	return &Error{File: r.File, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Source is where a package's source comes from. Exactly one kind is set,
