@@ -1,0 +1,97 @@
+package supervise
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// script writes an executable /bin/sh script named name into dir.
+func script(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newSup returns a Supervisor whose services are stopped at test end.
+func newSup(t *testing.T, o Options) *Supervisor {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := New(ctx, o)
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := s.Stop(sctx); err != nil {
+			t.Errorf("stopping at cleanup: %v", err)
+		}
+		cancel()
+	})
+	return s
+}
+
+// status returns the status of service name.
+func status(t *testing.T, s *Supervisor, name string) ServiceStatus {
+	t.Helper()
+	for _, st := range s.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no service %q in status", name)
+	return ServiceStatus{}
+}
+
+// waitFor polls cond (tests may poll; the supervisor does not) until it
+// holds or 10s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitState waits until service name is in state st.
+func waitState(t *testing.T, s *Supervisor, name string, st State) ServiceStatus {
+	t.Helper()
+	var last ServiceStatus
+	waitFor(t, name+" "+string(st), func() bool {
+		last = status(t, s, name)
+		return last.State == st
+	})
+	return last
+}
+
+// readNanos reads the whitespace-separated nanosecond timestamps in file.
+func readNanos(t *testing.T, file string) []int64 {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// alive reports whether pid still exists (zombies included).
+func alive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}

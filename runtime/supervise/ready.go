@@ -1,0 +1,145 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/un-distro/undistro/runtime/imagespec"
+)
+
+// DefaultReadyTimeout is how long a service has to become ready when its
+// Ready.Timeout is zero.
+const DefaultReadyTimeout = 30 * time.Second
+
+// Readiness-check retry intervals: the first retry comes after
+// probeFirst, doubling up to probeMax.
+const (
+	probeFirst = 20 * time.Millisecond
+	probeMax   = time.Second
+)
+
+// waitReady returns nil once spec's readiness check passes, or an error
+// when ctx ends first (its deadline is the service's ready timeout).
+// notify is the process's notification-fd result channel.
+func (s *Supervisor) waitReady(ctx context.Context, spec imagespec.Service, notify <-chan error) error {
+	r := spec.Ready
+	if r.NotifyFD > 0 {
+		select {
+		case err := <-notify:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("no line on notification fd %d: %w", r.NotifyFD, context.Cause(ctx))
+		}
+	}
+	probe, what := s.probe(spec)
+	interval := probeFirst
+	t := time.NewTimer(0)
+	defer t.Stop()
+	var last error
+	for {
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				last = context.Cause(ctx)
+			}
+			return fmt.Errorf("%s: %w", what, last)
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeMax)
+		err := probe(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err // a probe cut short by the deadline says less than the one before
+		}
+		t.Reset(interval)
+		interval = min(2*interval, probeMax)
+	}
+}
+
+// probe returns spec's readiness check and a description of it.
+func (s *Supervisor) probe(spec imagespec.Service) (func(context.Context) error, string) {
+	r := spec.Ready
+	switch {
+	case r.TCP != "":
+		return func(ctx context.Context) error {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", r.TCP)
+			if err != nil {
+				return err
+			}
+			return c.Close()
+		}, "tcp " + r.TCP
+	case r.HTTP != "":
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.HTTP, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := s.http.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode < 200 || resp.StatusCode > 299 {
+				return fmt.Errorf("status %s", resp.Status)
+			}
+			return nil
+		}, "http " + r.HTTP
+	default:
+		return func(ctx context.Context) error { return s.runCheck(ctx, spec) }, fmt.Sprintf("command %q", r.Command)
+	}
+}
+
+// runCheck runs spec's readiness command in the image root (chroot when the
+// supervisor chroots), as the service's user, and reports its failure.
+func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service) error {
+	argv := spec.Ready.Command
+	env := serviceEnv(spec.Env)
+	path, err := resolveExec(s.o.Root, argv[0], envPath(env))
+	if err != nil {
+		return err
+	}
+	attr := &syscall.SysProcAttr{}
+	dir := spec.WorkDir
+	if s.o.Chroot {
+		attr.Chroot = s.o.Root
+		if dir == "" {
+			dir = "/"
+		}
+	} else if s.o.Root != "" {
+		path = filepath.Join(s.o.Root, path)
+		dir = filepath.Join(s.o.Root, dir)
+	}
+	if spec.User != "" && os.Geteuid() == 0 {
+		if attr.Credential, err = s.credential(spec.User); err != nil {
+			return err
+		}
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: dir, SysProcAttr: attr}
+	// exec.CommandContext is not used because it looks the program up on
+	// the host; the context is wired by hand.
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting check: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("check did not finish in time")
+	}
+}

@@ -1,0 +1,232 @@
+package supervise
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/un-distro/undistro/runtime/imagespec"
+)
+
+// defaultPath is the PATH services get when their environment sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// proc is one running service process.
+type proc struct {
+	p      *os.Process
+	pid    int
+	exited chan exitInfo // receives once, when the process has been reaped
+	notify chan error    // receives once: nil when a line arrived on the notification fd; nil channel without one
+}
+
+// exitInfo is how a process ended.
+type exitInfo struct {
+	code int    // exit code, -1 when killed by a signal
+	desc string // "exit status 1", "signal: killed"
+}
+
+func (e exitInfo) ok() bool { return e.code == 0 }
+
+// spawn starts spec's process in its own process group, its stdout and
+// stderr copied to out, and (when spec has a notification fd) a pipe as
+// that fd.
+func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error) {
+	env := serviceEnv(spec.Env)
+	path, err := resolveExec(s.o.Root, spec.Exec[0], envPath(env))
+	if err != nil {
+		return nil, err
+	}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	dir := spec.WorkDir
+	switch {
+	case s.o.Chroot:
+		attr.Chroot = s.o.Root
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID
+		if dir == "" {
+			dir = "/"
+		}
+	default:
+		if s.o.Root != "" {
+			path = filepath.Join(s.o.Root, path)
+			dir = filepath.Join(s.o.Root, dir)
+		}
+	}
+	if spec.User != "" && os.Geteuid() == 0 {
+		cred, err := s.credential(spec.User)
+		if err != nil {
+			return nil, err
+		}
+		attr.Credential = cred
+	}
+
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	or, ow, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating output pipe: %w", err)
+	}
+	defer ow.Close()
+	files := []*os.File{devnull, ow, ow}
+	var nr, nw *os.File
+	if spec.Ready != nil && spec.Ready.NotifyFD > 0 {
+		nr, nw, err = os.Pipe()
+		if err != nil {
+			or.Close()
+			return nil, fmt.Errorf("creating notification pipe: %w", err)
+		}
+		defer nw.Close()
+		for len(files) <= spec.Ready.NotifyFD {
+			files = append(files, nil)
+		}
+		files[spec.Ready.NotifyFD] = nw
+	}
+
+	reaper.mu.Lock()
+	p, err := os.StartProcess(path, spec.Exec, &os.ProcAttr{Dir: dir, Env: env, Files: files, Sys: attr})
+	if err == nil {
+		reaper.tracked[p.Pid] = true
+	}
+	reaper.mu.Unlock()
+	if err != nil {
+		or.Close()
+		if nr != nil {
+			nr.Close()
+		}
+		return nil, fmt.Errorf("starting %s: %w", spec.Exec[0], err)
+	}
+
+	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1)}
+	go func() {
+		_, _ = io.Copy(out, or)
+		or.Close()
+	}()
+	if nr != nil {
+		pr.notify = make(chan error, 1)
+		go readNotify(nr, pr.notify)
+	}
+	go func() {
+		st, err := p.Wait()
+		reaper.mu.Lock()
+		delete(reaper.tracked, p.Pid)
+		reaper.mu.Unlock()
+		if err != nil {
+			pr.exited <- exitInfo{code: -1, desc: err.Error()}
+			return
+		}
+		pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
+	}()
+	return pr, nil
+}
+
+// readNotify reports nil once a full line arrives on r, or an error if r
+// closes first; it then drains r so the service never gets SIGPIPE.
+func readNotify(r *os.File, ch chan<- error) {
+	defer r.Close()
+	br := bufio.NewReader(r)
+	if _, err := br.ReadString('\n'); err != nil {
+		ch <- errors.New("notification fd closed before a line was written")
+		return
+	}
+	ch <- nil
+	_, _ = io.Copy(io.Discard, br)
+}
+
+// signalGroup sends sig to the process group led by pid.
+func signalGroup(pid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pid, sig)
+}
+
+// serviceEnv returns env with a default PATH added when it has none.
+func serviceEnv(env []string) []string {
+	out := append([]string(nil), env...)
+	for _, kv := range out {
+		if strings.HasPrefix(kv, "PATH=") {
+			return out
+		}
+	}
+	return append(out, "PATH="+defaultPath)
+}
+
+func envPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			return v
+		}
+	}
+	return defaultPath
+}
+
+// resolveExec returns the path, as seen inside root, of the program name:
+// name itself when it holds a slash, else the first PATH entry under root
+// holding an executable file of that name.
+func resolveExec(root, name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&os.ModeSymlink != 0 || (fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0) {
+			return p, nil
+		}
+	}
+	where := "PATH " + path
+	if root != "" {
+		where += " under " + root
+	}
+	return "", fmt.Errorf("resolving %q: not found in %s: use an absolute path in the service's exec", name, where)
+}
+
+// credential resolves user ("name", "uid" or "uid:gid") against the
+// image's users and groups.
+func (s *Supervisor) credential(user string) (*syscall.Credential, error) {
+	for _, u := range s.o.Users {
+		if u.Name != user {
+			continue
+		}
+		c := &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID)}
+		for _, gname := range u.Groups {
+			found := false
+			for _, g := range s.o.Groups {
+				if g.Name == gname {
+					c.Groups = append(c.Groups, uint32(g.GID))
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("resolving user %q: group %q is not declared by the image", user, gname)
+			}
+		}
+		if c.Groups == nil {
+			c.Groups = []uint32{}
+		}
+		return c, nil
+	}
+	uidS, gidS, hasGID := strings.Cut(user, ":")
+	uid, err := strconv.ParseUint(uidS, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("resolving user %q: not declared by the image and not numeric: declare it in the role's users", user)
+	}
+	gid := uid
+	if hasGID {
+		if gid, err = strconv.ParseUint(gidS, 10, 32); err != nil {
+			return nil, fmt.Errorf("resolving user %q: group %q is not numeric", user, gidS)
+		}
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+}
