@@ -1,0 +1,401 @@
+package unpack
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+type kind uint8
+
+const (
+	kDir kind = iota + 1
+	kFile
+	kSymlink
+	kSpecial // device or fifo
+	kOther   // found on disk, not a directory
+)
+
+func (k kind) String() string {
+	switch k {
+	case kDir:
+		return "directory"
+	case kFile:
+		return "regular file"
+	case kSymlink:
+		return "symlink"
+	case kSpecial:
+		return "device or fifo"
+	}
+	return "non-directory"
+}
+
+type dirMeta struct {
+	name     string
+	mode     fs.FileMode
+	uid, gid int
+	mtime    time.Time
+}
+
+type unpacker struct {
+	root   *os.Root
+	o      Options
+	priv   map[string]bool
+	seen   map[string]kind
+	dirs   map[string]dirMeta
+	wh     map[string]bool
+	st     Stats
+	asRoot bool
+}
+
+// Unpack reads the uncompressed layer tar r and extracts it into dst, which
+// must be missing or empty (its parent must exist). On error dst holds a
+// partial extraction the caller removes; nothing outside dst is touched
+// either way. See the package documentation for what is refused.
+func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return Stats{}, fmt.Errorf("creating %s: %w", dst, err)
+	}
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return Stats{}, fmt.Errorf("opening %s: %w", dst, err)
+	}
+	defer root.Close()
+	u := &unpacker{
+		root:   root,
+		o:      o,
+		priv:   make(map[string]bool, len(o.Privileged)),
+		seen:   make(map[string]kind),
+		dirs:   make(map[string]dirMeta),
+		wh:     make(map[string]bool),
+		asRoot: os.Geteuid() == 0,
+	}
+	for _, p := range o.Privileged {
+		u.priv[path.Clean("/"+p)] = true
+	}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return u.st, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
+			err = nil // our own checks below refuse it with a precise reason
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return u.st, fmt.Errorf("reading layer tar after %d entries: %w", u.st.Entries, err)
+		}
+		u.st.Entries++
+		if u.st.Entries > o.MaxEntries {
+			return u.st, refuse(hdr.Name, "more than %d entries in one layer", o.MaxEntries)
+		}
+		if err := u.entry(hdr, tr); err != nil {
+			return u.st, err
+		}
+	}
+	if err := u.finishDirs(); err != nil {
+		return u.st, err
+	}
+	slices.Sort(u.st.Whiteouts)
+	slices.Sort(u.st.Opaque)
+	slices.Sort(u.st.Privileged)
+	return u.st, nil
+}
+
+// cleanName returns the slash-separated name relative to the root, or a
+// reason to refuse it.
+func cleanName(name string) (string, string) {
+	if name == "" {
+		return "", "empty name"
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", "absolute path"
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", "NUL byte in name"
+	}
+	for c := range strings.SplitSeq(name, "/") {
+		if c == ".." {
+			return "", `".." component`
+		}
+	}
+	return path.Clean(name), ""
+}
+
+func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	name, why := cleanName(hdr.Name)
+	if why != "" {
+		return refuse(hdr.Name, "%s", why)
+	}
+	if name == "." {
+		if hdr.Typeflag != tar.TypeDir {
+			return refuse(hdr.Name, "the root must be a directory")
+		}
+		return nil // dst's own mode is the caller's business
+	}
+	if base := path.Base(name); strings.HasPrefix(base, ".wh.") {
+		return u.whiteout(hdr.Name, name, base)
+	}
+	if err := u.parents(hdr.Name, name, true); err != nil {
+		return err
+	}
+	if k, ok := u.seen[name]; ok {
+		if k == kDir && hdr.Typeflag == tar.TypeDir {
+			u.dirs[name] = meta(name, hdr)
+			return nil
+		}
+		return refuse(hdr.Name, "duplicate entry: already unpacked as a %s", k)
+	}
+	if _, err := u.root.Lstat(name); err == nil {
+		return refuse(hdr.Name, "already exists in the target directory")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s: %w", name, err)
+	}
+	mode := hdr.FileInfo().Mode()
+	privileged := u.priv["/"+name]
+	if mode&fs.ModeSetuid != 0 || (mode&fs.ModeSetgid != 0 && hdr.Typeflag != tar.TypeDir) {
+		if !privileged {
+			return refuse(hdr.Name, "setuid/setgid bit (mode %04o) on a path the image metadata does not declare privileged", hdr.Mode&0o7777)
+		}
+		u.st.Privileged = append(u.st.Privileged, "/"+name)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+		return u.file(hdr, name, mode, tr)
+	case tar.TypeDir:
+		if err := u.root.Mkdir(name, 0o755); err != nil {
+			return fmt.Errorf("creating directory %s: %w", name, err)
+		}
+		u.seen[name] = kDir
+		u.dirs[name] = meta(name, hdr)
+		u.st.Dirs++
+		return nil
+	case tar.TypeSymlink:
+		return u.symlink(hdr, name)
+	case tar.TypeLink:
+		return u.hardlink(hdr, name, privileged)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return u.special(hdr, name, mode, privileged)
+	}
+	return refuse(hdr.Name, "unsupported entry type %q", string(hdr.Typeflag))
+}
+
+func meta(name string, hdr *tar.Header) dirMeta {
+	return dirMeta{name: name, mode: hdr.FileInfo().Mode().Perm() | hdr.FileInfo().Mode()&(fs.ModeSetgid|fs.ModeSticky), uid: hdr.Uid, gid: hdr.Gid, mtime: hdr.ModTime}
+}
+
+// parents checks that every parent directory of name is a real directory,
+// never a symlink; with create, missing parents are created.
+func (u *unpacker) parents(entry, name string, create bool) error {
+	dir := path.Dir(name)
+	if dir == "." {
+		return nil
+	}
+	p := ""
+	for c := range strings.SplitSeq(dir, "/") {
+		p = path.Join(p, c)
+		k, ok := u.seen[p]
+		if !ok {
+			fi, err := u.root.Lstat(p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				if !create {
+					return nil
+				}
+				if err := u.root.Mkdir(p, 0o755); err != nil {
+					return fmt.Errorf("creating directory %s: %w", p, err)
+				}
+				k = kDir
+				u.st.Dirs++
+			case err != nil:
+				return fmt.Errorf("checking %s: %w", p, err)
+			case fi.Mode()&fs.ModeSymlink != 0:
+				k = kSymlink
+			case fi.IsDir():
+				k = kDir
+			default:
+				k = kOther
+			}
+			u.seen[p] = k
+		}
+		if k == kSymlink {
+			return refuse(entry, "parent %q is a symlink", p)
+		}
+		if k != kDir {
+			return refuse(entry, "parent %q is a %s, not a directory", p, k)
+		}
+	}
+	return nil
+}
+
+func (u *unpacker) whiteout(entry, name, base string) error {
+	if err := u.parents(entry, name, false); err != nil {
+		return err
+	}
+	dir := path.Dir(name)
+	var target string
+	switch {
+	case base == ".wh..wh..opq":
+		target = dir
+		if !u.wh["opq:"+target] {
+			u.st.Opaque = append(u.st.Opaque, target)
+		}
+		u.wh["opq:"+target] = true
+		return nil
+	case strings.HasPrefix(base, ".wh..wh."):
+		return refuse(entry, "unsupported whiteout %q (only .wh.NAME and .wh..wh..opq are OCI whiteouts)", base)
+	}
+	victim := strings.TrimPrefix(base, ".wh.")
+	if victim == "" || victim == "." || victim == ".." {
+		return refuse(entry, "whiteout of %q names no file", victim)
+	}
+	target = path.Join(dir, victim)
+	if !u.wh[target] {
+		u.st.Whiteouts = append(u.st.Whiteouts, target)
+	}
+	u.wh[target] = true
+	return nil
+}
+
+func (u *unpacker) file(hdr *tar.Header, name string, mode fs.FileMode, r io.Reader) error {
+	switch {
+	case hdr.Size < 0:
+		return refuse(hdr.Name, "negative size %d", hdr.Size)
+	case hdr.Size > u.o.MaxFileSize:
+		return refuse(hdr.Name, "file size %d exceeds the limit of %d bytes", hdr.Size, u.o.MaxFileSize)
+	case u.st.Bytes+hdr.Size > u.o.MaxTotalSize:
+		return refuse(hdr.Name, "layer content exceeds the limit of %d bytes", u.o.MaxTotalSize)
+	}
+	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	u.seen[name] = kFile
+	n, err := io.Copy(f, r)
+	u.st.Bytes += n
+	if err == nil && n != hdr.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if u.asRoot { // before chmod: chown clears setuid/setgid
+		if err := f.Chown(hdr.Uid, hdr.Gid); err != nil {
+			f.Close()
+			return fmt.Errorf("setting owner of %s: %w", name, err)
+		}
+	}
+	if err := f.Chmod(mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		f.Close()
+		return fmt.Errorf("setting mode of %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", name, err)
+	}
+	if err := u.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
+		return fmt.Errorf("setting times of %s: %w", name, err)
+	}
+	u.st.Files++
+	return nil
+}
+
+// escapes reports whether the symlink target, read from the directory dir
+// (relative to the root), climbs above the root. Absolute targets start at
+// the root.
+func escapes(dir, target string) bool {
+	depth := 0
+	if !strings.HasPrefix(target, "/") && dir != "." {
+		depth = strings.Count(dir, "/") + 1
+	}
+	for c := range strings.SplitSeq(target, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+func (u *unpacker) symlink(hdr *tar.Header, name string) error {
+	if hdr.Linkname == "" {
+		return refuse(hdr.Name, "empty symlink target")
+	}
+	if strings.ContainsRune(hdr.Linkname, 0) {
+		return refuse(hdr.Name, "NUL byte in symlink target")
+	}
+	if escapes(path.Dir(name), hdr.Linkname) {
+		return refuse(hdr.Name, "symlink target %q escapes the root", hdr.Linkname)
+	}
+	if err := u.root.Symlink(hdr.Linkname, name); err != nil {
+		return fmt.Errorf("creating symlink %s: %w", name, err)
+	}
+	u.seen[name] = kSymlink
+	if u.asRoot {
+		if err := u.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("setting owner of %s: %w", name, err)
+		}
+	}
+	u.st.Symlinks++
+	return nil
+}
+
+func (u *unpacker) hardlink(hdr *tar.Header, name string, privileged bool) error {
+	target, why := cleanName(hdr.Linkname)
+	if why != "" {
+		return refuse(hdr.Name, "hardlink target %q: %s", hdr.Linkname, why)
+	}
+	k, ok := u.seen[target]
+	switch {
+	case !ok:
+		return refuse(hdr.Name, "hardlink target %q is not an earlier entry of this layer", hdr.Linkname)
+	case k == kDir:
+		return refuse(hdr.Name, "hardlink target %q is a directory", hdr.Linkname)
+	case k == kSpecial && !privileged:
+		return refuse(hdr.Name, "hardlink to device or fifo %q on a path the image metadata does not declare privileged", hdr.Linkname)
+	}
+	needs := k == kSpecial
+	if k == kFile {
+		fi, err := u.root.Lstat(target)
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", target, err)
+		}
+		needs = fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0
+		if needs && !privileged {
+			return refuse(hdr.Name, "hardlink to setuid/setgid file %q on a path the image metadata does not declare privileged", hdr.Linkname)
+		}
+	}
+	if needs {
+		u.st.Privileged = append(u.st.Privileged, "/"+name)
+	}
+	if err := u.root.Link(target, name); err != nil {
+		return fmt.Errorf("linking %s to %s: %w", name, target, err)
+	}
+	u.seen[name] = k
+	u.st.Hardlinks++
+	return nil
+}
