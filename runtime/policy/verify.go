@@ -206,9 +206,17 @@ func verifyAttestations(ctx context.Context, dref name.Digest, ro []ociremote.Op
 		}
 		types = append(types, a.PredicateType)
 	}
-	at, _ := ociremote.AttestationTag(dref, ro...)
+	at, err := ociremote.AttestationTag(dref, ro...)
+	if err != nil {
+		return err
+	}
 	if len(types) > 0 {
 		return &refusal{ErrNoSBOM, fmt.Sprintf("verified attestations at %s are of types %s, none %s: attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr(), strings.Join(types, ", "), PredicateSPDX)}
+	}
+	if atts, err := ociremote.Signatures(at, ro...); err == nil {
+		if l, err := atts.Get(); err == nil && len(l) == 0 {
+			return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s: attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr())}
+		}
 	}
 	return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s verifies with the trusted key(s) %s (%s): attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr(), ids(vs), strings.Join(errs, "; "))}
 }
