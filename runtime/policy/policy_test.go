@@ -260,7 +260,7 @@ func TestVerifyBadInput(t *testing.T) {
 	dir, ds := newLayout(t, "web", "other")
 	cases := []struct {
 		name, ref, digest, want string
-		p                      *Policy
+		p                       *Policy
 	}{
 		{"no keys", "oci:" + dir + ":web", ds["web"], "the policy has no public keys", &Policy{}},
 		{"bad digest", "oci:" + dir + ":web", "sha256:abc", `expected digest "sha256:abc": want sha256:<64 hex>`, nil},
