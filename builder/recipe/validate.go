@@ -248,6 +248,10 @@ func (v *validator) options() {
 	}
 }
 
+// TypeName names the TOML type of a decoded value: "string", "integer",
+// "boolean", "float", "array" or "table".
+func TypeName(x any) string { return typeName(x) }
+
 func typeName(x any) string {
 	switch x.(type) {
 	case int64:

@@ -1,0 +1,188 @@
+package role
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/un-distro/undistro/builder/recipe"
+)
+
+func recipes(t *testing.T) map[string]*recipe.Recipe {
+	t.Helper()
+	rs, err := recipe.LoadDir("testdata/recipes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		role string
+		want []string
+	}{
+		{"inherit cycle", "cyc-a", []string{
+			`testdata/images/cyc-b.toml:2:20: inherit cycle: cyc-a -> cyc-b -> cyc-a`}},
+		{"unknown inherit", "badinherit", []string{
+			`testdata/images/badinherit.toml:1:12: inherits unknown role "bsae" (did you mean "base"?)`}},
+		{"option of the wrong type", "badopts", []string{
+			`testdata/images/badopts.toml:7:1: option "lib.level": want boolean or string, got integer`}},
+		{"bad service fields", "badsvc", []string{
+			`testdata/images/badsvc.toml:7:1: service "srv": restart "sometimes": want one of always, on-failure, never`,
+			`testdata/images/badsvc.toml:10:1: service "tool": stop_timeout: "soon" is not a duration: write it like "10s" or "1m30s"`}},
+		{"bad files and unknown key", "badfile", []string{
+			`testdata/images/badfile.toml:4:1: [[file]]: path "etc/x": use an absolute, clean path in the image such as /etc/app.conf`,
+			`testdata/images/badfile.toml:5:1: [[file]] etc/x: source "../base/hostname" escapes testdata/images/badfile: use a path inside it`,
+			`testdata/images/badfile.toml:6:1: [[file]] etc/x: mode "999": want an octal string such as "0644"`,
+			`testdata/images/badfile.toml:10:1: [[file]] /etc/y: source "missing": no directory testdata/images/badfile for the role's config files: create it`,
+			`testdata/images/badfile.toml:13:3: unknown key "fiel" (did you mean "file"?)`}},
+		{"missing role", "nope", []string{
+			`testdata/images/nope.toml: reading role "nope": open testdata/images/nope.toml: no such file or directory`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Load("testdata/images", tc.role)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", r)
+			}
+			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("error:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	rs := recipes(t)
+	tests := []struct {
+		name string
+		role string
+		want []string
+	}{
+		{"unknown service with suggestion", "typo", []string{
+			`testdata/images/typo.toml:4:10: unknown service "srvv" (did you mean "srv"?): no package of role typo provides it (provided: [srv])`}},
+		{"option overrides unknown and wrong type", "badopts2", []string{
+			`testdata/images/badopts2.toml:1:20: unknown package "libb" (did you mean "lib"?)`,
+			`testdata/images/badopts2.toml:4:1: lib has no option "nsl" (did you mean "nls"?) (valid: level, nls)`,
+			`testdata/images/badopts2.toml:5:1: option lib.nls: want boolean, got string`,
+			`testdata/images/badopts2.toml:6:1: option "srv.x": package srv is not in role badopts2: add it to packages or remove the option`}},
+		{"after, files and user not declared", "badsvc2", []string{
+			`testdata/images/badsvc2.toml:4:10: service "srv": after "tol": no such service is enabled in role badsvc2`,
+			`testdata/images/badsvc2.toml:5:10: service "srv": file "/etc/nope" is not a [[file]] of role badsvc2`,
+			`testdata/images/badsvc2.toml:6:1: service "srv": user "nobody" is not declared: add a [[user]] named "nobody" to role badsvc2`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Load("testdata/images", tc.role)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Check(rs, r.Packages)
+			if err == nil {
+				t.Fatal("Check succeeded")
+			}
+			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("error:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadInherit(t *testing.T) {
+	r, err := Load("testdata/images", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := recipes(t)
+	if err := r.Check(rs, r.Packages); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Packages, []string{"lib", "srv"}) {
+		t.Errorf("Packages = %q, want inherited first, each once", r.Packages)
+	}
+	if got := r.OptionsFor("lib"); len(got) != 2 || got["nls"] != false || got["level"] != "3" {
+		t.Errorf("OptionsFor(lib) = %v (dotted and quoted keys both count)", got)
+	}
+	type file struct {
+		Path, Source string
+		Mode         os.FileMode
+		UID, GID     int
+	}
+	var files []file
+	for _, f := range r.Files {
+		files = append(files, file{f.Path, f.Source, f.Mode, f.UID, f.GID})
+	}
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	wantFiles := []file{
+		{"/etc/hostname", abs("testdata/images/web/hostname"), 0o444, 0, 0}, // web's wins over base's
+		{"/etc/srv.env", abs("testdata/images/web/srv.env"), 0o600, 1000, 1000},
+	}
+	for i := range files {
+		files[i].Source = abs(files[i].Source)
+	}
+	if !slices.Equal(files, wantFiles) {
+		t.Errorf("Files = %+v\nwant %+v", files, wantFiles)
+	}
+	if len(r.Users) != 2 || r.Users[1].Name != "srv" || len(r.Groups) != 2 {
+		t.Errorf("Users %+v Groups %+v: want root and srv from both roles", r.Users, r.Groups)
+	}
+	svcs, err := r.Services(rs, []string{"lib", "srv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(svcs)
+	want := `[{"name":"srv","package":"srv","exec":["/usr/bin/srv","--port","8080"],"env":["EXTRA=1","LOG=info","MODE=test"],"user":"srv","restart":"always","files":["/etc/srv.env"],"ready":{"http":"http://127.0.0.1:8080/health","timeout":"5s"},"stopTimeout":"3s"}]`
+	if string(got) != want {
+		t.Errorf("Services:\n%s\nwant:\n%s", got, want)
+	}
+	// Without the package that provides it, enabling srv is an error.
+	if _, err := r.Services(rs, []string{"lib"}); err == nil || !strings.Contains(err.Error(), `testdata/images/web.toml:30:10: unknown service "srv": no package of role web provides it (provided: none)`) {
+		t.Errorf("Services without srv: %v", err)
+	}
+}
+
+// TestFileSourceSymlink checks that a config file cannot escape
+// images/ROLE/ through a symlink.
+func TestFileSourceSymlink(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	if err := os.MkdirAll(filepath.Join(images, "r"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../secret", filepath.Join(images, "r", "link")); err != nil {
+		t.Fatal(err)
+	}
+	role := "[[file]]\npath = \"/etc/x\"\nsource = \"link\"\n"
+	if err := os.WriteFile(filepath.Join(images, "r.toml"), []byte(role), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(images, "r")
+	real, _ := filepath.EvalSymlinks(dir)
+	want := filepath.Join(images, "r.toml") + `:3:1: [[file]] /etc/x: source "link" resolves to ` + filepath.Join(real, "secret") + ", outside " + filepath.Join(real, "images", "r") + ": use a file inside it"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func TestLoadAll(t *testing.T) {
+	roles, err := LoadAll("testdata/images")
+	if err == nil {
+		t.Fatal("LoadAll succeeded over bad roles")
+	}
+	for _, n := range []string{"base", "web", "typo"} {
+		if roles[n] == nil {
+			t.Errorf("role %s not loaded", n)
+		}
+	}
+	if strings.Count(err.Error(), "inherit cycle") != 2 {
+		t.Errorf("want the cycle reported once per role on it:\n%v", err)
+	}
+}

@@ -1,0 +1,197 @@
+package role
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/runtime/imagespec"
+)
+
+// DefaultRestart is the restart policy of a service when neither its
+// recipe nor the role sets one.
+const DefaultRestart = imagespec.RestartAlways
+
+// Services returns the services the role enables among those the packages
+// pkgs (the image's packages, run dependencies included) provide, with the
+// role's overrides applied, sorted by name: environment as sorted
+// "KEY=VALUE", durations parsed. Enabling a service no package provides,
+// an `after` naming a service that is not enabled, a `files` entry that is
+// not a [[file]] of the role and a user the role does not declare are
+// errors ([recipe.Errors]) at the role's line and column.
+func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]imagespec.Service, error) {
+	type provided struct {
+		pkg string
+		svc recipe.Service
+	}
+	byName := map[string]provided{}
+	var errs recipe.Errors
+	for _, pkg := range pkgs {
+		rec := recipes[pkg]
+		if rec == nil {
+			continue
+		}
+		for i, s := range rec.Services {
+			if prev, dup := byName[s.Name]; dup {
+				errs = append(errs, rec.Errorf(fmt.Sprintf("service[%d].name", i), "service %q is also provided by package %s: role %s cannot hold both", s.Name, prev.pkg, r.Name))
+				continue
+			}
+			byName[s.Name] = provided{pkg, s}
+		}
+	}
+	available := slices.Sorted(maps.Keys(byName))
+	var enabled []string
+	for _, name := range slices.Sorted(maps.Keys(r.ServiceOverrides)) {
+		o := r.ServiceOverrides[name]
+		if !o.Enable {
+			continue
+		}
+		if _, ok := byName[name]; !ok {
+			errs = append(errs, o.at.errorf("", "unknown service %q%s: no package of role %s provides it (provided: %s)",
+				name, recipe.Suggest(name, available), r.Name, listOrNone(available)))
+			continue
+		}
+		enabled = append(enabled, name)
+	}
+	files := map[string]bool{}
+	for _, f := range r.Files {
+		files[f.Path] = true
+	}
+	var out []imagespec.Service
+	for _, name := range enabled {
+		o, p := r.ServiceOverrides[name], byName[name]
+		s := p.svc
+		svc := imagespec.Service{Name: name, Package: p.pkg, Exec: s.Exec, User: s.User, Restart: s.Restart}
+		env := maps.Clone(s.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, o.Env)
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			svc.Env = append(svc.Env, k+"="+env[k])
+		}
+		after, stop, ready := s.After, s.StopTimeout, s.Ready
+		if o.Exec != nil {
+			svc.Exec = o.Exec
+		}
+		if o.User != "" {
+			svc.User = o.User
+		}
+		if o.Restart != "" {
+			svc.Restart = o.Restart
+		}
+		if svc.Restart == "" {
+			svc.Restart = DefaultRestart
+		}
+		if o.After != nil {
+			after = o.After
+		}
+		if o.StopTimeout != "" {
+			stop = o.StopTimeout
+		}
+		if o.Ready != nil {
+			ready = o.Ready
+		}
+		svc.WorkDir = o.WorkDir
+		if svc.User != "" {
+			if _, ok := r.user(svc.User); !ok {
+				errs = append(errs, o.errorf("user", "", "service %q: user %q is not declared: add a [[user]] named %q to role %s", name, svc.User, svc.User, r.Name))
+			}
+		}
+		for i, a := range after {
+			if !slices.Contains(enabled, a) {
+				errs = append(errs, o.errorf("after", fmt.Sprintf("[%d]", i), "service %q: after %q: no such service is enabled in role %s%s", name, a, r.Name, recipe.Suggest(a, enabled)))
+			}
+		}
+		svc.After = after
+		for i, f := range o.Files {
+			if !files[f] {
+				errs = append(errs, o.errorf("files", fmt.Sprintf("[%d]", i), "service %q: file %q is not a [[file]] of role %s%s", name, f, r.Name, recipe.Suggest(f, slices.Sorted(maps.Keys(files)))))
+			}
+		}
+		svc.Files = o.Files
+		if stop != "" {
+			d, _ := recipe.ParseDuration(stop) // checked when loaded
+			svc.StopTimeout = imagespec.Duration(d)
+		}
+		if ready != nil {
+			svc.Ready = convertReady(ready)
+		}
+		out = append(out, svc)
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	return out, nil
+}
+
+// errorf reports a problem at field (+sub, such as "[2]") where it was last
+// set, or at the service table.
+func (o *ServiceOverride) errorf(field, sub, format string, args ...any) *recipe.Error {
+	if at, ok := o.from[field]; ok {
+		return at.errorf("."+field+sub, format, args...)
+	}
+	return o.at.errorf("", format, args...)
+}
+
+func convertReady(r *recipe.Ready) *imagespec.Ready {
+	var t time.Duration
+	if r.Timeout != "" {
+		t, _ = recipe.ParseDuration(r.Timeout) // checked when loaded
+	}
+	return &imagespec.Ready{NotifyFD: r.NotifyFD, TCP: r.TCP, HTTP: r.HTTP, Command: r.Command, Timeout: imagespec.Duration(t)}
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(l)
+}
+
+// Check checks the role against the recipes: every package exists, every
+// option override names an option of a package in the image with the right
+// type, and the services resolve ([Role.Services]). image is the packages
+// of the image: the role's packages and their run dependencies.
+func (r *Role) Check(recipes map[string]*recipe.Recipe, image []string) error {
+	var errs recipe.Errors
+	names := slices.Sorted(maps.Keys(recipes))
+	for _, pkg := range r.Packages {
+		if recipes[pkg] == nil {
+			at := r.pkgAt[pkg]
+			errs = append(errs, at.errorf("", "unknown package %q%s", pkg, recipe.Suggest(pkg, names)))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Options)) {
+		pkg, opt, _ := cutOption(k)
+		at := r.optAt[k]
+		rec := recipes[pkg]
+		switch {
+		case rec == nil:
+			errs = append(errs, at.errorf("", "option %q: unknown package %q%s", k, pkg, recipe.Suggest(pkg, names)))
+		case !slices.Contains(image, pkg):
+			errs = append(errs, at.errorf("", "option %q: package %s is not in role %s: add it to packages or remove the option", k, pkg, r.Name))
+		default:
+			if _, err := rec.EffectiveOptions(map[string]any{opt: r.Options[k]}); err != nil {
+				errs = append(errs, at.errorf("", "%v", err))
+			}
+		}
+	}
+	if _, err := r.Services(recipes, image); err != nil {
+		errs.Append(err)
+	}
+	errs.Sort()
+	return errs.Err()
+}
+
+func cutOption(k string) (pkg, opt string, ok bool) {
+	for i := 0; i < len(k); i++ {
+		if k[i] == '.' {
+			return k[:i], k[i+1:], true
+		}
+	}
+	return k, "", false
+}
