@@ -19,10 +19,13 @@ import (
 
 // Limits on what one archive may expand to; beyond them it is refused.
 const (
-	maxExtractBytes   = 32 << 30
 	maxExtractEntries = 1 << 20
 	maxLinkHops       = 40
 )
+
+// maxExtractBytes caps the bytes one archive may expand to (a var so the
+// fuzzer can lower it).
+var maxExtractBytes int64 = 32 << 30
 
 // archiveFormat returns the archive format named by a file name: "tar",
 // "tar.gz", "tar.xz", "tar.bz2", "zip", or "" for a plain file.
@@ -167,6 +170,10 @@ func (x *extractor) tar(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return err
 		}
+		if isSparse(h) {
+			// A few bytes of sparse map can claim terabytes of holes.
+			return fmt.Errorf("%w: %s is a sparse file; repack the archive without --sparse", ErrUnsafeArchive, h.Name)
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			err = x.dir(name)
@@ -187,6 +194,18 @@ func (x *extractor) tar(ctx context.Context, r io.Reader) error {
 			return err
 		}
 	}
+}
+
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *extractor) zip(ctx context.Context, zr *zip.Reader) error {
@@ -321,7 +340,7 @@ func (x *extractor) file(name string, mode fs.FileMode, r io.Reader) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	if x.bytes > maxExtractBytes {
-		return fmt.Errorf("%w: expands to more than %d bytes", ErrUnsafeArchive, int64(maxExtractBytes))
+		return fmt.Errorf("%w: expands to more than %d bytes", ErrUnsafeArchive, maxExtractBytes)
 	}
 	return nil
 }

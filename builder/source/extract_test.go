@@ -171,6 +171,9 @@ func FuzzExtract(f *testing.F) {
 	f.Add(uint8(0), tarBytes(f, helloTree))
 	f.Add(uint8(1), gzipBytes(f, tarBytes(f, helloTree)))
 	f.Add(uint8(2), zipBytes(f, helloTree))
+	old := maxExtractBytes
+	maxExtractBytes = 16 << 20
+	f.Cleanup(func() { maxExtractBytes = old })
 	f.Fuzz(func(t *testing.T, format uint8, data []byte) {
 		base := t.TempDir()
 		t.Cleanup(func() { removeTree(base) })
