@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/un-distro/undistro/runtime/internal/crash"
 )
 
 type kind uint8
@@ -141,6 +143,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
+	crash.Point("unpack.entry")
 	name, why := cleanName(hdr.Name)
 	if why != "" {
 		return refuse(hdr.Name, "%s", why)

@@ -1,0 +1,26 @@
+// Package store is a node's image store: content-addressed blobs, layers
+// unpacked once and shared read-only between images, image roots assembled
+// from layers by hardlinks, and the current/previous pointers a node runs
+// from.
+//
+// Layout under the root (default /var/lib/undistro, the CLI passes it):
+//
+//	blobs/sha256/HEX    manifests, configs and compressed layers, verified
+//	layers/HEX/         one unpacked layer per diffID, files read-only
+//	layers/HEX.json     what unpacking found (whiteouts, privileged paths)
+//	images/HEX.json     one record per pulled image (manifest digest HEX)
+//	roots/HEX/          an image's root filesystem, hardlinks into layers/
+//	state.json          {"current": DIGEST, "previous": DIGEST}
+//	current, previous   symlinks to roots/HEX, for people; state.json rules
+//	journal.json        the operation in flight, if any
+//	lock                flock(2) serialising writers across processes
+//
+// Everything is written to a ".tmp-" name in its final directory, fsynced
+// (files) or syncfs'd (trees), then renamed, so a crash leaves the old or the
+// new, never half. Open finishes or undoes what the journal says was in
+// flight and removes every ".tmp-" leftover. Each write step calls
+// crash.Point, so tests kill the process at every step and check recovery.
+//
+// Writers (Pull, Rootfs, Switch, Rollback, GC) hold the lock for the whole
+// operation; readers (Image, Current, Previous, List) never block.
+package store

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/runtime/unpack"
+)
+
+// Rootfs returns the root filesystem of the image digest, roots/HEX,
+// assembling it on first use: each layer in order, bottom first, applies its
+// opaque directories and whiteouts to what is below, then adds its entries
+// as hardlinks to the shared read-only layer files (directories are created,
+// not linked). The tree is built under a temporary name, synced and renamed,
+// so roots/HEX is always complete.
+func (s *Store) Rootfs(ctx context.Context, digest string) (string, error) {
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	d, err := s.resolve(digest)
+	if err != nil {
+		return "", err
+	}
+	return s.rootfs(ctx, d)
+}
+
+func (s *Store) rootfs(ctx context.Context, digest string) (string, error) {
+	r, err := s.readRecord(digest)
+	if err != nil {
+		return "", err
+	}
+	h, _ := hexOf(digest)
+	final := s.path("roots", h)
+	if fi, err := os.Stat(final); err == nil && fi.IsDir() {
+		return final, nil
+	}
+	if err := s.begin(journal{Op: "rootfs", Target: digest}); err != nil {
+		return "", err
+	}
+	tmp := tmpName(s.path("roots"), final)
+	crash.Point("root.mkdir")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", tmp, err)
+	}
+	if err := s.assemble(ctx, r, filepath.Base(tmp)); err != nil {
+		removeAll(tmp)
+		return "", fmt.Errorf("assembling root of %s: %w", digest, err)
+	}
+	if err := syncFS(tmp, "root"); err != nil {
+		return "", err
+	}
+	crash.Point("root.rename")
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("publishing root of %s: %w", digest, err)
+	}
+	if err := syncDir(s.path("roots"), "root"); err != nil {
+		return "", err
+	}
+	return final, s.end()
+}
+
+type dirMode struct {
+	mode     fs.FileMode
+	uid, gid int
+}
+
+// assemble merges r's layers into roots/dst. All access goes through an
+// os.Root on the store, so a symlink in a layer can never lead a write out
+// of the store.
+func (s *Store) assemble(ctx context.Context, r *record, dst string) error {
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	m := &merger{root: root, dst: path.Join("roots", dst), dirs: map[string]dirMode{}, asRoot: os.Geteuid() == 0}
+	for _, diffID := range r.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, err := s.layerStats(diffID)
+		if err != nil {
+			return err
+		}
+		h, _ := hexOf(diffID)
+		crash.Point("root.layer")
+		if err := m.apply(s.path("layers", h), path.Join("layers", h), st); err != nil {
+			return fmt.Errorf("applying layer %s: %w", diffID, err)
+		}
+	}
+	return m.finish()
+}
+
+type merger struct {
+	root   *os.Root
+	dst    string // relative to root
+	dirs   map[string]dirMode
+	asRoot bool
+}
+
+// realDir reports whether p (relative to the image root) and all its
+// parents are real directories in the merged tree, not symlinks.
+func (m *merger) realDir(p string) bool {
+	if p == "." {
+		return true
+	}
+	cur := m.dst
+	for c := range strings.SplitSeq(p, "/") {
+		cur = path.Join(cur, c)
+		fi, err := m.root.Lstat(cur)
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *merger) apply(hostDir, layerRel string, st unpack.Stats) error {
+	for _, d := range st.Opaque {
+		if !m.realDir(d) {
+			continue
+		}
+		f, err := m.root.Open(path.Join(m.dst, d))
+		if err != nil {
+			return err
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := m.root.RemoveAll(path.Join(m.dst, d, n)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, w := range st.Whiteouts {
+		if m.realDir(path.Dir(w)) {
+			if err := m.root.RemoveAll(path.Join(m.dst, w)); err != nil {
+				return err
+			}
+		}
+	}
+	return filepath.WalkDir(hostDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(hostDir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		target := path.Join(m.dst, rel)
+		have, lerr := m.root.Lstat(target)
+		exists := lerr == nil
+		if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+			return lerr
+		}
+		if d.IsDir() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if exists && !have.IsDir() {
+				if err := m.root.Remove(target); err != nil {
+					return err
+				}
+				exists = false
+			}
+			if !exists {
+				if err := m.root.Mkdir(target, 0o755); err != nil {
+					return err
+				}
+			}
+			m.dirs[target] = dirMode{mode: fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky), uid: owner(fi).uid, gid: owner(fi).gid}
+			return nil
+		}
+		if exists {
+			if err := m.root.RemoveAll(target); err != nil {
+				return err
+			}
+		}
+		return m.root.Link(path.Join(layerRel, rel), target)
+	})
+}
+
+// finish applies directory modes and owners last, deepest first, so
+// read-only directories did not stop later layers adding to them.
+func (m *merger) finish() error {
+	names := make([]string, 0, len(m.dirs))
+	for n := range m.dirs {
+		names = append(names, n)
+	}
+	sortDeepestFirst(names)
+	for _, n := range names {
+		fi, err := m.root.Lstat(n)
+		if err != nil || !fi.IsDir() {
+			continue // removed or replaced by a later layer
+		}
+		dm := m.dirs[n]
+		if m.asRoot {
+			if err := m.root.Lchown(n, dm.uid, dm.gid); err != nil {
+				return err
+			}
+		}
+		if err := m.root.Chmod(n, dm.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}

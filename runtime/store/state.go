@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/un-distro/undistro/runtime/internal/crash"
+)
+
+// state is state.json: the pointers a node runs from. One file, so both
+// pointers change in one rename.
+type state struct {
+	Current  string `json:"current,omitempty"`
+	Previous string `json:"previous,omitempty"`
+}
+
+// journal is journal.json: the operation in flight.
+type journal struct {
+	Op      string    `json:"op"` // pull, rootfs, switch, rollback, gc
+	Target  string    `json:"target,omitempty"`
+	State   *state    `json:"state,omitempty"` // switch/rollback: the state being written
+	Started time.Time `json:"started"`
+}
+
+func (s *Store) readState() (state, error) {
+	var st state
+	b, err := os.ReadFile(s.path("state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("decoding %s: %w", s.path("state.json"), err)
+	}
+	return st, nil
+}
+
+func (s *Store) writeState(st state) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFile(s.path("state.json"), b, "state")
+}
+
+func (s *Store) begin(j journal) error {
+	j.Started = time.Now().UTC()
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return writeFile(s.path("journal.json"), b, "journal")
+}
+
+func (s *Store) end() error {
+	crash.Point("journal.remove")
+	if err := os.Remove(s.path("journal.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing journal: %w", err)
+	}
+	return syncDir(s.root, "journal")
+}
+
+// recover runs under the lock in Open: finish a switch the journal says was
+// in flight if its root is complete (else undo it), drop temporary
+// leftovers of everything else, and make the symlinks match state.json.
+func (s *Store) recover(ctx context.Context) error {
+	b, err := os.ReadFile(s.path("journal.json"))
+	hadJournal := err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("reading journal: %w", err)
+	default:
+		var j journal
+		if err := json.Unmarshal(b, &j); err == nil && j.State != nil && s.complete(j.State.Current) {
+			cur, err := s.readState()
+			if err != nil {
+				return err
+			}
+			if cur != *j.State {
+				if err := s.writeState(*j.State); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, d := range []string{s.root, s.path("blobs", "sha256"), s.path("layers"), s.path("images"), s.path("roots")} {
+		if err := sweep(d); err != nil {
+			return err
+		}
+	}
+	st, err := s.readState()
+	if err != nil {
+		return err
+	}
+	if err := s.links(st); err != nil {
+		return err
+	}
+	if hadJournal {
+		return s.end()
+	}
+	return nil
+}
+
+// complete reports whether digest names an image with a record and an
+// assembled root.
+func (s *Store) complete(digest string) bool {
+	h, err := hexOf(digest)
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(s.path("images", h+".json")); err != nil {
+		return false
+	}
+	fi, err := os.Stat(s.path("roots", h))
+	return err == nil && fi.IsDir()
+}
+
+// links points the current and previous symlinks at the roots of st.
+func (s *Store) links(st state) error {
+	for _, l := range []struct{ name, digest string }{{"current", st.Current}, {"previous", st.Previous}} {
+		p := s.path(l.name)
+		want := ""
+		if h, err := hexOf(l.digest); err == nil {
+			want = filepath.Join("roots", h)
+		}
+		have, err := os.Readlink(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		if have == want && (want != "" || err != nil) {
+			continue
+		}
+		if want == "" {
+			crash.Point("link.remove")
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing %s: %w", p, err)
+			}
+			continue
+		}
+		tmp := tmpName(s.root, p)
+		crash.Point("link.create")
+		if err := os.Symlink(want, tmp); err != nil {
+			return fmt.Errorf("creating %s: %w", tmp, err)
+		}
+		crash.Point("link.rename")
+		if err := os.Rename(tmp, p); err != nil {
+			return fmt.Errorf("renaming %s: %w", tmp, err)
+		}
+	}
+	return syncDir(s.root, "link")
+}
+
+// Switch makes digest the current image and the current one the previous:
+// it assembles the image's root first if needed, then replaces state.json in
+// one rename. Switching to the current image changes nothing.
+func (s *Store) Switch(ctx context.Context, digest string) error {
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	d, err := s.resolve(digest)
+	if err != nil {
+		return fmt.Errorf("switching to %s: %w", digest, err)
+	}
+	if _, err := s.rootfs(ctx, d); err != nil {
+		return fmt.Errorf("switching to %s: %w", d, err)
+	}
+	st, err := s.readState()
+	if err != nil {
+		return err
+	}
+	if st.Current == d {
+		return nil
+	}
+	return s.flip("switch", state{Current: d, Previous: st.Current})
+}
+
+// Rollback swaps the current and previous images. The error matches
+// ErrNoPrevious when there is no previous image.
+func (s *Store) Rollback(ctx context.Context) error {
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := s.readState()
+	if err != nil {
+		return err
+	}
+	if st.Previous == "" {
+		return ErrNoPrevious
+	}
+	if _, err := s.rootfs(ctx, st.Previous); err != nil {
+		return fmt.Errorf("rolling back to %s: %w", st.Previous, err)
+	}
+	return s.flip("rollback", state{Current: st.Previous, Previous: st.Current})
+}
+
+func (s *Store) flip(op string, next state) error {
+	if err := s.begin(journal{Op: op, Target: next.Current, State: &next}); err != nil {
+		return fmt.Errorf("%s to %s: %w", op, next.Current, err)
+	}
+	if err := s.writeState(next); err != nil {
+		return fmt.Errorf("%s to %s: %w", op, next.Current, err)
+	}
+	if err := s.links(next); err != nil {
+		return fmt.Errorf("%s to %s: %w", op, next.Current, err)
+	}
+	return s.end()
+}
+
+// Current returns the current image; the error matches ErrNoCurrent when
+// there is none.
+func (s *Store) Current() (*Image, error) {
+	st, err := s.readState()
+	if err != nil {
+		return nil, err
+	}
+	if st.Current == "" {
+		return nil, ErrNoCurrent
+	}
+	return s.Image(st.Current)
+}
+
+// Previous returns the previous image; the error matches ErrNoPrevious when
+// there is none.
+func (s *Store) Previous() (*Image, error) {
+	st, err := s.readState()
+	if err != nil {
+		return nil, err
+	}
+	if st.Previous == "" {
+		return nil, ErrNoPrevious
+	}
+	return s.Image(st.Previous)
+}
