@@ -3,6 +3,8 @@ package image
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -168,7 +170,7 @@ func TestLayoutTools(t *testing.T) {
 }
 
 func TestPushPull(t *testing.T) {
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	f := newFixture(t, "hello v1\n")

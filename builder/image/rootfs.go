@@ -43,6 +43,11 @@ func ExportRootfs(ctx context.Context, img v1.Image, dir string) error {
 	if err := extract(ctx, tar.NewReader(rc), tmp); err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
 	}
+	// mutate.Extract ends the tar stream before it reports its own errors
+	// (such as an unsafe path in a layer): read on to get them.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
+	}
 	if err := syncFS(tmp); err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
 	}
