@@ -195,14 +195,17 @@ func resolveExec(root, name, path string) (string, error) {
 // credential resolves user ("name", "uid" or "uid:gid") against the
 // image's users and groups.
 func (s *Supervisor) credential(user string) (*syscall.Credential, error) {
-	for _, u := range s.o.Users {
+	s.mu.Lock()
+	users, groups := s.o.Users, s.o.Groups
+	s.mu.Unlock()
+	for _, u := range users {
 		if u.Name != user {
 			continue
 		}
 		c := &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID)}
 		for _, gname := range u.Groups {
 			found := false
-			for _, g := range s.o.Groups {
+			for _, g := range groups {
 				if g.Name == gname {
 					c.Groups = append(c.Groups, uint32(g.GID))
 					found = true

@@ -261,6 +261,14 @@ func (s *Supervisor) set(sv *service, st State, pid int, errText string, delay t
 	s.mu.Unlock()
 }
 
+// SetUsers replaces the users and groups that resolve services' User for
+// services started from now on (a switch brings the new image's accounts).
+func (s *Supervisor) SetUsers(users []imagespec.User, groups []imagespec.Group) {
+	s.mu.Lock()
+	s.o.Users, s.o.Groups = users, groups
+	s.mu.Unlock()
+}
+
 // Status returns a snapshot of every service, in the order they were first
 // started.
 func (s *Supervisor) Status() []ServiceStatus {

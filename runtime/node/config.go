@@ -1,0 +1,197 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/un-distro/undistro/runtime/supervise"
+)
+
+// Defaults.
+const (
+	DefaultRoot          = "/var/lib/undistro"
+	DefaultHealthTimeout = 60 * time.Second
+	DefaultKeep          = 3
+)
+
+// Verifier checks that the image ref, which resolved to digest, may run on
+// this node (package policy implements it). Node calls it before every
+// switch to a new image; an error leaves the node as it was.
+type Verifier interface {
+	Verify(ctx context.Context, ref string, digest string) error
+}
+
+// Errors callers branch on.
+var (
+	// ErrRolledBack: the switch happened but the new image's services did
+	// not become ready, so the node went back to the previous image. It
+	// wraps the reason.
+	ErrRolledBack = errors.New("switch rolled back")
+	// ErrUnverified: the node has verification keys but no verifier was
+	// given.
+	ErrUnverified = errors.New("node requires signed images")
+)
+
+// Config configures a Node.
+type Config struct {
+	// Root holds the store, node.json, logs and the socket (default
+	// $UNDISTRO_ROOT or /var/lib/undistro).
+	Root string
+	// Socket is the daemon's unix socket (default Root/undistro.sock).
+	Socket string
+	// HealthTimeout is how long a switched-to image's services have to be
+	// ready before the node rolls back (default 60s).
+	HealthTimeout time.Duration
+	// Verifier checks images before a switch. Nil is allowed only while
+	// Root/keys holds no public key; then every image is accepted, with a
+	// warning.
+	Verifier Verifier
+	// Keep is how many newest images GC keeps besides current and
+	// previous (default 3).
+	Keep int
+	// NoChroot runs services on host paths under the image root instead of
+	// chrooted into it (tests, unprivileged use). Without root it is implied.
+	NoChroot bool
+	// Backoff times service restarts (zero fields: supervise defaults).
+	Backoff supervise.Backoff
+}
+
+func (c Config) withDefaults() Config {
+	if c.Root == "" {
+		c.Root = os.Getenv("UNDISTRO_ROOT")
+	}
+	if c.Root == "" {
+		c.Root = DefaultRoot
+	}
+	if c.Socket == "" {
+		c.Socket = filepath.Join(c.Root, "undistro.sock")
+	}
+	if c.HealthTimeout <= 0 {
+		c.HealthTimeout = DefaultHealthTimeout
+	}
+	if c.Keep <= 0 {
+		c.Keep = DefaultKeep
+	}
+	return c
+}
+
+// KeysDir is where a node keeps the public keys its policy requires; while
+// it holds a .pub file, a Node refuses to switch without a Verifier.
+func KeysDir(root string) string { return filepath.Join(root, "keys") }
+
+// hasKeys reports whether KeysDir(root) holds a public key.
+func hasKeys(root string) bool {
+	m, _ := filepath.Glob(filepath.Join(KeysDir(root), "*.pub"))
+	return len(m) > 0
+}
+
+// Rollback records an automatic or manual rollback.
+type Rollback struct {
+	Time   time.Time `json:"time"`
+	From   string    `json:"from"` // digest rolled back from
+	To     string    `json:"to"`   // digest rolled back to
+	Reason string    `json:"reason"`
+}
+
+// Pending records a switch whose health gate has not passed yet, so a
+// daemon that restarts mid-switch finishes the gate.
+type Pending struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Ref  string `json:"ref"`
+}
+
+// state is Root/node.json.
+type state struct {
+	LastRollback *Rollback `json:"lastRollback,omitempty"`
+	Pending      *Pending  `json:"pending,omitempty"`
+}
+
+func statePath(root string) string { return filepath.Join(root, "node.json") }
+
+// readState reads node.json; a missing file is an empty state.
+func readState(root string) (state, error) {
+	var st state
+	b, err := os.ReadFile(statePath(root))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading node state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading node state %s: %w: move it aside to start afresh", statePath(root), err)
+	}
+	return st, nil
+}
+
+// writeState replaces node.json atomically.
+func writeState(root string, st state) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding node state: %w", err)
+	}
+	if err := writeFileAtomic(statePath(root), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing node state: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to a temp file beside path, fsyncs it, renames
+// it over path and fsyncs the directory.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// symlinkAtomic points link at target by renaming a fresh symlink over it.
+func symlinkAtomic(target, link string) error {
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(link))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

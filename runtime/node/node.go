@@ -1,0 +1,321 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/store"
+	"github.com/un-distro/undistro/runtime/supervise"
+)
+
+// Node is one node's store, state and (in the daemon) supervisor.
+type Node struct {
+	cfg Config
+	st  *store.Store
+
+	opMu sync.Mutex // serialises operations that change the node
+
+	stMu sync.Mutex                           // guards node.json
+	sup  atomic.Pointer[supervise.Supervisor] // set by Run
+	// Guarded by opMu:
+	running       *imagespec.Image // metadata of what the supervisor runs
+	runningDigest string
+}
+
+// Open opens the node at cfg.Root, creating it if needed.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("opening node %s: %w", cfg.Root, err)
+	}
+	st, err := store.Open(ctx, cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("opening node %s: %w", cfg.Root, err)
+	}
+	return &Node{cfg: cfg, st: st}, nil
+}
+
+// supervisor returns the daemon's supervisor, or nil outside the daemon.
+func (n *Node) supervisor() *supervise.Supervisor { return n.sup.Load() }
+
+// Root returns the node's root directory.
+func (n *Node) Root() string { return n.cfg.Root }
+
+// Store returns the node's image store.
+func (n *Node) Store() *store.Store { return n.st }
+
+// activeLink is the symlink to the current image's root filesystem that
+// services run in; swapping it makes new and restarted services see the
+// new image while unchanged ones keep running.
+func (n *Node) activeLink() string { return filepath.Join(n.cfg.Root, "active") }
+
+// LogDir is where the daemon writes service logs.
+func LogDir(root string) string { return filepath.Join(root, "logs") }
+
+// Pull fetches ref (a registry reference or oci:PATH[:ROLE]) into the
+// store; progress, if not nil, is called with bytes done and total.
+func (n *Node) Pull(ctx context.Context, ref string, progress func(done, total int64)) (*store.Image, error) {
+	var opts []store.PullOption
+	if progress != nil {
+		opts = append(opts, store.WithProgress(progress))
+	}
+	img, err := n.st.Pull(ctx, ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// verify runs the node's policy on ref at digest.
+func (n *Node) verify(ctx context.Context, ref, digest string) error {
+	if n.cfg.Verifier == nil {
+		if hasKeys(n.cfg.Root) {
+			return fmt.Errorf("switching to %s: %w: %s holds public keys but none was given: pass --key", ref, ErrUnverified, KeysDir(n.cfg.Root))
+		}
+		slog.Default().Warn("no verification policy: accepting the image unverified (pass --key to require signatures)", "image", ref, "digest", digest)
+		return nil
+	}
+	if err := n.cfg.Verifier.Verify(ctx, ref, digest); err != nil {
+		return fmt.Errorf("refusing %s: %w", ref, err)
+	}
+	return nil
+}
+
+// current returns the store's current image, or nil when it has none.
+func (n *Node) current() (*store.Image, error) {
+	cur, err := n.st.Current()
+	if errors.Is(err, store.ErrNoCurrent) {
+		return nil, nil
+	}
+	return cur, err
+}
+
+// Switch makes ref the current image: it pulls it if needed, verifies it,
+// plans the service changes and, unless dryRun, switches the store and
+// applies the plan to the running services (only affected ones restart),
+// then waits for every service to be ready. If they are not within
+// HealthTimeout it rolls back and returns an error wrapping ErrRolledBack
+// and the reason. Without a daemon the switch only changes the store; the
+// daemon runs the health gate when it starts.
+func (n *Node) Switch(ctx context.Context, ref string, dryRun bool) (*Plan, error) {
+	n.opMu.Lock()
+	defer n.opMu.Unlock()
+	img, err := n.Pull(ctx, ref, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.verify(ctx, ref, img.Digest); err != nil {
+		return nil, err
+	}
+	cur, err := n.current()
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	old, from := n.running, n.runningDigest
+	if n.supervisor() == nil && cur != nil {
+		old, from = cur.Meta, cur.Digest
+	}
+	plan := Diff(old, img.Meta)
+	plan.From, plan.To, plan.Ref, plan.DryRun = from, img.Digest, ref, dryRun
+	if dryRun || (cur != nil && cur.Digest == img.Digest && from == img.Digest) {
+		return plan, nil
+	}
+	rootfs, err := n.st.Rootfs(ctx, img.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
+		return nil, err
+	}
+	if err := n.st.Switch(ctx, img.Digest); err != nil {
+		_ = n.setPending(nil)
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	if n.supervisor() == nil {
+		// No daemon: the pending record makes the next `node run` gate it.
+		return plan, nil
+	}
+	err = n.apply(ctx, plan, img.Meta, rootfs)
+	if err == nil {
+		err = n.gate(ctx, img.Meta)
+	}
+	if err != nil {
+		return plan, n.rollbackAfter(ctx, img, old, err)
+	}
+	if err := n.setPending(nil); err != nil {
+		return plan, err
+	}
+	return plan, nil
+}
+
+// apply makes the supervisor run meta's services from rootfs, touching only
+// the services plan names.
+func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, rootfs string) error {
+	known := map[string]bool{}
+	var down []string
+	for _, st := range n.supervisor().Status() {
+		known[st.Name] = true
+		if st.State == supervise.StateFailed || st.State == supervise.StateStopped {
+			down = append(down, st.Name) // a switch gives given-up services a new start
+		}
+	}
+	for _, name := range append(append([]string{}, plan.Stop...), plan.Restart...) {
+		if known[name] && !slices.Contains(down, name) {
+			down = append(down, name)
+		}
+	}
+	if len(down) > 0 {
+		if err := n.supervisor().Stop(ctx, down...); err != nil {
+			return fmt.Errorf("stopping services: %w", err)
+		}
+		if err := n.supervisor().Remove(down...); err != nil {
+			return err
+		}
+		for _, name := range down {
+			delete(known, name)
+		}
+	}
+	if err := symlinkAtomic(rootfs, n.activeLink()); err != nil {
+		return fmt.Errorf("activating %s: %w", rootfs, err)
+	}
+	n.supervisor().SetUsers(meta.Users, meta.Groups)
+	var specs []imagespec.Service
+	for _, s := range meta.Services {
+		if !known[s.Name] {
+			specs = append(specs, s)
+		}
+	}
+	n.running, n.runningDigest = meta, plan.To
+	if err := n.supervisor().Start(ctx, specs); err != nil {
+		return fmt.Errorf("starting services: %w", err)
+	}
+	return nil
+}
+
+// gate waits up to HealthTimeout for all of meta's services to be ready.
+func (n *Node) gate(ctx context.Context, meta *imagespec.Image) error {
+	if len(meta.Services) == 0 {
+		return nil
+	}
+	var names []string
+	for _, s := range meta.Services {
+		names = append(names, s.Name)
+	}
+	gctx, cancel := context.WithTimeout(ctx, n.cfg.HealthTimeout)
+	defer cancel()
+	return n.supervisor().WaitReady(gctx, names...)
+}
+
+// rollbackAfter undoes a switch to bad whose services failed with reason:
+// the store goes back to the previous image and its services are
+// re-applied. It returns the error Switch reports.
+func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagespec.Image, reason error) error {
+	log := slog.Default()
+	prev, err := n.st.Previous()
+	if err != nil || old == nil {
+		_ = n.setPending(nil)
+		return fmt.Errorf("services of %s are not ready and there is no previous image to roll back to: %w", short(bad.Digest), reason)
+	}
+	log.Warn("services not ready, rolling back", "from", bad.Digest, "to", prev.Digest, "reason", reason)
+	// The rollback must finish even if the caller has gone away.
+	rctx := context.WithoutCancel(ctx)
+	if err := n.st.Rollback(rctx); err != nil {
+		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
+	}
+	rootfs, err := n.st.Rootfs(rctx, prev.Digest)
+	if err == nil {
+		back := Diff(bad.Meta, prev.Meta)
+		back.From, back.To = bad.Digest, prev.Digest
+		err = n.apply(rctx, back, prev.Meta, rootfs)
+	}
+	if err == nil {
+		err = n.gate(rctx, prev.Meta)
+	}
+	rec := &Rollback{Time: time.Now().UTC(), From: bad.Digest, To: prev.Digest, Reason: reason.Error()}
+	if serr := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("%w to %s, but its services are not ready either: %v (reason for the rollback: %w)", ErrRolledBack, short(prev.Digest), err, reason)
+	}
+	return fmt.Errorf("%w to %s: %w", ErrRolledBack, short(prev.Digest), reason)
+}
+
+// Rollback makes the previous image current again and, in the daemon,
+// re-applies its services.
+func (n *Node) Rollback(ctx context.Context) error {
+	n.opMu.Lock()
+	defer n.opMu.Unlock()
+	cur, err := n.current()
+	if err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	prev, err := n.st.Previous()
+	if err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	if err := n.st.Rollback(ctx); err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	from := ""
+	if cur != nil {
+		from = cur.Digest
+	}
+	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: "rolled back by hand"}
+	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
+		return err
+	}
+	if n.supervisor() == nil {
+		return nil
+	}
+	rootfs, err := n.st.Rootfs(ctx, prev.Digest)
+	if err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	plan := Diff(n.running, prev.Meta)
+	plan.From, plan.To = n.runningDigest, prev.Digest
+	return n.apply(ctx, plan, prev.Meta, rootfs)
+}
+
+// GC removes images other than the current, the previous and the keep
+// newest (keep <= 0: Config.Keep), returning the digests removed.
+func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
+	n.opMu.Lock()
+	defer n.opMu.Unlock()
+	if keep <= 0 {
+		keep = n.cfg.Keep
+	}
+	removed, err := n.st.GC(ctx, keep)
+	if err != nil {
+		return nil, fmt.Errorf("collecting garbage: %w", err)
+	}
+	return removed, nil
+}
+
+// update changes node.json under its lock.
+func (n *Node) update(f func(*state)) error {
+	n.stMu.Lock()
+	defer n.stMu.Unlock()
+	st, err := readState(n.cfg.Root)
+	if err != nil {
+		return err
+	}
+	f(&st)
+	return writeState(n.cfg.Root, st)
+}
+
+func (n *Node) setPending(p *Pending) error {
+	return n.update(func(st *state) { st.Pending = p })
+}
+
+// Close releases the node's store.
+func (n *Node) Close() error { return n.st.Close() }

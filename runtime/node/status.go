@@ -1,0 +1,126 @@
+package node
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/un-distro/undistro/runtime/store"
+	"github.com/un-distro/undistro/runtime/supervise"
+)
+
+// StateUnsupervised is a service's state in Status when no daemon runs.
+const StateUnsupervised supervise.State = "unsupervised"
+
+// Status is what `node status` shows.
+type Status struct {
+	Root     string     `json:"root"`
+	Current  *ImageInfo `json:"current,omitempty"`
+	Previous *ImageInfo `json:"previous,omitempty"`
+	// Daemon says whether a daemon supervises the services; without one
+	// every service is StateUnsupervised.
+	Daemon   bool                      `json:"daemon"`
+	Services []supervise.ServiceStatus `json:"services"`
+	// GiveUps are the services the supervisor gave up on (state failed).
+	GiveUps      []string  `json:"giveUps,omitempty"`
+	LastRollback *Rollback `json:"lastRollback,omitempty"`
+	// Pending is a switch whose health gate has not passed yet.
+	Pending *Pending `json:"pending,omitempty"`
+}
+
+// ImageInfo names one image in the store.
+type ImageInfo struct {
+	Digest string `json:"digest"`
+	Ref    string `json:"ref,omitempty"`
+	Role   string `json:"role,omitempty"`
+	Size   int64  `json:"size"`
+}
+
+func info(img *store.Image) *ImageInfo {
+	if img == nil {
+		return nil
+	}
+	i := &ImageInfo{Digest: img.Digest, Ref: img.Ref, Size: img.Size}
+	if img.Meta != nil {
+		i.Role = img.Meta.Role
+	}
+	return i
+}
+
+// Status reports the current and previous images, the services, the last
+// rollback and any switch still pending.
+func (n *Node) Status() (*Status, error) {
+	s := &Status{Root: n.cfg.Root, Services: []supervise.ServiceStatus{}}
+	cur, err := n.current()
+	if err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	s.Current = info(cur)
+	if prev, err := n.st.Previous(); err == nil {
+		s.Previous = info(prev)
+	}
+	n.stMu.Lock()
+	st, err := readState(n.cfg.Root)
+	n.stMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.LastRollback, s.Pending = st.LastRollback, st.Pending
+	sup := n.supervisor()
+	switch {
+	case sup != nil:
+		s.Daemon = true
+		s.Services = sup.Status()
+		for _, ss := range s.Services {
+			if ss.State == supervise.StateFailed {
+				s.GiveUps = append(s.GiveUps, ss.Name)
+			}
+		}
+	case cur != nil && cur.Meta != nil:
+		for _, svc := range cur.Meta.Services {
+			s.Services = append(s.Services, supervise.ServiceStatus{Name: svc.Name, State: StateUnsupervised})
+		}
+	}
+	return s, nil
+}
+
+// Print writes s for people.
+func (s *Status) Print(w io.Writer) {
+	img := func(label string, i *ImageInfo) {
+		if i == nil {
+			fmt.Fprintf(w, "%-9s (none)\n", label+":")
+			return
+		}
+		fmt.Fprintf(w, "%-9s %s %s %s\n", label+":", i.Digest, i.Role, i.Ref)
+	}
+	img("current", s.Current)
+	img("previous", s.Previous)
+	if !s.Daemon {
+		fmt.Fprintln(w, "daemon:   not running (services start with `undistro node run`)")
+	}
+	if p := s.Pending; p != nil {
+		fmt.Fprintf(w, "pending:  switch to %s not yet health-checked\n", short(p.To))
+	}
+	if r := s.LastRollback; r != nil {
+		fmt.Fprintf(w, "rollback: %s %s -> %s: %s\n", r.Time.Format(time.RFC3339), short(r.From), short(r.To), r.Reason)
+	}
+	if len(s.Services) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tPID\tRESTARTS\tSINCE\tLAST")
+	for _, ss := range s.Services {
+		since, pid := "-", "-"
+		if !ss.Since.IsZero() {
+			since = ss.Since.Format(time.RFC3339)
+		}
+		if ss.PID > 0 {
+			pid = fmt.Sprint(ss.PID)
+		}
+		last := strings.TrimSpace(strings.Join([]string{ss.LastExit, ss.LastError}, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", ss.Name, ss.State, pid, ss.Restarts, since, last)
+	}
+	tw.Flush()
+}
