@@ -35,18 +35,22 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Verify checks that ref (a registry reference by tag or digest, or
-// oci:PATH[:ROLE]) currently resolves to exactly digest, that a cosign
-// signature over digest verifies with one of p.Keys and, if p.RequireSBOM,
-// that an SPDX attestation about digest verifies with one of p.Keys. No
-// transparency log is consulted. It returns what verified, or an *Error
-// wrapping the reason's sentinel; other errors (unreachable registry,
-// missing image) are returned wrapped as they are.
+// oci:PATH[:ROLE]) resolves to exactly digest, that a cosign signature over
+// digest verifies with one of p.Keys and, if p.RequireSBOM, that an SPDX
+// attestation about digest verifies with one of p.Keys. No transparency log
+// is consulted. If digest is "", whatever ref resolves to now is verified:
+// that is for interactive use; a node passes the digest it pulled.
+//
+// It returns what verified, or an *Error wrapping the reason's sentinel;
+// other errors (unreachable registry, missing image) are returned wrapped.
 func (p *Policy) Verify(ctx context.Context, ref, digest string) (*Result, error) {
 	if len(p.Keys) == 0 {
 		return nil, errors.New("verifying image: the policy has no public keys")
 	}
-	if _, err := checkDigest(digest); err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", ref, err)
+	if digest != "" {
+		if _, err := checkDigest(digest); err != nil {
+			return nil, fmt.Errorf("verifying %s: %w", ref, err)
+		}
 	}
 	var nameOpts []name.Option
 	if p.Insecure {
@@ -61,6 +65,9 @@ func (p *Policy) Verify(ctx context.Context, ref, digest string) (*Result, error
 	got, err := ociremote.ResolveDigest(t.Ref, ro...)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: resolving its digest: %w", image, err)
+	}
+	if digest == "" {
+		digest = got.DigestStr()
 	}
 	if got.DigestStr() != digest {
 		return nil, &Error{Image: image, Digest: digest, Err: ErrDigestMismatch,
