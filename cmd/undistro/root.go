@@ -59,6 +59,9 @@ switches atomically, supervises services and rolls back on failure.`,
 	// Each subcommand lives in its own file; add it here (one line each).
 	root.AddCommand(
 		newServeCmd(),
+		newKeyCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
