@@ -39,12 +39,12 @@ func debSrcList(etc, keyDir string) ([]byte, error) {
 		}
 	}
 	deb822, _ := filepath.Glob(filepath.Join(etc, "sources.list.d", "*.sources"))
-	for i, f := range deb822 {
+	for _, f := range deb822 {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("reading apt sources: %w", err)
 		}
-		ls, err := parseDeb822(data, filepath.Join(keyDir, fmt.Sprintf("%d", i)))
+		ls, err := parseDeb822(data, filepath.Join(keyDir, strings.TrimSuffix(filepath.Base(f), ".sources")))
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", f, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -226,3 +227,5 @@ func wantErr(t testing.TB, err error, want string) {
 }
 
 var bg = context.Background()
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
