@@ -10,7 +10,7 @@ var baseLayer = []ent{
 	d("etc/"), f("etc/os-release", "undistro"),
 	d("bin/"), mode(f("bin/busybox", "bb1"), 0o755), ln("bin/sh", "busybox"),
 	d("usr/"), d("usr/share/"), d("usr/share/doc/"), f("usr/share/doc/a", "a"), f("usr/share/doc/b", "b"),
-	d("usr/lib/"), ln("lib", "/usr/lib"),
+	d("usr/lib/"), f("usr/lib/libc.so", "libc"), ln("lib", "/usr/lib"),
 }
 
 var imageA = testImage{role: "a", layers: [][]ent{
@@ -26,7 +26,7 @@ var imageB = testImage{role: "b", layers: [][]ent{
 	{d("opt/"), d("opt/app/"), f("opt/app/v", "2"), hl("opt/app/v-link", "opt/app/v")},
 	{d("srv/"), f("srv/x", "x"), f("srv/y", "y")},
 	{d("var/"), d("var/lib/"), f("var/lib/state", "s")},
-	{d("etc/"), f("etc/os-release", "undistro B"), d("usr/"), d("usr/share/"), d("usr/share/doc/"), wh("usr/share/doc/.wh.a")},
+	{d("etc/"), f("etc/os-release", "undistro B"), d("srv/"), wh("srv/.wh.y"), wh(".wh.bin")},
 	{d("usr/"), d("usr/share/"), d("usr/share/doc/"), opq("usr/share/doc"), f("usr/share/doc/c", "c"),
 		mode(d("ro/"), 0o555), f("ro/f", "ro"), d("lib/"), f("lib/z", "z")},
 }}
