@@ -1,6 +1,9 @@
 package node
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,9 +88,34 @@ func (c Config) withDefaults() Config {
 func KeysDir(root string) string { return filepath.Join(root, "keys") }
 
 // hasKeys reports whether KeysDir(root) holds a public key.
-func hasKeys(root string) bool {
+func hasKeys(root string) bool { return len(Keys(root)) > 0 }
+
+// Keys returns the public key files the node at root requires, sorted.
+func Keys(root string) []string {
 	m, _ := filepath.Glob(filepath.Join(KeysDir(root), "*.pub"))
-	return len(m) > 0
+	return m
+}
+
+// InstallKey copies the public key file at path into KeysDir(root), named
+// by its content's SHA-256, so the node requires signatures by it from now
+// on (even from commands not given the key). It returns the installed path.
+func InstallKey(root, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("installing key: %w", err)
+	}
+	if !bytes.Contains(b, []byte("-----BEGIN PUBLIC KEY-----")) {
+		return "", fmt.Errorf("installing key %s: not a PEM public key: pass the .pub file of `undistro key generate`", path)
+	}
+	if err := os.MkdirAll(KeysDir(root), 0o755); err != nil {
+		return "", fmt.Errorf("installing key: %w", err)
+	}
+	h := sha256.Sum256(b)
+	dst := filepath.Join(KeysDir(root), hex.EncodeToString(h[:8])+".pub")
+	if err := writeFileAtomic(dst, b, 0o644); err != nil {
+		return "", fmt.Errorf("installing key %s: %w", path, err)
+	}
+	return dst, nil
 }
 
 // Rollback records an automatic or manual rollback.
