@@ -58,6 +58,7 @@ switches atomically, supervises services and rolls back on failure.`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	// Each subcommand lives in its own file; add it here (one line each).
 	root.AddCommand(
+		newNodeCmd(),
 		newServeCmd(),
 		newKeyCmd(),
 		newSignCmd(),
