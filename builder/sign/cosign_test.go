@@ -6,9 +6,36 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/un-distro/undistro/builder/provenance"
+	"github.com/un-distro/undistro/builder/sbom"
+	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/policy"
 )
+
+// realAttestations returns the SBOM and provenance undistro makes for an
+// image, so the CLI checks the documents the builder really attaches.
+func realAttestations(t *testing.T, repo, digest string) (spdx, slsa []byte) {
+	t.Helper()
+	img := &imagespec.Image{Role: "web", Packages: []imagespec.Package{
+		{Name: "busybox", Version: "1.35.0", License: "GPL-2.0-only", Source: "deb:busybox-static=1:1.35.0-4+b3",
+			SourceSum: "sha256:" + strings.Repeat("1", 64), BuildKey: "sha256:" + strings.Repeat("2", 64)},
+	}}
+	spdx, err := sbom.Generate(img, repo, digest, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slsa, err = provenance.Generate(repo, digest, provenance.Params{
+		Roles: []string{"web"}, Repository: "https://github.com/un-distro/undistro", Commit: strings.Repeat("c", 40),
+		Recipes:        []provenance.Material{{URI: "recipes/busybox.toml", Digest: map[string]string{"sha256": strings.Repeat("3", 64)}}},
+		BuilderVersion: "test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spdx, slsa
+}
 
 // TestCosignCLIInterop checks undistro's signatures against the real cosign
 // CLI, both ways, on a registry on loopback. It skips only when the cosign
@@ -48,10 +75,15 @@ func TestCosignCLIInterop(t *testing.T) {
 				if _, err := Sign(ctx, ref, key.key, password); err != nil {
 					t.Fatal(err)
 				}
-				if err := Attest(ctx, ref, key.key, password, PredicateSPDX, []byte(testSBOM)); err != nil {
+				repo := strings.TrimSuffix(ref, ":latest")
+				spdx, slsa := realAttestations(t, repo, digest)
+				if err := Attest(ctx, ref, key.key, password, PredicateSPDX, spdx); err != nil {
 					t.Fatal(err)
 				}
-				byDigest := strings.TrimSuffix(ref, ":latest") + "@" + digest
+				if err := Attest(ctx, ref, key.key, password, PredicateSLSA1, slsa); err != nil {
+					t.Fatal(err)
+				}
+				byDigest := repo + "@" + digest
 				out := mustCosign(t, "verify", "--key", key.pub, "--insecure-ignore-tlog=true", "--allow-http-registry", byDigest)
 				if !strings.Contains(out, `"docker-manifest-digest":"`+digest+`"`) {
 					t.Errorf("cosign verify output does not name %s:\n%s", digest, out)
@@ -59,6 +91,10 @@ func TestCosignCLIInterop(t *testing.T) {
 				out = mustCosign(t, "verify-attestation", "--type", "spdxjson", "--key", key.pub, "--insecure-ignore-tlog=true", "--allow-http-registry", byDigest)
 				if !strings.Contains(out, `"payloadType":"application/vnd.in-toto+json"`) {
 					t.Errorf("cosign verify-attestation output:\n%s", out)
+				}
+				mustCosign(t, "verify-attestation", "--type", "slsaprovenance1", "--key", key.pub, "--insecure-ignore-tlog=true", "--allow-http-registry", byDigest)
+				if out, err := runCosign(t, work, "verify-attestation", "--type", "cyclonedx", "--key", key.pub, "--insecure-ignore-tlog=true", "--allow-http-registry", byDigest); err == nil {
+					t.Errorf("cosign found a CycloneDX attestation that was never made:\n%s", out)
 				}
 				// cosign must refuse a wrong key, or this test proves nothing.
 				other := ourPub
