@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/un-distro/undistro/builder/recipe"
 )
@@ -124,6 +125,7 @@ func NewCache(dir string, opts ...Option) (*Cache, error) {
 			return nil, fmt.Errorf("configuring source cache: %w", err)
 		}
 	}
+	removeStale(abs)
 	if c.repoRoot == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -317,6 +319,25 @@ func (c *Cache) goModCache(ctx context.Context) (string, error) {
 		}
 	})
 	return c.modCache, c.modErr
+}
+
+// staleAge is how old a scratch directory must be before NewCache takes
+// it for the leftover of a crashed fetch and removes it.
+const staleAge = 24 * time.Hour
+
+func removeStale(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleAge {
+			_ = removeTree(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // cacheKey names a source's cache directory: the kind is part of it so
