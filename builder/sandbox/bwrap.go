@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +43,8 @@ func (b *Bwrap) Run(ctx context.Context, s Spec) error {
 	if err := prepare(ctx, s); err != nil {
 		return err
 	}
-	args, err := bwrapArgs(s)
+	filter := seccompFilter(runtime.GOARCH)
+	args, err := bwrapArgs(s, filter != nil)
 	if err != nil {
 		return err
 	}
@@ -59,6 +61,20 @@ func (b *Bwrap) Run(ctx context.Context, s Spec) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = []string{} // bwrap itself gets nothing from the host either
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if filter != nil {
+		// bwrap reads the compiled filter from fd 3 (ExtraFiles[0]).
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("passing the seccomp filter: %w", err)
+		}
+		defer r.Close()
+		_, err = w.Write(filter) // well under the pipe buffer
+		w.Close()
+		if err != nil {
+			return fmt.Errorf("passing the seccomp filter: %w", err)
+		}
+		cmd.ExtraFiles = []*os.File{r}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
@@ -117,9 +133,9 @@ func prepare(ctx context.Context, s Spec) error {
 // entries are bound read-only one by one (rather than --ro-bind / /) so
 // that /build and /deps can be created in bwrap's own root, which is then
 // remounted read-only.
-func bwrapArgs(s Spec) ([]string, error) {
+func bwrapArgs(s Spec, seccomp bool) ([]string, error) {
 	binds := append(append([]Bind{}, s.ReadOnly...), s.Writable...)
-	hide := map[string]bool{"proc": true, "dev": true, "tmp": true, "build": true}
+	hide := map[string]bool{"proc": true, "dev": true, "tmp": true, "run": true, "build": true}
 	for _, b := range binds {
 		top := strings.SplitN(strings.TrimPrefix(b.Sandbox, "/"), "/", 2)[0]
 		if _, err := os.Lstat(b.Sandbox); err != nil {
@@ -157,6 +173,7 @@ func bwrapArgs(s Spec) ([]string, error) {
 		"--dev", "/dev",
 		"--proc", "/proc",
 		"--tmpfs", "/tmp",
+		"--tmpfs", "/run", // host daemons' unix sockets live here
 		"--bind", s.Root, BuildDir,
 	)
 	for _, b := range s.ReadOnly {
@@ -169,6 +186,9 @@ func bwrapArgs(s Spec) ([]string, error) {
 	for _, kv := range s.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		args = append(args, "--setenv", k, v)
+	}
+	if seccomp {
+		args = append(args, "--seccomp", "3")
 	}
 	args = append(args, "--chdir", SrcDir, "--", "/bin/sh", "-euc", s.Script, "build")
 	return args, nil

@@ -1,0 +1,76 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestRunNoUnixSockets: a host daemon listening on a unix socket in the
+// (read-only) host file system is not reachable from a build, while
+// socketpair still works.
+func TestRunNoUnixSockets(t *testing.T) {
+	bw := requireBwrap(t)
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	if seccompFilter(runtime.GOARCH) == nil {
+		t.Skipf("no seccomp filter for %s", runtime.GOARCH)
+	}
+	sock := filepath.Join(outsideDir(t), "daemon.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	connect := `python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected")' ` + sock
+	// The probe reaches the daemon from the host.
+	if out, err := exec.Command("sh", "-c", connect).CombinedOutput(); err != nil {
+		t.Fatalf("probe fails on the host: %v: %s", err, out)
+	}
+	for accepted.Load() == 0 {
+		runtime.Gosched()
+	}
+	accepted.Store(0)
+
+	err = bw.Run(context.Background(), newSpec(t, connect))
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want *BuildError", err)
+	}
+	if tail := strings.Join(be.Tail, "\n"); !strings.Contains(tail, "PermissionError") {
+		t.Errorf("tail = %q, want a PermissionError", tail)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("daemon accepted %d connections from the sandbox", n)
+	}
+
+	s := newSpec(t, `python3 -c 'import socket; a,b=socket.socketpair(); a.send(b"ok"); print(b.recv(2).decode())' > "$DESTDIR/pair"; ls -A /run > "$DESTDIR/run"`)
+	if err := bw.Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.DestDir(), "pair")); string(b) != "ok\n" {
+		t.Errorf("socketpair in the sandbox gave %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.DestDir(), "run")); len(b) != 0 {
+		t.Errorf("/run in the sandbox lists %q, want empty", b)
+	}
+}
