@@ -203,6 +203,11 @@ func (c *Cache) Fetch(ctx context.Context, r *recipe.Recipe) (*Fetched, error) {
 	log := slog.Default()
 	if isDir(f.Dir) {
 		log.DebugContext(ctx, "source cache hit", "recipe", r.Name, "identity", id)
+		if f.GoModCache != "" {
+			if err := ensureGoDeps(ctx, s, f); err != nil {
+				return nil, fmt.Errorf("%s: %w", recipeName(r), err)
+			}
+		}
 		return f, nil
 	}
 	err = c.once(ctx, final, func() error {

@@ -83,3 +83,46 @@ func (g *GoModFetcher) env(goflags string) []string {
 	}
 	return append(env, "GOMODCACHE="+g.ModCache, "GOFLAGS="+goflags, "GOWORK=off", "GO111MODULE=on")
 }
+
+// ensureGoDeps re-downloads a cached Go source's dependencies when its
+// module is gone from the GOMODCACHE (go clean -modcache); otherwise it
+// runs nothing.
+func ensureGoDeps(ctx context.Context, s recipe.Source, f *Fetched) error {
+	mod, ver, _ := strings.Cut(s.GoMod, "@")
+	zip := filepath.Join(f.GoModCache, "cache", "download", filepath.FromSlash(escapeModPath(mod)), "@v", escapeModPath(ver)+".zip")
+	if _, err := os.Stat(zip); err == nil {
+		return nil
+	}
+	g := &GoModFetcher{ModCache: f.GoModCache}
+	stub, err := os.MkdirTemp("", "undistro-gomod-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stub)
+	if err := os.WriteFile(filepath.Join(stub, "go.mod"), []byte("module undistro.invalid/fetch\n"), 0o644); err != nil {
+		return err
+	}
+	if _, err := run(ctx, stub, g.env("-mod=mod"), "go", "mod", "download", s.GoMod); err != nil {
+		return fmt.Errorf("downloading %s again into %s: %w", s.GoMod, f.GoModCache, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.Dir, "go.mod")); err != nil {
+		return nil
+	}
+	if _, err := run(ctx, f.Dir, g.env("-mod=readonly"), "go", "mod", "download"); err != nil {
+		return fmt.Errorf("downloading dependencies of %s again: %w", s.GoMod, err)
+	}
+	return nil
+}
+
+// escapeModPath is the module cache's case encoding: "A" becomes "!a".
+func escapeModPath(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('!')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

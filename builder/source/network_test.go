@@ -71,6 +71,17 @@ func TestGoModFetch(t *testing.T) {
 			if _, err := os.Stat(dep); err != nil {
 				t.Errorf("dependency not downloaded: %v", err)
 			}
+			// After go clean -modcache, a cache hit downloads the
+			// dependencies again.
+			if err := removeTree(modCache); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Fetch(bg, &recipe.Recipe{Name: "term", Source: tc.src}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(dep); err != nil {
+				t.Errorf("dependency not downloaded again after the module cache was cleaned: %v", err)
+			}
 		})
 	}
 }
