@@ -162,6 +162,12 @@ func (s *Supervisor) terminate(p *proc, spec imagespec.Service) exitInfo {
 		timeout = DefaultStopTimeout
 	}
 	signalGroup(p.pid, 15)
+	if s.o.Chroot && termIsDefault(p.pid) {
+		// The service is the init of its PID namespace, where the kernel
+		// drops signals it has no handler for: SIGTERM's default action,
+		// terminating, has to be done with SIGKILL.
+		signalGroup(p.pid, 9)
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
