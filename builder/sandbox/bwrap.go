@@ -126,6 +126,13 @@ func prepare(ctx context.Context, s Spec) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("copying source %s: %v: %s", s.Src, err, strings.TrimSpace(string(out)))
 	}
+	// The source cache keeps trees read-only; builds (./configure, make)
+	// write into theirs, and without capabilities even root cannot
+	// override modes.
+	cmd = exec.CommandContext(ctx, "chmod", "-R", "u+w", "--", filepath.Join(s.Root, "src"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("making the source copy writable: %v: %s", err, strings.TrimSpace(string(out)))
+	}
 	return nil
 }
 

@@ -51,9 +51,25 @@ func TestRunSuccess(t *testing.T) {
 	if err := os.Symlink("main.c", filepath.Join(src, "link.c")); err != nil {
 		t.Fatal(err)
 	}
+	// A read-only source tree, as the source cache keeps it.
+	if err := os.Mkdir(filepath.Join(src, "ro"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "ro/data"), []byte("d"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(src, "ro"), src} {
+		if err := os.Chmod(p, 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Chmod(src, 0o755); os.Chmod(filepath.Join(src, "ro"), 0o755) })
 	s := newSpec(t, `
 test "$(pwd)" = /build/src
 test "$(readlink link.c)" = main.c
+echo configured > config.log
+echo more >> ro/data
+touch ro/new
 mkdir -p "$DESTDIR$PREFIX/bin"
 cp main.c "$DESTDIR$PREFIX/bin/prog"
 cat /proc/sys/kernel/hostname > "$DESTDIR/hostname"
@@ -73,7 +89,7 @@ echo "built with $JOBS jobs"
 	if h, _ := os.ReadFile(filepath.Join(s.DestDir(), "hostname")); string(h) != "undistro-build\n" {
 		t.Errorf("hostname = %q", h)
 	}
-	if fi, err := os.Stat(filepath.Join(s.Root, "src/main.c")); err != nil || fi.Mode().Perm() != 0o640 {
+	if fi, err := os.Stat(filepath.Join(s.Root, "src/main.c")); err != nil || fi.Mode().Perm() != 0o640|0o200 {
 		t.Errorf("source copy mode: %v %v", fi, err)
 	}
 	if _, err := os.Stat(filepath.Join(s.Root, "home/h")); err != nil {

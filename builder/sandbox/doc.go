@@ -2,7 +2,9 @@
 //
 // [Bwrap] uses bubblewrap: the host file system is visible but read-only,
 // the network is unshared (only an unconfigured loopback), the environment
-// is clean and fixed, every capability is dropped, and the only writable
+// is clean and fixed, every capability is dropped, /run is an empty tmpfs
+// and a seccomp filter refuses socket(AF_UNIX) (so host daemons listening on
+// path sockets are out of reach too), and the only writable
 // places are the build directory (mounted at /build, holding the source copy,
 // $HOME, $TMPDIR and $DESTDIR) and the caches the caller declares. A build
 // that writes elsewhere or reaches for the network fails; a failing build is
