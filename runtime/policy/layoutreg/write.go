@@ -17,6 +17,9 @@ import (
 // file, fsynced and renamed; index.json is replaced last the same way, so a
 // crash leaves the layout as it was or with img, never half.
 func WriteImage(dir string, img v1.Image, refName string) error {
+	if _, err := readIndex(dir); err != nil {
+		return err
+	}
 	layers, err := img.Layers()
 	if err != nil {
 		return fmt.Errorf("reading layers of %s: %w", refName, err)
