@@ -42,9 +42,6 @@ func realAttestations(t *testing.T, repo, digest string) (spdx, slsa []byte) {
 // binary is absent.
 func TestCosignCLIInterop(t *testing.T) {
 	cosignBin(t)
-	if testing.Short() {
-		t.Skip("runs the cosign CLI; skipped under -short")
-	}
 	ctx := context.Background()
 	reg := newRegistry(t)
 	work := t.TempDir()
