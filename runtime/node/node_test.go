@@ -40,12 +40,12 @@ func testRoles(t *testing.T) map[string]string {
 	badWeb := web
 	badWeb.Ready = &imagespec.Ready{NotifyFD: 3, Timeout: imagespec.Duration(200 * time.Millisecond)}
 	return writeLayout(t, filepath.Join(t.TempDir(), "layout"),
-		role{name: "a", files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": webSh, "/svc/cron.sh": plain, "/etc/web.conf": "v1"},
-			services: []imagespec.Service{db, web, cron}},
-		role{name: "b", files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": webSh, "/svc/extra.sh": notify, "/etc/web.conf": "v2"},
-			services: []imagespec.Service{db, web, extra}},
-		role{name: "bad", files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": stuck, "/svc/extra.sh": notify, "/etc/web.conf": "v2"},
-			services: []imagespec.Service{db, badWeb, extra}},
+		role{Name: "a", Files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": webSh, "/svc/cron.sh": plain, "/etc/web.conf": "v1"},
+			Services: []imagespec.Service{db, web, cron}},
+		role{Name: "b", Files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": webSh, "/svc/extra.sh": notify, "/etc/web.conf": "v2"},
+			Services: []imagespec.Service{db, web, extra}},
+		role{Name: "bad", Files: map[string]string{"/svc/db.sh": notify, "/svc/web.sh": stuck, "/svc/extra.sh": notify, "/etc/web.conf": "v2"},
+			Services: []imagespec.Service{db, badWeb, extra}},
 	)
 }
 
@@ -313,9 +313,9 @@ func TestVerification(t *testing.T) {
 
 func TestLogsFollow(t *testing.T) {
 	ctx := context.Background()
-	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"), role{name: "tick",
-		files:    map[string]string{"/svc/tick.sh": "#!/bin/sh\ni=0\nwhile :; do echo tick $i; i=$((i+1)); sleep 0.02; done\n"},
-		services: []imagespec.Service{{Name: "tick", Exec: []string{"/svc/tick.sh"}, Restart: "always"}}})
+	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"), role{Name: "tick",
+		Files:    map[string]string{"/svc/tick.sh": "#!/bin/sh\ni=0\nwhile :; do echo tick $i; i=$((i+1)); sleep 0.02; done\n"},
+		Services: []imagespec.Service{{Name: "tick", Exec: []string{"/svc/tick.sh"}, Restart: "always"}}})
 	cfg := testConfig(t)
 	cfg.Root = filepath.Join(t.TempDir(), "r")
 	n, err := Open(ctx, cfg)
