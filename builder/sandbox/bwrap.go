@@ -197,6 +197,9 @@ func bwrapArgs(s Spec, seccomp bool) ([]string, error) {
 	if seccomp {
 		args = append(args, "--seccomp", "3")
 	}
-	args = append(args, "--chdir", SrcDir, "--", "/bin/sh", "-euc", s.Script, "build")
+	// A fixed umask: the modes of what the build creates end up in the
+	// layer. The script is passed as an argument so its line numbers in
+	// error messages stay the recipe's.
+	args = append(args, "--chdir", SrcDir, "--", "/bin/sh", "-c", `umask 022 && exec /bin/sh -euc "$1" build`, "sh", s.Script)
 	return args, nil
 }

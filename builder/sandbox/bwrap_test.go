@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -227,6 +228,28 @@ func TestRunCleanEnv(t *testing.T) {
 	sort.Strings(got)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("env:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestRunFixedUmask(t *testing.T) {
+	bw := requireBwrap(t)
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	s := newSpec(t, "mkdir \"$DESTDIR/d\"\ntouch \"$DESTDIR/d/f\"\n")
+	if err := bw.Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{"d": 0o755, "d/f": 0o644} {
+		fi, err := os.Stat(filepath.Join(s.DestDir(), p))
+		if err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+	// Line numbers in errors are the script's own.
+	err := bw.Run(context.Background(), newSpec(t, "true\nfalse_command_xyz\n"))
+	var be *BuildError
+	if !errors.As(err, &be) || !strings.Contains(strings.Join(be.Tail, "\n"), "build: 2: false_command_xyz: not found") {
+		t.Errorf("err = %v", err)
 	}
 }
 

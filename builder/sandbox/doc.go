@@ -1,7 +1,7 @@
 // Package sandbox runs a package's build script isolated from the host.
 //
 // [Bwrap] uses bubblewrap: the host file system is visible but read-only,
-// the network is unshared (only an unconfigured loopback), the environment
+// the network is unshared (only a loopback interface), the environment
 // is clean and fixed, every capability is dropped, /run is an empty tmpfs
 // and a seccomp filter refuses socket(AF_UNIX) (so host daemons listening on
 // path sockets are out of reach too), and the only writable
