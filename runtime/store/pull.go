@@ -56,6 +56,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	}
 	r, err := s.pull(ctx, ref, img, digest, &o)
 	if err != nil {
+		_ = s.end() // what was verified stays (content-addressed); temporaries are gone
 		return nil, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	if err := s.end(); err != nil {
@@ -221,6 +222,13 @@ func (s *Store) layer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, p
 		if err != nil {
 			return err
 		}
+		if !slices.Contains(st.Blobs, desc.Digest.String()) {
+			// Another compression of the same layer, or a config lying
+			// about its diffIDs: check before reusing what is unpacked.
+			if err := s.verifyBlob(desc, diffID); err != nil {
+				return fmt.Errorf("checking layer %s: %w", desc.Digest, err)
+			}
+		}
 		for _, p := range st.Privileged {
 			if !slices.Contains(privileged, p) {
 				return fmt.Errorf("layer %s holds privileged path %s that this image's metadata does not declare", diffID, p)
@@ -231,14 +239,14 @@ func (s *Store) layer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, p
 	tmp := tmpName(s.path("layers"), final)
 	st, err := s.unpackBlob(ctx, desc, diffID, tmp, privileged)
 	if err != nil {
-		removeAll(tmp)
+		_ = removeAll(tmp)
 		return fmt.Errorf("unpacking layer %s: %w", desc.Digest, err)
 	}
 	crash.Point("layer.readonly")
 	if err := makeReadOnly(tmp); err != nil {
 		return fmt.Errorf("making layer %s read-only: %w", diffID, err)
 	}
-	b, err := json.Marshal(st)
+	b, err := json.Marshal(layerInfo{Stats: st, Blobs: []string{desc.Digest.String()}})
 	if err != nil {
 		return err
 	}
@@ -255,47 +263,87 @@ func (s *Store) layer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, p
 	return syncDir(s.path("layers"), "layer")
 }
 
-func (s *Store) unpackBlob(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, dst string, privileged []string) (unpack.Stats, error) {
+// layerStream reads a stored layer blob as a tar stream; finish drains
+// both streams and checks the blob digest and the diffID.
+type layerStream struct {
+	tar    io.Reader
+	finish func() error
+	close  func()
+}
+
+func (s *Store) openLayer(desc v1.Descriptor, diffID v1.Hash) (*layerStream, error) {
 	f, err := os.Open(s.path("blobs", "sha256", desc.Digest.Hex))
 	if err != nil {
-		return unpack.Stats{}, fmt.Errorf("opening blob: %w", err)
+		return nil, fmt.Errorf("opening blob: %w", err)
 	}
-	defer f.Close()
 	compressed := sha256.New()
 	in := io.TeeReader(bufio.NewReaderSize(f, 1<<20), compressed)
+	closers := []func() error{f.Close}
 	var tarStream io.Reader
 	switch desc.MediaType {
 	case types.OCILayer, types.DockerLayer, types.OCIRestrictedLayer, types.DockerForeignLayer:
 		zr, err := gzip.NewReader(in)
 		if err != nil {
-			return unpack.Stats{}, fmt.Errorf("decompressing: %w", err)
+			f.Close()
+			return nil, fmt.Errorf("decompressing: %w", err)
 		}
-		defer zr.Close()
+		closers = append(closers, zr.Close)
 		tarStream = zr
 	case types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer, types.DockerUncompressedLayer:
 		tarStream = in
 	default:
-		return unpack.Stats{}, fmt.Errorf("layer media type %s is not supported (want gzip or uncompressed tar)", desc.MediaType)
+		f.Close()
+		return nil, fmt.Errorf("layer media type %s is not supported (want gzip or uncompressed tar)", desc.MediaType)
 	}
 	uncompressed := sha256.New()
 	tee := io.TeeReader(tarStream, uncompressed)
+	return &layerStream{
+		tar: tee,
+		finish: func() error {
+			// Read what the tar reader left (end-of-archive padding) so
+			// both hashes cover every byte.
+			if _, err := io.Copy(io.Discard, tee); err != nil {
+				return fmt.Errorf("decompressing: %w", err)
+			}
+			if _, err := io.Copy(io.Discard, in); err != nil {
+				return fmt.Errorf("reading blob: %w", err)
+			}
+			if err := check(compressed, desc.Digest, "blob"); err != nil {
+				return err
+			}
+			return check(uncompressed, diffID, "diffID")
+		},
+		close: func() {
+			for _, c := range closers {
+				_ = c()
+			}
+		},
+	}, nil
+}
+
+func (s *Store) unpackBlob(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, dst string, privileged []string) (unpack.Stats, error) {
+	ls, err := s.openLayer(desc, diffID)
+	if err != nil {
+		return unpack.Stats{}, err
+	}
+	defer ls.close()
 	crash.Point("layer.unpack")
-	st, err := unpack.Unpack(ctx, tee, dst, unpack.Options{Privileged: privileged})
+	st, err := unpack.Unpack(ctx, ls.tar, dst, unpack.Options{Privileged: privileged})
 	if err != nil {
 		return st, err
 	}
-	// Read what the tar reader left (end-of-archive padding) so both
-	// hashes cover every byte.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return st, fmt.Errorf("decompressing: %w", err)
+	return st, ls.finish()
+}
+
+// verifyBlob checks a stored layer blob against its digest and diffID
+// without unpacking it.
+func (s *Store) verifyBlob(desc v1.Descriptor, diffID v1.Hash) error {
+	ls, err := s.openLayer(desc, diffID)
+	if err != nil {
+		return err
 	}
-	if _, err := io.Copy(io.Discard, in); err != nil {
-		return st, fmt.Errorf("reading blob: %w", err)
-	}
-	if err := check(compressed, desc.Digest, "blob"); err != nil {
-		return st, err
-	}
-	return st, check(uncompressed, diffID, "diffID")
+	defer ls.close()
+	return ls.finish()
 }
 
 func check(h hash.Hash, want v1.Hash, what string) error {
@@ -305,8 +353,15 @@ func check(h hash.Hash, want v1.Hash, what string) error {
 	return nil
 }
 
-func (s *Store) layerStats(diffID string) (unpack.Stats, error) {
-	var st unpack.Stats
+// layerInfo is layers/HEX.json.
+type layerInfo struct {
+	unpack.Stats
+	// Blobs are the compressed blobs verified to hold this layer.
+	Blobs []string `json:"blobs"`
+}
+
+func (s *Store) layerStats(diffID string) (layerInfo, error) {
+	var st layerInfo
 	h, err := hexOf(diffID)
 	if err != nil {
 		return st, err

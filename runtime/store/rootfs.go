@@ -52,7 +52,8 @@ func (s *Store) rootfs(ctx context.Context, digest string) (string, error) {
 		return "", fmt.Errorf("creating %s: %w", tmp, err)
 	}
 	if err := s.assemble(ctx, r, filepath.Base(tmp)); err != nil {
-		removeAll(tmp)
+		_ = removeAll(tmp)
+		_ = s.end()
 		return "", fmt.Errorf("assembling root of %s: %w", digest, err)
 	}
 	if err := syncFS(tmp, "root"); err != nil {
@@ -93,7 +94,7 @@ func (s *Store) assemble(ctx context.Context, r *record, dst string) error {
 		}
 		h, _ := hexOf(diffID)
 		crash.Point("root.layer")
-		if err := m.apply(s.path("layers", h), path.Join("layers", h), st); err != nil {
+		if err := m.apply(s.path("layers", h), path.Join("layers", h), st.Stats); err != nil {
 			return fmt.Errorf("applying layer %s: %w", diffID, err)
 		}
 	}
