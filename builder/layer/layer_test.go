@@ -23,7 +23,12 @@ import (
 
 const testEpoch = 1700000000
 
-var longName = strings.Repeat("d", 60) + "/" + strings.Repeat("f", 70)
+var (
+	longName = strings.Repeat("d", 60) + "/" + strings.Repeat("f", 70)
+	// paxName cannot be split into USTAR's prefix and name: it needs a PAX
+	// path record.
+	paxName = "usr/share/doc/" + strings.Repeat("p", 150)
+)
 
 // makeTree builds the same logical tree under root; mtime and owner vary
 // the host metadata that must not reach the layer.
@@ -46,6 +51,7 @@ func makeTree(t *testing.T, root string, mtime time.Time, uid int) {
 		"etc/hello.conf":        "greeting=hi\n",
 		"usr/share/doc/shadowd": "owned",
 		longName:                "long",
+		paxName:                 "pax",
 	}
 	for p, c := range files {
 		must(os.WriteFile(filepath.Join(root, p), []byte(c), 0o644))
@@ -150,6 +156,7 @@ func TestWriteEntries(t *testing.T) {
 		{Name: "usr/share/doc/", Type: tar.TypeDir, Mode: 0o755},
 		{Name: "usr/share/doc/README", Type: tar.TypeReg, Mode: 0o644, Size: 5},
 		{Name: "usr/share/doc/a.txt", Type: tar.TypeReg, Mode: 0o640},
+		{Name: paxName, Type: tar.TypeReg, Mode: 0o644, Size: 3},
 		{Name: "usr/share/doc/shadowd", Type: tar.TypeReg, Mode: 0o644, GID: 42, Size: 5},
 		{Name: "var/", Type: tar.TypeDir, Mode: 0o755},
 		{Name: "var/empty/", Type: tar.TypeDir, Mode: 0o1777},
@@ -159,7 +166,7 @@ func TestWriteEntries(t *testing.T) {
 		t.Errorf("entries:\n got %+v\nwant %+v", got, want)
 	}
 	wantFiles := []string{longName, "etc/hello.conf", "usr/bin/hello", "usr/bin/hello2", "usr/bin/hi", "usr/bin/su",
-		"usr/share/doc/README", "usr/share/doc/a.txt", "usr/share/doc/shadowd"}
+		"usr/share/doc/README", "usr/share/doc/a.txt", paxName, "usr/share/doc/shadowd"}
 	if !reflect.DeepEqual(info.Files, wantFiles) {
 		t.Errorf("Files = %q, want %q", info.Files, wantFiles)
 	}
