@@ -260,7 +260,10 @@ interrupted.`,
 }
 
 func newNodeRunCmd(f *nodeFlags) *cobra.Command {
-	var health time.Duration
+	var (
+		health   time.Duration
+		noChroot bool
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the node daemon: supervise the current image's services",
@@ -275,7 +278,7 @@ SIGTERM or SIGINT stops the services and exits.`,
 			if err != nil {
 				return err
 			}
-			cfg.HealthTimeout = health
+			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
 			n, err := node.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -285,6 +288,7 @@ SIGTERM or SIGINT stops the services and exits.`,
 		},
 	}
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
+	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
 	return cmd
 }
 
