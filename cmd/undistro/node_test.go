@@ -56,7 +56,9 @@ func TestNodeCommands(t *testing.T) {
 	if err := os.WriteFile(notKey, []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := func(args ...string) (string, error) { return undistro(ctx, append([]string{"node", "--root", root}, args...)...) }
+	n := func(args ...string) (string, error) {
+		return undistro(ctx, append([]string{"node", "--root", root}, args...)...)
+	}
 
 	tests := []struct {
 		name    string
