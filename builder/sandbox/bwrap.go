@@ -25,6 +25,10 @@ type Bwrap struct {
 // ErrNoBwrap is returned when the bwrap executable cannot be found.
 var ErrNoBwrap = errors.New("bwrap not found: install bubblewrap (apt-get install bubblewrap)")
 
+// ErrSetup is returned (wrapped) when bubblewrap cannot create the sandbox,
+// for example because user namespaces are not allowed.
+var ErrSetup = errors.New("setting up the build sandbox")
+
 // Run prepares s.Root, copies s.Src into it and runs s.Script inside
 // bubblewrap, with stdout and stderr going to s.LogPath().
 func (b *Bwrap) Run(ctx context.Context, s Spec) error {
@@ -93,7 +97,12 @@ func (b *Bwrap) Run(ctx context.Context, s Spec) error {
 	if !errors.As(runErr, &exit) {
 		return fmt.Errorf("starting bwrap: %w", runErr)
 	}
-	return &BuildError{LogPath: logPath, Tail: tail(logPath, TailLines), Err: runErr}
+	lines := tail(logPath, TailLines)
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "bwrap: ") && exit.ExitCode() == 1 && len(lines) <= 2 {
+		// bubblewrap itself failed before the script started.
+		return fmt.Errorf("%w: %s (see %s). Run as root, or allow unprivileged user namespaces (on Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0)", ErrSetup, lines[0], logPath)
+	}
+	return &BuildError{LogPath: logPath, Tail: lines, Err: runErr}
 }
 
 // prepare empties the build directories and copies the source in.

@@ -320,12 +320,17 @@ func TestRunCancel(t *testing.T) {
 
 func TestSpecErrors(t *testing.T) {
 	dir := t.TempDir()
+	fakeBwrap := filepath.Join(dir, "fake-bwrap")
+	if err := os.WriteFile(fakeBwrap, []byte("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		spec    Spec
 		bwrap   string
 		wantErr string
 	}{
+		{name: "bwrap cannot set up", spec: Spec{Root: filepath.Join(dir, "r2"), Script: "true"}, bwrap: fakeBwrap, wantErr: "setting up the build sandbox: bwrap: setting up uid map: Permission denied (see " + filepath.Join(dir, "r2") + ".log). Run as root, or allow"},
 		{name: "no root", spec: Spec{Script: "true"}, wantErr: "Spec.Root is empty"},
 		{name: "no script", spec: Spec{Root: dir, Script: " \n"}, wantErr: "the script is empty"},
 		{name: "bad env name", spec: Spec{Root: dir, Script: "true", Env: map[string]string{"A=B": "x"}}, wantErr: `environment variable name "A=B" is invalid`},
