@@ -120,6 +120,15 @@ func TestPathGitListing(t *testing.T) {
 	if id := pathIdentity(t, repo, src); id != f.Identity {
 		t.Errorf("identity changed with an ignored file: %s vs %s", id, f.Identity)
 	}
+	// A subdirectory of a work tree lists names relative to itself.
+	writeTree(t, repo, map[string]string{"sub/x.txt": "x", "sub/bin/y": "ignored", "sub/drop/z": "excluded"})
+	fs, err := c.Fetch(bg, &recipe.Recipe{Name: "sub", Source: recipe.Source{Path: "sub", Exclude: []string{"sub/drop"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listTree(t, fs.Dir); !slices.Equal(got, []string{"f x.txt x"}) {
+		t.Errorf("sub tree = %q", got)
+	}
 }
 
 func TestPathFetch(t *testing.T) {
