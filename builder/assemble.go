@@ -22,6 +22,8 @@ import (
 func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, error) {
 	rev, url := ep.commit(ctx)
 	imgs := map[string]v1.Image{}
+	metas := map[string]*imagespec.Image{}
+	epochs := map[string]int64{}
 	var results []Result
 	tmp, err := os.MkdirTemp(filepath.Join(b.cfg.cacheDir, "tmp"), "assemble-")
 	if err != nil {
@@ -76,7 +78,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, e
 		if err != nil {
 			return nil, fmt.Errorf("assembling role %s: %w", r.Name, err)
 		}
-		imgs[r.Name] = img
+		imgs[r.Name], metas[r.Name], epochs[r.Name] = img, meta, epoch
 		if res.Digest, res.Size, res.Layers, err = describe(img, layers); err != nil {
 			return nil, err
 		}
@@ -88,6 +90,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, e
 	}
 	for i := range results {
 		img := imgs[results[i].Role]
+		meta, epoch := metas[results[i].Role], epochs[results[i].Role]
 		if b.cfg.push != "" {
 			ref := strings.TrimSuffix(b.cfg.push, "/") + "/" + results[i].Role + ":latest"
 			b.say("pushing %s", ref)
@@ -101,6 +104,11 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, e
 			b.say("exporting root filesystem to %s", dir)
 			if err := image.ExportRootfs(ctx, img, dir); err != nil {
 				return nil, fmt.Errorf("exporting rootfs of %s: %w", results[i].Role, err)
+			}
+		}
+		if b.cfg.signKey != "" {
+			if err := b.publish(ctx, &results[i], meta, epoch, nil); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -163,7 +171,7 @@ func describe(img v1.Image, layers []image.Layer) (string, int64, []LayerResult,
 	var lr []LayerResult
 	for _, l := range layers {
 		size += l.Info.Size
-		lr = append(lr, LayerResult{What: l.Annotation, Digest: l.Info.Digest, Size: l.Info.Size})
+		lr = append(lr, LayerResult{What: l.Annotation, Digest: l.Info.Digest, Size: l.Info.Size, Tar: l.Info.UncompressedSize})
 	}
 	return d.String(), size, lr, nil
 }

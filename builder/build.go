@@ -33,7 +33,8 @@ type Result struct {
 type LayerResult struct {
 	What   string `json:"what"` // "pkg:NAME@VERSION" or "files:ROLE"
 	Digest string `json:"digest"`
-	Size   int64  `json:"size"`
+	Size   int64  `json:"size"`    // compressed
+	Tar    int64  `json:"tarSize"` // uncompressed: the package's payload
 }
 
 // Build builds the images of the named roles (images/ROLE.toml) into an OCI

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/un-distro/undistro/builder/sign"
 )
 
 // Version is the builder's version; it enters every cache key, so a builder
@@ -24,6 +26,8 @@ type config struct {
 	rootfs   string
 	jobs     int
 	progress io.Writer
+	signKey  string
+	signPass sign.PassFunc
 }
 
 // WithRepo sets the repository root holding recipes/ and images/.

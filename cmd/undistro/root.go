@@ -58,7 +58,10 @@ switches atomically, supervises services and rolls back on failure.`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	// Each subcommand lives in its own file; add it here (one line each).
 	root.AddCommand(
+		newBuildCmd(),
+		newImageCmd(),
 		newNodeCmd(),
+		newRecipeCmd(),
 		newServeCmd(),
 		newKeyCmd(),
 		newSignCmd(),
