@@ -6,8 +6,10 @@
 // go.sum hash, a Debian binary package with its sha256, a Debian source
 // package verified by its .dsc, or a directory of this repository. A
 // [Cache] turns a recipe into a verified, read-only directory tree under
-// DIR/<sha256 of identity>/tree, fetching it once: a second [Cache.Fetch]
-// runs no command and touches no network. Trees are built in a temporary
+// DIR/<sha256 of kind and identity>/tree, fetching it once: a second
+// [Cache.Fetch] touches no network and runs no command (bar the one `git
+// ls-files` a path source's identity needs, and one `go env GOMODCACHE`
+// per Cache for Go sources when WithGoModCache is not given). Trees are built in a temporary
 // directory and renamed into place, so a crash never leaves half a tree,
 // and a source whose checksum does not match leaves nothing behind.
 //
