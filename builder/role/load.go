@@ -144,6 +144,10 @@ func (l *loader) load(name string) *Role {
 	for p, f := range files {
 		owner := fileAt[p]
 		at := owner.at(fileKey[p])
+		if (p == "/etc/passwd" || p == "/etc/group") && (len(r.Users) > 0 || len(r.Groups) > 0) {
+			l.errs = append(l.errs, at.errorf(".path", "[[file]] %s: the image's %s is written from the role's [[user]] and [[group]]: declare accounts there instead", p, p))
+			continue
+		}
 		src, err := sourcePath(owner.dir, f.Source)
 		if err != nil {
 			l.errs = append(l.errs, at.errorf(".source", "[[file]] %s: %v", p, err))

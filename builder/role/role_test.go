@@ -41,6 +41,11 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badfile.toml:6:1: [[file]] etc/x: mode "999": want an octal string such as "0644"`,
 			`testdata/images/badfile.toml:10:1: [[file]] /etc/y: source "missing": no directory testdata/images/badfile for the role's config files: create it`,
 			`testdata/images/badfile.toml:13:3: unknown key "fiel" (did you mean "file"?)`}},
+		{"passwd written by hand with accounts declared", "badpasswd", []string{
+			`testdata/images/badpasswd.toml:4:1: [[file]] /etc/passwd: the image's /etc/passwd is written from the role's [[user]] and [[group]]: declare accounts there instead`}},
+		{"owner not declared", "badowner", []string{
+			`testdata/images/badowner.toml:4:1: [[file]] /etc/conf: owner "ghost:0": no user "ghost": declare it with [[user]] or use a number`,
+			`testdata/images/badowner.toml:9:1: [[file]] /etc/conf2: owner "0:staff": no group "staff": declare it with [[group]] or use a number`}},
 		{"missing role", "nope", []string{
 			`testdata/images/nope.toml: reading role "nope": open testdata/images/nope.toml: no such file or directory`}},
 	}
