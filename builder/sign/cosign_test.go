@@ -69,15 +69,19 @@ func TestCosignCLIInterop(t *testing.T) {
 			t.Run(key.name, func(t *testing.T) {
 				ref := reg + "/ours/" + strings.ReplaceAll(key.name, " ", "-") + ":latest"
 				digest := pushRandom(t, ref)
-				if _, err := Sign(ctx, ref, key.key, password); err != nil {
+				s, err := NewSigner(key.key, password)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Sign(ctx, ref); err != nil {
 					t.Fatal(err)
 				}
 				repo := strings.TrimSuffix(ref, ":latest")
 				spdx, slsa := realAttestations(t, repo, digest)
-				if err := Attest(ctx, ref, key.key, password, PredicateSPDX, spdx); err != nil {
+				if err := s.Attest(ctx, ref, PredicateSPDX, spdx); err != nil {
 					t.Fatal(err)
 				}
-				if err := Attest(ctx, ref, key.key, password, PredicateSLSA1, slsa); err != nil {
+				if err := s.Attest(ctx, ref, PredicateSLSA1, slsa); err != nil {
 					t.Fatal(err)
 				}
 				byDigest := repo + "@" + digest

@@ -36,6 +36,9 @@ func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
 	if password == nil {
 		return errors.New("generating key: no password source")
 	}
+	if fi, err := os.Stat(filepath.Dir(keyPath)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("generating key: directory of %s: %w", keyPath, statErr(err))
+	}
 	kb, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return password() })
 	if err != nil {
 		return fmt.Errorf("generating key: %w", err)
@@ -105,4 +108,11 @@ func loadSigner(keyPath string, pass PassFunc) (signature.SignerVerifier, error)
 		return nil, fmt.Errorf("loading signing key %s: %w (wrong password, or not a cosign private key: make one with `undistro key generate`)", keyPath, err)
 	}
 	return sv, nil
+}
+
+func statErr(err error) error {
+	if err == nil {
+		return errors.New("not a directory")
+	}
+	return err
 }

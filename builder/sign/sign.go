@@ -65,21 +65,45 @@ func attachmentName(d name.Digest, suffix string) string {
 	return strings.Replace(d.DigestStr(), ":", "-", 1) + "." + suffix
 }
 
+// Signer signs and attests images with one decrypted cosign key. Make one
+// with NewSigner to sign many images (or an image and its attestations)
+// while decrypting the key once.
+type Signer struct {
+	sv signature.SignerVerifier
+	o  *options
+}
+
+// NewSigner decrypts the cosign private key at keyPath with the password
+// pass returns. opts apply to every Sign and Attest of the Signer.
+func NewSigner(keyPath string, pass PassFunc, opts ...Option) (*Signer, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := loadSigner(keyPath, pass)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{sv: sv, o: o}, nil
+}
+
 // Sign signs the manifest digest of ref (a registry reference by tag or
 // digest, or oci:PATH:ROLE) with the cosign private key at keyPath, and
 // stores the signature at the cosign tag sha256-<hex>.sig (in a layout: the
 // ref.name of that name). Signing an image twice with the same key keeps one
 // signature. It returns the digest signed.
 func Sign(ctx context.Context, ref, keyPath string, pass PassFunc, opts ...Option) (string, error) {
-	o, err := makeOptions(opts)
+	s, err := NewSigner(keyPath, pass, opts...)
 	if err != nil {
 		return "", err
 	}
+	return s.Sign(ctx, ref)
+}
+
+// Sign is the package-level Sign with the Signer's key and options.
+func (s *Signer) Sign(ctx context.Context, ref string) (string, error) {
+	o, sv := s.o, s.sv
 	tg, err := resolve(ref, o)
-	if err != nil {
-		return "", err
-	}
-	sv, err := loadSigner(keyPath, pass)
 	if err != nil {
 		return "", err
 	}
@@ -156,10 +180,16 @@ type subject struct {
 // predicate type (as provenance.Generate returns), it is signed as is after
 // checking that one of its subjects is the image digest.
 func Attest(ctx context.Context, ref, keyPath string, pass PassFunc, predicateType string, predicate []byte, opts ...Option) error {
-	o, err := makeOptions(opts)
+	s, err := NewSigner(keyPath, pass, opts...)
 	if err != nil {
 		return err
 	}
+	return s.Attest(ctx, ref, predicateType, predicate)
+}
+
+// Attest is the package-level Attest with the Signer's key and options.
+func (s *Signer) Attest(ctx context.Context, ref, predicateType string, predicate []byte) error {
+	o, sv := s.o, s.sv
 	if u, ok := predicateTypes[predicateType]; ok {
 		predicateType = u
 	}
@@ -176,10 +206,6 @@ func Attest(ctx context.Context, ref, keyPath string, pass PassFunc, predicateTy
 	stmt, err := makeStatement(tg.digest, predicateType, predicate)
 	if err != nil {
 		return fmt.Errorf("attesting %s: %w", ref, err)
-	}
-	sv, err := loadSigner(keyPath, pass)
-	if err != nil {
-		return err
 	}
 	env, err := dsse.WrapSigner(sv, types.IntotoPayloadType).SignMessage(bytes.NewReader(stmt), sigopts.WithContext(ctx))
 	if err != nil {

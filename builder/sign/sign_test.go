@@ -56,19 +56,29 @@ func TestSignThenVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			prefix := newKeyPair(t)
-			for range 2 { // signing twice keeps one signature, one SBOM
-				got, err := Sign(ctx, tc.ref, prefix+".key", password)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got != tc.digest {
-					t.Fatalf("Sign signed %s, want %s", got, tc.digest)
-				}
-				if err := Attest(ctx, tc.ref, prefix+".key", password, "spdxjson", []byte(testSBOM)); err != nil {
-					t.Fatal(err)
-				}
+			// The package functions once, then a Signer (one key decryption).
+			got, err := Sign(ctx, tc.ref, prefix+".key", password)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if err := Attest(ctx, tc.ref, prefix+".key", password, PredicateSLSA1, []byte(`{"buildDefinition":{}}`)); err != nil {
+			if got != tc.digest {
+				t.Fatalf("Sign signed %s, want %s", got, tc.digest)
+			}
+			if err := Attest(ctx, tc.ref, prefix+".key", password, "spdxjson", []byte(testSBOM)); err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewSigner(prefix+".key", password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Signing again keeps one signature and one SBOM.
+			if got, err := s.Sign(ctx, tc.ref); err != nil || got != tc.digest {
+				t.Fatalf("Signer.Sign = %s, %v; want %s", got, err, tc.digest)
+			}
+			if err := s.Attest(ctx, tc.ref, PredicateSPDX, []byte(testSBOM)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Attest(ctx, tc.ref, PredicateSLSA1, []byte(`{"buildDefinition":{}}`)); err != nil {
 				t.Fatal(err)
 			}
 			if s, a := counts(t, tc.ref, tc.digest); s != 1 || a != 2 {
@@ -105,6 +115,10 @@ func TestSignErrors(t *testing.T) {
 	prefix := newKeyPair(t)
 	ctx := context.Background()
 	wrongPass := func() ([]byte, error) { return []byte("nope"), nil }
+	signer, err := NewSigner(prefix+".key", password)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		run  func() error
@@ -116,23 +130,23 @@ func TestSignErrors(t *testing.T) {
 			"reading signing key: open " + prefix + ".nope: no such file"},
 		{"public key as private", func() error { _, err := Sign(ctx, ref, prefix+".pub", password); return err },
 			"unsupported pem type: PUBLIC KEY"},
-		{"unknown tag", func() error { _, err := Sign(ctx, reg+"/undistro/web:nope", prefix+".key", password); return err },
+		{"unknown tag", func() error { _, err := signer.Sign(ctx, reg+"/undistro/web:nope"); return err },
 			"resolving " + reg + "/undistro/web:nope"},
-		{"bad reference", func() error { _, err := Sign(ctx, "Not A Ref", prefix+".key", password); return err },
+		{"bad reference", func() error { _, err := signer.Sign(ctx, "Not A Ref"); return err },
 			`parsing image reference "Not A Ref"`},
-		{"bad tlog URL", func() error { _, err := Sign(ctx, ref, prefix+".key", password, WithTlog("rekor")); return err },
+		{"bad tlog URL", func() error { _, err := NewSigner(prefix+".key", password, WithTlog("rekor")); return err },
 			`transparency log URL "rekor": want http(s)://HOST`},
-		{"predicate type not a URI", func() error { return Attest(ctx, ref, prefix+".key", password, "sbom", []byte("{}")) },
+		{"predicate type not a URI", func() error { return signer.Attest(ctx, ref, "sbom", []byte("{}")) },
 			`predicate type "sbom" is not a URI`},
-		{"predicate not JSON", func() error { return Attest(ctx, ref, prefix+".key", password, "spdxjson", []byte("{")) },
+		{"predicate not JSON", func() error { return signer.Attest(ctx, ref, "spdxjson", []byte("{")) },
 			"the https://spdx.dev/Document predicate is not valid JSON"},
 		{"statement about another image", func() error {
 			st := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"00"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`
-			return Attest(ctx, ref, prefix+".key", password, PredicateSLSA1, []byte(st))
+			return signer.Attest(ctx, ref, PredicateSLSA1, []byte(st))
 		}, "statement's subjects do not include the image digest " + digest},
 		{"statement of another type", func() error {
 			st := `{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`
-			return Attest(ctx, ref, prefix+".key", password, PredicateSPDX, []byte(st))
+			return signer.Attest(ctx, ref, PredicateSPDX, []byte(st))
 		}, `statement has predicate type "https://slsa.dev/provenance/v1", expected "https://spdx.dev/Document"`},
 	}
 	for _, tc := range cases {

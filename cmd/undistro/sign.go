@@ -43,8 +43,12 @@ asked for on the terminal.`,
 			if insecure {
 				opts = append(opts, sign.WithInsecure())
 			}
-			ctx, ref, pass := cmd.Context(), args[0], passwordFunc(cmd, false)
-			digest, err := sign.Sign(ctx, ref, key, pass, opts...)
+			ctx, ref := cmd.Context(), args[0]
+			s, err := sign.NewSigner(key, passwordFunc(cmd, false), opts...)
+			if err != nil {
+				return err
+			}
+			digest, err := s.Sign(ctx, ref)
 			if err != nil {
 				return err
 			}
@@ -57,7 +61,7 @@ asked for on the terminal.`,
 				if err != nil {
 					return fmt.Errorf("reading attestation: %w", err)
 				}
-				if err := sign.Attest(ctx, ref, key, pass, a.typ, b, opts...); err != nil {
+				if err := s.Attest(ctx, ref, a.typ, b); err != nil {
 					return err
 				}
 				attested = append(attested, a.typ)
