@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/un-distro/undistro/runtime/internal/crash"
 	"github.com/un-distro/undistro/runtime/unpack"
 )
@@ -152,47 +154,98 @@ func (m *merger) apply(hostDir, layerRel string, st unpack.Stats) error {
 			}
 		}
 	}
-	return filepath.WalkDir(hostDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	src, err := os.Open(hostDir)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := m.root.Open(m.dst)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	return m.link(src, dst, ".")
+}
+
+// link adds the layer directory src (the tree's rel) to the merged
+// directory dst: directories are created (replacing a non-directory),
+// everything else is hardlinked (replacing whatever was there). It works on
+// directory file descriptors and opens every directory with O_NOFOLLOW, so
+// it never follows a symlink, and costs one fstatat and one linkat a file.
+func (m *merger) link(src, dst *os.File, rel string) error {
+	ents, err := src.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	sfd, dfd := int(src.Fd()), int(dst.Fd())
+	for _, e := range ents {
+		name := e.Name()
+		var st unix.Stat_t
+		err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		exists := err == nil
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("checking %s: %w", path.Join(rel, name), err)
 		}
-		rel, err := filepath.Rel(hostDir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		target := path.Join(m.dst, rel)
-		have, lerr := m.root.Lstat(target)
-		exists := lerr == nil
-		if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
-			return lerr
-		}
-		if d.IsDir() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if exists && !have.IsDir() {
-				if err := m.root.Remove(target); err != nil {
+		isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if !e.IsDir() {
+			switch {
+			case isDir:
+				if err := m.root.RemoveAll(path.Join(m.dst, rel, name)); err != nil {
 					return err
 				}
-				exists = false
-			}
-			if !exists {
-				if err := m.root.Mkdir(target, 0o755); err != nil {
-					return err
+			case exists:
+				if err := unix.Unlinkat(dfd, name, 0); err != nil {
+					return fmt.Errorf("replacing %s: %w", path.Join(rel, name), err)
 				}
 			}
-			m.dirs[target] = dirMode{mode: fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky), uid: owner(fi).uid, gid: owner(fi).gid}
-			return nil
+			if err := unix.Linkat(sfd, name, dfd, name, 0); err != nil {
+				return fmt.Errorf("linking %s: %w", path.Join(rel, name), err)
+			}
+			continue
 		}
-		if exists {
-			if err := m.root.RemoveAll(target); err != nil {
-				return err
+		if exists && !isDir {
+			if err := unix.Unlinkat(dfd, name, 0); err != nil {
+				return fmt.Errorf("replacing %s: %w", path.Join(rel, name), err)
 			}
 		}
-		return m.root.Link(path.Join(layerRel, rel), target)
-	})
+		if !isDir {
+			if err := unix.Mkdirat(dfd, name, 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", path.Join(rel, name), err)
+			}
+		}
+		if err := m.descend(src, dst, path.Join(rel, name), name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *merger) descend(src, dst *os.File, rel, name string) error {
+	s, err := openDir(src, name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	d, err := openDir(dst, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fi, err := s.Stat()
+	if err != nil {
+		return err
+	}
+	o := owner(fi)
+	m.dirs[path.Join(m.dst, rel)] = dirMode{mode: fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky), uid: o.uid, gid: o.gid}
+	return m.link(s, d, rel)
+}
+
+func openDir(parent *os.File, name string) (*os.File, error) {
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening directory %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // finish applies directory modes and owners last, deepest first, so
