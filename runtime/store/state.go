@@ -211,6 +211,7 @@ func (s *Store) flip(op string, next state) error {
 		return fmt.Errorf("%s to %s: %w", op, next.Current, err)
 	}
 	if err := s.writeState(next); err != nil {
+		_ = s.end() // state.json is unchanged: undo
 		return fmt.Errorf("%s to %s: %w", op, next.Current, err)
 	}
 	if err := s.links(next); err != nil {
