@@ -1,3 +1,5 @@
+//go:build !undistro_node
+
 package main
 
 import (
@@ -49,7 +51,7 @@ dated by the last git commit of its recipe.`,
 				opts = append(opts, builder.WithProgress(cmd.ErrOrStderr()))
 			}
 			if signKey != "" {
-				opts = append(opts, builder.WithSigning(signKey, keyPassword(cmd, false)))
+				opts = append(opts, builder.WithSigning(signKey, passwordFunc(cmd, false)))
 			}
 			results, err := builder.Build(cmd.Context(), roles, opts...)
 			if err != nil {

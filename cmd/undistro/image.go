@@ -1,3 +1,5 @@
+//go:build !undistro_node
+
 package main
 
 import (

@@ -57,16 +57,13 @@ switches atomically, supervises services and rolls back on failure.`,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	// Each subcommand lives in its own file; add it here (one line each).
+	// The node binary (-tags undistro_node, what images carry) has only the
+	// runtime's commands: a node never holds the build system.
 	root.AddCommand(
-		newBuildCmd(),
-		newImageCmd(),
 		newNodeCmd(),
-		newRecipeCmd(),
-		newServeCmd(),
-		newKeyCmd(),
-		newSignCmd(),
 		newVerifyCmd(),
 	)
+	root.AddCommand(builderCommands()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
