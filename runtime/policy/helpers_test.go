@@ -45,7 +45,7 @@ type testKey struct {
 	pubPEM string // path of the .pub file
 }
 
-func newKey(t *testing.T) *testKey {
+func newKey(t testing.TB) *testKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -67,7 +67,7 @@ func newKey(t *testing.T) *testKey {
 }
 
 // resolved returns the target and digest reference of ref.
-func resolved(t *testing.T, ref string) (*layoutreg.Target, name.Digest) {
+func resolved(t testing.TB, ref string) (*layoutreg.Target, name.Digest) {
 	t.Helper()
 	tg, err := layoutreg.Resolve(ref)
 	if err != nil {
@@ -82,7 +82,7 @@ func resolved(t *testing.T, ref string) (*layoutreg.Target, name.Digest) {
 
 // sign stores at dref's signature tag a signature whose payload claims
 // claimed (normally dref itself).
-func (k *testKey) sign(t *testing.T, tg *layoutreg.Target, dref, claimed name.Digest) {
+func (k *testKey) sign(t testing.TB, tg *layoutreg.Target, dref, claimed name.Digest) {
 	t.Helper()
 	pl, err := (&payload.Cosign{Image: claimed}).MarshalJSON()
 	if err != nil {
@@ -108,7 +108,7 @@ func (k *testKey) sign(t *testing.T, tg *layoutreg.Target, dref, claimed name.Di
 }
 
 // attest stores an in-toto attestation of predicateType about dref.
-func (k *testKey) attest(t *testing.T, tg *layoutreg.Target, dref name.Digest, predicateType string) {
+func (k *testKey) attest(t testing.TB, tg *layoutreg.Target, dref name.Digest, predicateType string) {
 	t.Helper()
 	st, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
@@ -139,7 +139,7 @@ func (k *testKey) attest(t *testing.T, tg *layoutreg.Target, dref name.Digest, p
 	store(t, tg, dref, img, "att")
 }
 
-func store(t *testing.T, tg *layoutreg.Target, dref name.Digest, img v1.Image, suffix string) {
+func store(t testing.TB, tg *layoutreg.Target, dref name.Digest, img v1.Image, suffix string) {
 	t.Helper()
 	tag := strings.Replace(dref.DigestStr(), ":", "-", 1) + "." + suffix
 	if tg.Layout != "" {
@@ -154,7 +154,7 @@ func store(t *testing.T, tg *layoutreg.Target, dref name.Digest, img v1.Image, s
 }
 
 // copyAttachment copies the .sig or .att image of from to the tag of to.
-func copyAttachment(t *testing.T, tg *layoutreg.Target, from, to name.Digest, suffix string) {
+func copyAttachment(t testing.TB, tg *layoutreg.Target, from, to name.Digest, suffix string) {
 	t.Helper()
 	src := from.Context().Tag(strings.Replace(from.DigestStr(), ":", "-", 1) + "." + suffix)
 	img, err := remote.Image(src, tg.Remote...)
@@ -165,7 +165,7 @@ func copyAttachment(t *testing.T, tg *layoutreg.Target, from, to name.Digest, su
 }
 
 // newRegistry starts an in-process registry on loopback.
-func newRegistry(t *testing.T) string {
+func newRegistry(t testing.TB) string {
 	t.Helper()
 	s := httptest.NewServer(registry.New(registry.Logger(nilLogger())))
 	t.Cleanup(s.Close)
@@ -173,7 +173,7 @@ func newRegistry(t *testing.T) string {
 }
 
 // pushRandom pushes a random image to ref and returns its digest.
-func pushRandom(t *testing.T, ref string) string {
+func pushRandom(t testing.TB, ref string) string {
 	t.Helper()
 	img, err := random.Image(512, 1)
 	if err != nil {
@@ -192,7 +192,7 @@ func pushRandom(t *testing.T, ref string) string {
 
 // newLayout writes an OCI layout holding random images named by roles and
 // returns its directory and their digests.
-func newLayout(t *testing.T, roles ...string) (string, map[string]string) {
+func newLayout(t testing.TB, roles ...string) (string, map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
 	p, err := layout.Write(dir, empty.Index)

@@ -22,21 +22,21 @@ type fixture struct {
 	refA, refB       string
 	digestA, digestB string
 	// retag makes refA point to image B.
-	retag func(t *testing.T)
+	retag func(t testing.TB)
 }
 
 type backend struct {
 	name string
-	new  func(t *testing.T) *fixture
+	new  func(t testing.TB) *fixture
 }
 
 var backends = []backend{
-	{"registry", func(t *testing.T) *fixture {
+	{"registry", func(t testing.TB) *fixture {
 		reg := newRegistry(t)
 		f := &fixture{refA: reg + "/app:web", refB: reg + "/app:other"}
 		f.digestA = pushRandom(t, f.refA)
 		f.digestB = pushRandom(t, f.refB)
-		f.retag = func(t *testing.T) {
+		f.retag = func(t testing.TB) {
 			rb, _ := name.ParseReference(f.refB)
 			ra, _ := name.ParseReference(f.refA)
 			b, err := remote.Image(rb)
@@ -49,10 +49,10 @@ var backends = []backend{
 		}
 		return f
 	}},
-	{"layout", func(t *testing.T) *fixture {
+	{"layout", func(t testing.TB) *fixture {
 		dir, ds := newLayout(t, "web", "other")
 		f := &fixture{refA: "oci:" + dir + ":web", refB: "oci:" + dir + ":other", digestA: ds["web"], digestB: ds["other"]}
-		f.retag = func(t *testing.T) {
+		f.retag = func(t testing.TB) {
 			h, _ := v1.NewHash(f.digestB)
 			img, err := layout.Path(dir).Image(h)
 			if err != nil {
