@@ -274,10 +274,15 @@ func (p *parsed) checkFile(i int, f fileSpec, errs *recipe.Errors) {
 	}
 }
 
-// sourcePath resolves a config file's source under dir, refusing one that
-// escapes it through a symlink or is not a regular file.
+// sourcePath resolves a config file's source under dir to an absolute
+// path, refusing one that escapes dir through a symlink or is not a
+// regular file.
 func sourcePath(dir, src string) (string, error) {
-	realDir, err := filepath.EvalSymlinks(dir)
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("source %q: %w", src, err)
+	}
+	realDir, err := filepath.EvalSymlinks(absDir)
 	if err != nil {
 		return "", fmt.Errorf("source %q: no directory %s for the role's config files: create it", src, dir)
 	}
