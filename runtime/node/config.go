@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/un-distro/undistro/runtime/internal/crash"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
@@ -180,6 +181,7 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
+	crash.Point("node.write")
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err
@@ -195,6 +197,7 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	crash.Point("node.rename")
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
@@ -205,9 +208,11 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 func symlinkAtomic(target, link string) error {
 	tmp := link + ".tmp"
 	_ = os.Remove(tmp)
+	crash.Point("node.symlink")
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
 	}
+	crash.Point("node.symlink.rename")
 	if err := os.Rename(tmp, link); err != nil {
 		os.Remove(tmp)
 		return err

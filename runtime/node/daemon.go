@@ -55,6 +55,7 @@ func (n *Node) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("node daemon running", "root", n.cfg.Root, "socket", n.cfg.Socket)
+	trimMemory()
 	var serveErr error
 	select {
 	case <-ctx.Done():
