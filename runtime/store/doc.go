@@ -23,4 +23,10 @@
 //
 // Writers (Pull, Rootfs, Switch, Rollback, GC) hold the lock for the whole
 // operation; readers (Image, Current, Previous, List) never block.
+//
+// The files of a root are hardlinks to the layer files, which are read-only
+// (a-w) and shared by every image using the layer. Root ignores permission
+// bits, so whoever runs services in a root must keep it from writing
+// through them: mount the root read-only (a read-only bind mount) or run
+// services as unprivileged users. Directories are per root, not shared.
 package store

@@ -26,6 +26,15 @@ import (
 // DefaultRoot is where a node keeps its store unless told otherwise.
 const DefaultRoot = "/var/lib/undistro"
 
+// RootFromEnv returns $UNDISTRO_ROOT, or DefaultRoot when it is unset: the
+// default of the CLI's --root flag.
+func RootFromEnv() string {
+	if r := os.Getenv("UNDISTRO_ROOT"); r != "" {
+		return r
+	}
+	return DefaultRoot
+}
+
 // Errors callers branch on.
 var (
 	ErrNotFound   = errors.New("image not in the store")
