@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -19,7 +20,7 @@ import (
 )
 
 // assemble writes one image per role into the layout (and registry, rootfs).
-func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, error) {
+func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time.Time) ([]Result, error) {
 	rev, url := ep.commit(ctx)
 	imgs := map[string]v1.Image{}
 	metas := map[string]*imagespec.Image{}
@@ -84,6 +85,12 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, e
 		}
 		results = append(results, res)
 	}
+	var pub *publisher
+	if b.cfg.signKey != "" {
+		if pub, err = b.newPublisher(p, p.order, rev, url, started); err != nil {
+			return nil, err
+		}
+	}
 	b.say("writing %s", b.cfg.out)
 	if err := image.WriteLayout(b.cfg.out, imgs); err != nil {
 		return nil, fmt.Errorf("writing OCI layout %s: %w", b.cfg.out, err)
@@ -106,8 +113,8 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs) ([]Result, e
 				return nil, fmt.Errorf("exporting rootfs of %s: %w", results[i].Role, err)
 			}
 		}
-		if b.cfg.signKey != "" {
-			if err := b.publish(ctx, &results[i], meta, epoch, nil); err != nil {
+		if pub != nil {
+			if err := b.publish(ctx, pub, &results[i], meta, epoch); err != nil {
 				return nil, err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/un-distro/undistro/builder/cache"
 	"github.com/un-distro/undistro/builder/layer"
@@ -40,6 +41,7 @@ type LayerResult struct {
 // Build builds the images of the named roles (images/ROLE.toml) into an OCI
 // image layout, building only the packages whose cache key is not cached.
 func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error) {
+	started := time.Now()
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,7 @@ func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error
 			return nil, err
 		}
 	}
-	return b.assemble(ctx, p, ep)
+	return b.assemble(ctx, p, ep, started)
 }
 
 // runner executes a plan.
