@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -51,14 +53,26 @@ func openStore(t testing.TB, root string) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { s.Close(); writable(t, root) })
 	return s
+}
+
+// writable lets the test's temp dir cleanup remove read-only directories
+// when the tests do not run as root.
+func writable(t testing.TB, root string) {
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
 }
 
 // storeOnA returns a store whose current image is A, with no previous.
 func storeOnA(t testing.TB, fx fixture) string {
 	t.Helper()
 	root := t.TempDir()
+	t.Cleanup(func() { writable(t, root) })
 	s, err := Open(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,14 @@ func sandbox(t testing.TB) (parent, dst string) {
 	if err := os.WriteFile(filepath.Join(parent, "sentinel", "victim"), []byte(victim), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // let TempDir's cleanup remove read-only directories when not root
+		_ = filepath.WalkDir(parent, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
 	return parent, filepath.Join(parent, "dst")
 }
 
