@@ -39,3 +39,51 @@ echo "## switch between two images differing in one package"
 echo "command: go test -run '^\$' -bench Switch -benchtime 20x ./runtime/store"
 go test -run '^$' -bench Switch -benchtime 20x ./runtime/store | grep -E 'Benchmark' || echo "(no switch benchmark)"
 echo
+echo "## idle supervision: undistro node run vs s6, same 3 services (httpbin, busybox httpd, busybox crond)"
+idle=${BENCH_IDLE_SECONDS:-60}
+if [ "$(id -u)" != 0 ]; then
+	echo "(skipped: the node runtime chroots services, run as root)"
+	exit 0
+fi
+# RSS in KiB and context switches (all threads) of a set of pids.
+rss() { local t=0; for p in "$@"; do t=$(( t + $(awk '/^VmRSS/{print $2}' /proc/$p/status) )); done; echo $t; }
+ctxt() { local t=0; for p in "$@"; do for s in /proc/$p/task/*/status; do t=$(( t + $(awk '/ctxt_switches/{s+=$2} END{print s}' "$s") )); done; done; echo $t; }
+waitport() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+measure() { # label pids...
+	local label=$1; shift
+	sleep 5
+	local c0; c0=$(ctxt "$@")
+	sleep "$idle"
+	local c1 r; c1=$(ctxt "$@"); r=$(rss "$@")
+	echo "$label: RSS ${r} KiB over $# process(es); $(( (c1 - c0) * 60 / idle )) context switches per minute"
+	eval "${label//[^a-z0-9]/_}_rss=$r; ${label//[^a-z0-9]/_}_wake=$(( (c1 - c0) * 60 / idle ))"
+}
+repo=$work/repo
+rm -rf "$repo" && mkdir -p "$repo"
+tar --exclude=./out --exclude=./bin -cf - . | tar -C "$repo" -xf -
+printf 'description = "bench: web plus busybox httpd and crond"\ninherit = ["web"]\n[service.httpd]\n[service.crond]\n' >"$repo/images/bench3.toml"
+"$bin" build bench3 --repo "$repo" --out "$work/oci3" --rootfs "$work/rootfs" --quiet >/dev/null
+node=$work/node
+rm -rf "$node"
+"$bin" node --root "$node" switch "oci:$work/oci3:bench3" >/dev/null
+"$bin" node --root "$node" run >"$work/node-run.log" 2>&1 &
+pid=$!
+waitport 8080 && waitport 8081
+echo "command: $bin node --root $node run   (measured for ${idle}s after a 5 s settle; /proc/PID/status VmRSS, ctxt_switches of all threads)"
+measure "undistro" $pid
+kill -TERM $pid; wait $pid || true
+
+scan=$work/s6
+rm -rf "$scan" && mkdir -p "$scan"/{httpbin,httpd,crond}
+fs=$work/rootfs/bench3
+printf '#!/bin/sh\nexec chroot --userspec=1000:1000 %s /bin/sh -c "set -a && . /etc/httpbin/httpbin.env && exec /usr/bin/httpbin"\n' "$fs" >"$scan/httpbin/run"
+printf '#!/bin/sh\nexec chroot %s /bin/busybox httpd -f -p 127.0.0.1:8081 -h /usr/share/doc\n' "$fs" >"$scan/httpd/run"
+printf '#!/bin/sh\nexec chroot %s /bin/busybox crond -f -c /etc/crontabs\n' "$fs" >"$scan/crond/run"
+chmod +x "$scan"/*/run
+s6-svscan "$scan" >"$work/s6.log" 2>&1 &
+spid=$!
+waitport 8080 && waitport 8081
+echo "command: s6-svscan $scan   (s6-svscan + its 3 s6-supervise, same window)"
+measure "s6" $spid $(pgrep -P $spid -x s6-supervise)
+s6-svscanctl -t "$scan" 2>/dev/null || kill -TERM $spid; wait $spid 2>/dev/null || true
+echo "ratio undistro/s6: RSS $(awk "BEGIN{printf \"%.2f\", $undistro_rss/$s6_rss}")x, wake-ups $(awk "BEGIN{ if ($s6_wake>0) printf \"%.2f\", $undistro_wake/$s6_wake; else print \"n/a (s6: 0)\"}")"

@@ -87,7 +87,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 	}
 	var pub *publisher
 	if b.cfg.signKey != "" {
-		if pub, err = b.newPublisher(p, p.order, rev, url, started); err != nil {
+		if pub, err = b.newPublisher(ctx, p, p.order, rev, url, started); err != nil {
 			return nil, err
 		}
 	}

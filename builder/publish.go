@@ -15,6 +15,7 @@ import (
 	"github.com/un-distro/undistro/builder/provenance"
 	"github.com/un-distro/undistro/builder/sbom"
 	"github.com/un-distro/undistro/builder/sign"
+	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -41,7 +42,7 @@ type publisher struct {
 	params provenance.Params
 }
 
-func (b *runner) newPublisher(p *plan, units []*unit, rev, url string, started time.Time) (*publisher, error) {
+func (b *runner) newPublisher(ctx context.Context, p *plan, units []*unit, rev, url string, started time.Time) (*publisher, error) {
 	s, err := sign.NewSigner(b.cfg.signKey, b.cfg.signPass)
 	if err != nil {
 		return nil, fmt.Errorf("loading signing key %s: %w", b.cfg.signKey, err)
@@ -66,7 +67,21 @@ func (b *runner) newPublisher(p *plan, units []*unit, rev, url string, started t
 		}
 		sum := sha256.Sum256(body)
 		params.Recipes = append(params.Recipes, provenance.Material{URI: rel, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}})
-		params.Sources = append(params.Sources, provenance.Material{URI: sourceURI(u), Digest: sourceDigest(u.srcID)})
+		digest := sourceDigest(u.srcID)
+		if len(digest) == 0 {
+			// Named by package and version only (debsrc): record the
+			// digest of the verified, unpacked tree.
+			f, err := b.src.Fetch(ctx, u.recipe)
+			if err != nil {
+				return nil, fmt.Errorf("%s: fetching source for provenance: %w", u.recipe.File, err)
+			}
+			sum, err := source.TreeDigest(ctx, f.Dir)
+			if err != nil {
+				return nil, err
+			}
+			digest = sourceDigest(sum)
+		}
+		params.Sources = append(params.Sources, provenance.Material{URI: sourceURI(u), Digest: digest})
 	}
 	sort.Slice(params.Recipes, func(i, j int) bool { return params.Recipes[i].URI < params.Recipes[j].URI })
 	sort.Slice(params.Sources, func(i, j int) bool { return params.Sources[i].URI < params.Sources[j].URI })
@@ -131,7 +146,7 @@ func sourceURI(u *unit) string {
 // sourceDigest turns a source identity into an in-toto digest set: the
 // checksum is its last field ("gomod:mod@v h1:…" → "h1:…"). Debian source
 // packages are identified by name and version (apt verifies the .dsc
-// against the signed archive index), so they carry no digest here.
+// against the signed archive index): empty here.
 func sourceDigest(id string) map[string]string {
 	f := strings.Fields(id)
 	if len(f) == 0 {

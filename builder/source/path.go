@@ -292,3 +292,10 @@ func walkFiles(dir string) ([]string, error) {
 	})
 	return names, err
 }
+
+// TreeDigest returns the content digest of a tree, computed as a path
+// source's identity: for materials whose identity carries no checksum
+// (Debian source packages), the digest of what was fetched and verified.
+func TreeDigest(ctx context.Context, dir string) (string, error) {
+	return (&PathFetcher{RepoRoot: dir}).Identity(ctx, recipe.Source{Path: "."})
+}

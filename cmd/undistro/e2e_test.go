@@ -129,6 +129,24 @@ func sharedGoCache(t *testing.T) string {
 	return "UNDISTRO_GOCACHE=" + d
 }
 
+// sharedCache is the build cache the end-to-end tests share within one run
+// (the first build in a run is cold; the determinism check uses its own).
+func sharedCache(t *testing.T) string {
+	cacheOnce.Do(func() {
+		cacheDir, cacheErr = os.MkdirTemp("", "undistro-e2e-cache-")
+	})
+	if cacheErr != nil {
+		t.Fatal(cacheErr)
+	}
+	return cacheDir
+}
+
+var (
+	cacheOnce sync.Once
+	cacheDir  string
+	cacheErr  error
+)
+
 // copyRepo copies the repository (with .git, so commit-dated epochs match)
 // to a new directory.
 func copyRepo(t *testing.T, src string) string {
@@ -152,7 +170,7 @@ func TestBuildWebEndToEnd(t *testing.T) {
 	work := t.TempDir()
 	out := filepath.Join(work, "oci")
 	gocache := sharedGoCache(t)
-	env := []string{"UNDISTRO_CACHE=" + filepath.Join(work, "cache"), gocache, "SOURCE_DATE_EPOCH=1700000000"}
+	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), gocache, "SOURCE_DATE_EPOCH=1700000000"}
 
 	first := buildJSON(t, repo, env, "web", "--out", out)["web"]
 	if first.Digest == "" {
