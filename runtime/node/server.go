@@ -48,6 +48,7 @@ func (n *Node) handler() http.Handler {
 		reply(w, st, err, nil)
 	})
 	mux.HandleFunc("POST /v1/pull", func(w http.ResponseWriter, r *http.Request) {
+		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		var req pullRequest
 		if !decode(w, r, &req) {
 			return
@@ -56,6 +57,7 @@ func (n *Node) handler() http.Handler {
 		reply(w, img, err, nil)
 	})
 	mux.HandleFunc("POST /v1/switch", func(w http.ResponseWriter, r *http.Request) {
+		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		var req switchRequest
 		if !decode(w, r, &req) {
 			return
@@ -64,9 +66,11 @@ func (n *Node) handler() http.Handler {
 		reply(w, plan, err, plan)
 	})
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
+		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		reply(w, struct{}{}, n.Rollback(r.Context()), nil)
 	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
+		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		var req gcRequest
 		if !decode(w, r, &req) {
 			return
