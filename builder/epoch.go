@@ -75,8 +75,5 @@ func (e *epochs) commit(ctx context.Context) (rev, url string) {
 	if out, err := exec.CommandContext(ctx, "git", "-C", e.repo, "config", "--get", "remote.origin.url").Output(); err == nil {
 		url = strings.TrimSpace(string(out))
 	}
-	if rev != "" && url == "" {
-		url = "file://" + e.repo // no remote: name the local repository
-	}
 	return rev, url
 }

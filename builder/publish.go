@@ -47,6 +47,11 @@ func (b *runner) newPublisher(ctx context.Context, p *plan, units []*unit, rev, 
 	if err != nil {
 		return nil, fmt.Errorf("loading signing key %s: %w", b.cfg.signKey, err)
 	}
+	if url == "" {
+		// No remote: provenance names the local repository. (Image labels
+		// never do: they must not depend on where the repository is.)
+		url = "file://" + b.cfg.repo
+	}
 	params := provenance.Params{Repository: url, Commit: rev, BuilderVersion: Version, StartedOn: started.UTC()}
 	for _, r := range p.roles {
 		params.Roles = append(params.Roles, r.Name)

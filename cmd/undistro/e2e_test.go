@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/un-distro/undistro/builder/image"
+	"github.com/un-distro/undistro/builder/sbom"
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // The end-to-end tests drive the built binary against the shipped recipes
@@ -166,7 +171,9 @@ func TestBuildWebEndToEnd(t *testing.T) {
 	need(t, "bwrap", "skopeo", "umoci", "docker-registry", "apt-get", "dpkg-source")
 	bin := undistroBin(t)
 	_ = bin
-	repo := repoRoot(t)
+	// A snapshot, so edits to the working tree during the run cannot change
+	// the undistro package (a path source) between builds.
+	repo := copyRepo(t, repoRoot(t))
 	work := t.TempDir()
 	out := filepath.Join(work, "oci")
 	gocache := sharedGoCache(t)
@@ -238,6 +245,50 @@ func TestBuildWebEndToEnd(t *testing.T) {
 		}
 		if !found {
 			t.Fatal("no manifest annotated ref.name=web")
+		}
+	})
+
+	t.Run("SBOM of web is valid SPDX 2.3 listing exactly its packages", func(t *testing.T) {
+		img, err := image.Load("oci:" + out + ":web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, err := imagespec.Decode(cf.Config.Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := sbom.Generate(meta, "oci:"+out+":web", first.Digest, time.Unix(1700000000, 0).UTC())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sbom.Validate(doc); err != nil {
+			t.Fatalf("SBOM of web: %v", err)
+		}
+		var parsed struct {
+			Packages []struct{ Name, VersionInfo string } `json:"packages"`
+		}
+		if err := json.Unmarshal(doc, &parsed); err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, p := range parsed.Packages {
+			if p.Name != "web" {
+				got = append(got, p.Name+"@"+p.VersionInfo)
+			}
+		}
+		for _, l := range first.Layers {
+			if v, ok := strings.CutPrefix(l.What, "pkg:"); ok {
+				want = append(want, v)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || len(want) != 5 {
+			t.Fatalf("SBOM lists %v, image holds %v", got, want)
 		}
 	})
 
