@@ -66,7 +66,9 @@ func (s *Supervisor) run(sv *service, inc *incarnation) {
 				st = StateFailed
 			}
 			s.mu.Lock()
-			sv.completed = !failed && o.ready
+			// A service without a check that exits 0 is a task that
+			// completed, however short it ran.
+			sv.completed = !failed && (o.ready || spec.Ready == nil)
 			s.setLocked(sv, st, 0, errText, 0)
 			s.mu.Unlock()
 			return
@@ -126,13 +128,29 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 		readyCh = make(chan error, 1)
 		go func() { readyCh <- s.waitReady(rctx, spec, p.notify) }()
 		s.set(sv, StateStarting, p.pid, "", 0)
-	} else {
-		s.set(sv, StateRunning, p.pid, "", 0)
 	}
 	defer cancelReady()
-	ready := spec.Ready == nil
+	// Without a check, the service is ready once it has stayed up for the
+	// settle period: a timer, so nothing polls.
+	var settled <-chan time.Time
+	ready := false
+	switch {
+	case spec.Ready != nil:
+	case s.o.Settle > 0:
+		t := time.NewTimer(s.o.Settle)
+		defer t.Stop()
+		settled = t.C
+		s.set(sv, StateStarting, p.pid, "", 0)
+	default:
+		ready = true
+		s.set(sv, StateRunning, p.pid, "", 0)
+	}
 	for {
 		select {
+		case <-settled:
+			settled = nil
+			ready = true
+			s.set(sv, StateRunning, p.pid, "", 0)
 		case err := <-readyCh:
 			readyCh = nil
 			if err == nil {

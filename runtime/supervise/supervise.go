@@ -14,6 +14,10 @@ import (
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
+// DefaultSettle is how long a service without a readiness check must stay
+// up before it counts as ready, when Options.Settle is zero.
+const DefaultSettle = time.Second
+
 // DefaultStopTimeout is how long Stop waits after SIGTERM before SIGKILL
 // when a service's StopTimeout is zero.
 const DefaultStopTimeout = 10 * time.Second
@@ -24,9 +28,9 @@ type State string
 // Service states.
 const (
 	StateWaiting  State = "waiting"  // waiting for its `after` services to be ready
-	StateStarting State = "starting" // running, readiness check not passed yet
+	StateStarting State = "starting" // running, readiness check not passed (or settle period not over) yet
 	StateReady    State = "ready"    // running, readiness check passed
-	StateRunning  State = "running"  // running, no readiness check declared
+	StateRunning  State = "running"  // running past its settle period, no readiness check declared
 	StateBackoff  State = "backoff"  // exited, waiting to be restarted
 	StateFailed   State = "failed"   // exited and will not be restarted (gave up, or policy)
 	StateStopped  State = "stopped"  // stopped by request, or exited 0 under on-failure/never
@@ -57,6 +61,14 @@ type Options struct {
 	LogKeep int
 	// Backoff times restarts; zero fields take DefaultBackoff's.
 	Backoff Backoff
+	// Settle is how long a service that declares no readiness check must
+	// stay up before it counts as ready (state running): one that exits
+	// sooner was never ready, so a crash-looping service fails WaitReady
+	// (and the node's health gate) instead of passing it between two
+	// crashes. A service with restart "never" or "on-failure" that exits 0
+	// counts as completed, settled or not. Default DefaultSettle (1s);
+	// negative means none: ready the moment it starts.
+	Settle time.Duration
 }
 
 // ServiceStatus is a snapshot of one service.
@@ -121,6 +133,12 @@ func New(ctx context.Context, o Options) *Supervisor {
 		o.LogKeep = DefaultLogKeep
 	}
 	o.Backoff = o.Backoff.withDefaults()
+	switch {
+	case o.Settle == 0:
+		o.Settle = DefaultSettle
+	case o.Settle < 0:
+		o.Settle = 0
+	}
 	return &Supervisor{
 		ctx:     ctx,
 		o:       o,
