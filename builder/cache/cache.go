@@ -12,8 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/layer"
 )
 
@@ -197,11 +196,11 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("caching %s: encoding metadata: %w", key, err)
 	}
-	if err := writeFileSync(filepath.Join(tmp, metaFile), meta); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(tmp, metaFile), meta, 0o644); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	// One syncfs makes the whole tree durable before it becomes visible.
-	if err := syncFS(tmp); err != nil {
+	if err := fsutil.SyncFS(tmp); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	final := filepath.Join(c.entriesDir(), h)
@@ -217,7 +216,7 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 		}
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
-	if err := syncDir(c.entriesDir()); err != nil {
+	if err := fsutil.SyncDir(c.entriesDir()); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	e.path = final
@@ -251,44 +250,4 @@ func moveTree(src, dst string) error {
 		return fmt.Errorf("copying %s into the cache: %v: %s", src, err, strings.TrimSpace(string(out)))
 	}
 	return os.RemoveAll(src)
-}
-
-func writeFileSync(p string, data []byte) error {
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncFS(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	return nil
-}
-
-func syncDir(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	return nil
 }

@@ -2,6 +2,8 @@ package image
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 )
 
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
@@ -29,7 +33,7 @@ func WriteLayout(dir string, imgs map[string]v1.Image) error {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "oci-layout"), []byte(layoutFile)); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "oci-layout"), []byte(layoutFile), 0o644); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
 	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
@@ -77,7 +81,7 @@ func WriteLayout(dir string, imgs map[string]v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("encoding OCI layout index: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "index.json"), append(out, '\n')); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "index.json"), append(out, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing OCI layout index: %w", err)
 	}
 	return nil
@@ -157,13 +161,13 @@ func writeBlob(dir string, h v1.Hash, size int64, open func() (io.ReadCloser, er
 		return err
 	}
 	defer rc.Close()
-	return writeAtomicFrom(p, func(w io.Writer) error {
-		hw := v1Hasher()
+	return fsutil.WriteFrom(p, 0o644, func(w io.Writer) error {
+		hw := sha256.New()
 		n, err := io.Copy(io.MultiWriter(w, hw), rc)
 		if err != nil {
 			return err
 		}
-		if got := hw.digest(); n != size || got != h {
+		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}); n != size || got != h {
 			return fmt.Errorf("blob %s: read %d bytes with digest %s, want %d bytes", h, n, got, size)
 		}
 		return nil

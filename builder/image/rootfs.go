@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 )
 
 // ExportRootfs writes img's flattened root file system (whiteouts applied)
@@ -48,7 +50,7 @@ func ExportRootfs(ctx context.Context, img v1.Image, dir string) error {
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
 	}
-	if err := syncFS(tmp); err != nil {
+	if err := fsutil.SyncFS(tmp); err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
 	}
 	if _, err := os.Lstat(dir); err == nil {
@@ -58,16 +60,7 @@ func ExportRootfs(ctx context.Context, img v1.Image, dir string) error {
 	} else if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
 	}
-	return syncDir(parent)
-}
-
-func syncFS(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
+	return fsutil.SyncDir(parent)
 }
 
 // extract unpacks tr under dir through an os.Root, which refuses any path

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 )
 
 // debSrcList derives a one-line-format sources.list of deb-src entries
@@ -124,7 +126,7 @@ func parseDeb822(data []byte, keyPrefix string) ([]string, error) {
 				if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
 					return nil, err
 				}
-				if err := writeFileAtomic(key, []byte(sb+"\n")); err != nil {
+				if err := fsutil.WriteFile(key, []byte(sb+"\n"), 0o600); err != nil {
 					return nil, err
 				}
 				sb = key

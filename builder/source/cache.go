@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
 )
 
@@ -249,10 +250,10 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 	if err := seal(tree); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, "identity"), []byte(id+"\n")); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := syncFS(tmp); err != nil {
+	if err := fsutil.SyncFS(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -261,7 +262,7 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 		}
 		return fmt.Errorf("moving fetched source into the cache: %w", err)
 	}
-	return syncDir(c.dir)
+	return fsutil.SyncDir(c.dir)
 }
 
 func (c *Cache) fetcher(kind, modCache string) (Fetcher, error) {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
 )
 
@@ -126,7 +127,7 @@ func (d *DebSrcFetcher) setup(ctx context.Context) (bool, error) {
 	old, _ := os.ReadFile(name)
 	changed := !bytes.Equal(old, list)
 	if changed {
-		if err := writeFileAtomic(name, list); err != nil {
+		if err := fsutil.WriteFile(name, list, 0o600); err != nil {
 			return false, err
 		}
 	}

@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // seal makes the tree read-only: directories 0555, files 0444, or 0555
@@ -69,57 +67,6 @@ func removeTree(p string) error {
 		return nil
 	})
 	return os.RemoveAll(p)
-}
-
-// writeFileAtomic writes data to name through a synced temp file in the
-// same directory and a rename.
-func writeFileAtomic(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	return nil
-}
-
-// syncFS flushes the file system holding p: one call instead of an
-// fsync per file of a freshly written tree.
-func syncFS(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	return nil
-}
-
-func syncDir(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("syncing %s: %w", p, err)
-	}
-	return nil
 }
 
 // copyFile copies regular file src to dst (which must not exist) with
