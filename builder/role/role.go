@@ -1,6 +1,7 @@
 package role
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -148,7 +149,11 @@ func parseFile(imagesDir, name string) (*parsed, recipe.Errors) {
 	file := filepath.Join(imagesDir, name+".toml")
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, recipe.Errors{{File: file, Msg: fmt.Sprintf("reading role %q: %v", name, err)}}
+		msg := fmt.Sprintf("reading role %q: %v", name, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("no role %q: %s does not exist%s", name, file, knownRoles(imagesDir, name))
+		}
+		return nil, recipe.Errors{{File: file, Msg: msg}}
 	}
 	p := &parsed{name: name, file: file, dir: filepath.Join(imagesDir, name)}
 	idx, errs := recipe.Decode(file, data, &p.rf)
@@ -322,4 +327,18 @@ func roleNames(imagesDir string) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// knownRoles names the roles that do exist, for an error about one that
+// does not: the closest first.
+func knownRoles(imagesDir, name string) string {
+	paths, _ := filepath.Glob(filepath.Join(imagesDir, "*.toml"))
+	var names []string
+	for _, p := range paths {
+		names = append(names, strings.TrimSuffix(filepath.Base(p), ".toml"))
+	}
+	if len(names) == 0 {
+		return " (no roles in " + imagesDir + ")"
+	}
+	return recipe.Suggest(name, names) + "; roles: " + strings.Join(names, ", ")
 }

@@ -47,7 +47,7 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badowner.toml:4:1: [[file]] /etc/conf: owner "ghost:0": no user "ghost": declare it with [[user]] or use a number`,
 			`testdata/images/badowner.toml:9:1: [[file]] /etc/conf2: owner "0:staff": no group "staff": declare it with [[group]] or use a number`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: reading role "nope": open testdata/images/nope.toml: no such file or directory`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badfile, badinherit, badopts, badopts2, badowner, badpasswd, badsvc, badsvc2, base, cyc-a, cyc-b, typo, web`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
