@@ -47,6 +47,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # RSS in KiB and context switches (all threads) of a set of pids.
 rss() { local t=0; for p in "$@"; do t=$(( t + $(awk '/^VmRSS/{print $2}' /proc/$p/status) )); done; echo $t; }
+pss() { local t=0; for p in "$@"; do t=$(( t + $(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup) )); done; echo $t; }
+# undistro's own processes: the daemon and any of its descendants running the undistro binary (per-service launchers)
+ours() { local exe; exe=$(readlink /proc/$1/exe); echo $1; for c in $(pgrep -P $1); do [ "$(readlink /proc/$c/exe)" = "$exe" ] && ours $c; done; }
 ctxt() { local t=0; for p in "$@"; do for s in /proc/$p/task/*/status; do t=$(( t + $(awk '/ctxt_switches/{s+=$2} END{print s}' "$s") )); done; done; echo $t; }
 waitport() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
 measure() { # label pids...
@@ -54,8 +57,8 @@ measure() { # label pids...
 	sleep 5
 	local c0; c0=$(ctxt "$@")
 	sleep "$idle"
-	local c1 r; c1=$(ctxt "$@"); r=$(rss "$@")
-	echo "$label: RSS ${r} KiB over $# process(es); $(( (c1 - c0) * 60 / idle )) context switches per minute"
+	local c1 r p; c1=$(ctxt "$@"); r=$(rss "$@"); p=$(pss "$@")
+	echo "$label: RSS ${r} KiB (PSS ${p} KiB) over $# process(es); $(( (c1 - c0) * 60 / idle )) context switches per minute"
 	eval "${label//[^a-z0-9]/_}_rss=$r; ${label//[^a-z0-9]/_}_wake=$(( (c1 - c0) * 60 / idle ))"
 }
 repo=$work/repo
@@ -70,7 +73,7 @@ rm -rf "$node"
 pid=$!
 waitport 8080 && waitport 8081
 echo "command: $bin node --root $node run   (measured for ${idle}s after a 5 s settle; /proc/PID/status VmRSS, ctxt_switches of all threads)"
-measure "undistro" $pid
+measure "undistro" $(ours $pid)
 kill -TERM $pid; wait $pid || true
 
 scan=$work/s6
