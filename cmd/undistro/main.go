@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/un-distro/undistro/runtime/supervise"
 )
 
 func main() {
+	supervise.MaybeLaunch() // the node's service sandbox re-executes this binary
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,13 @@ import (
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
-// busyboxRoot builds a tiny image root holding a static busybox and the
-// applets the tests use.
-func busyboxRoot(t *testing.T) string {
+// applets are the busybox applets the sandbox tests' images hold.
+var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head", "wc", "readlink", "touch", "tr", "mkdir", "cut", "kill"}
+
+// busyboxRoot builds a tiny image root holding a static busybox, the
+// applets the tests use, and the directories named in dirs (such as proc,
+// dev, tmp, run).
+func busyboxRoot(t *testing.T, dirs ...string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("chroot needs root")
@@ -24,8 +29,10 @@ func busyboxRoot(t *testing.T) string {
 		t.Skip("busybox (Debian busybox-static) not installed")
 	}
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range append([]string{"bin", "etc"}, dirs...) {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, err := os.ReadFile(bb)
 	if err != nil {
@@ -34,7 +41,7 @@ func busyboxRoot(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "id", "ls", "sleep", "echo", "true"} {
+	for _, a := range applets {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
 			t.Fatal(err)
 		}
@@ -42,19 +49,24 @@ func busyboxRoot(t *testing.T) string {
 	return root
 }
 
+// sandboxDirs are the directories the launcher mounts on.
+var sandboxDirs = []string{"proc", "dev", "tmp", "run"}
+
 func TestChroot(t *testing.T) {
-	root := busyboxRoot(t)
+	root := busyboxRoot(t, sandboxDirs...)
 	logs := t.TempDir()
 	s := newSup(t, Options{
 		Root: root, Chroot: true, LogDir: logs,
 		Users:  []imagespec.User{{Name: "svc", UID: 1234, GID: 1235, Groups: []string{"extra"}}},
 		Groups: []imagespec.Group{{Name: "extra", GID: 2000}},
 	})
+	// checked's readiness command passes only if it sees checked's own
+	// /tmp: it runs inside the service's sandbox.
 	err := s.Start(context.Background(), []imagespec.Service{
-		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "pid=$$ uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls /)"; echo ok >&3; exec sleep 300`},
+		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "ppid=$PPID uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls / | tr '\n' ' ')"; echo ok >&3; exec sleep 300`},
 			Ready: &imagespec.Ready{NotifyFD: 3}},
-		{Name: "checked", Exec: []string{"/bin/sleep", "300"}, After: []string{"who"},
-			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -x /bin/busybox ] && [ ! -e /proc/self ]"}}},
+		{Name: "checked", User: "svc", Exec: []string{"/bin/sh", "-c", "touch /tmp/marker; exec sleep 300"}, After: []string{"who"},
+			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ]"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -62,18 +74,194 @@ func TestChroot(t *testing.T) {
 	if err := s.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := "pid=1 uid=1234 gid=1235 groups=1235 2000 root=bin"
+	want := "ppid=1 uid=1234 gid=1235 groups=1235 2000 root=bin dev etc proc run tmp "
 	waitFor(t, "who's output", func() bool {
 		b, _ := os.ReadFile(LogPath(logs, "who"))
 		return strings.Contains(string(b), want)
 	})
-	// sleep is its namespace's init and has no SIGTERM handler: stopping
-	// must not wait for the stop timeout.
-	start := time.Now()
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took > DefaultStopTimeout/2 {
-		t.Errorf("stopping took %v: SIGTERM to a namespace init without a handler was not turned into SIGKILL", took)
+	// sleep has no SIGTERM handler; the launcher, not sleep, is the
+	// namespace's init, so SIGTERM kills sleep without a SIGKILL.
+	for _, n := range []string{"who", "checked"} {
+		if st := status(t, s, n); st.LastExit != "signal: terminated" {
+			t.Errorf("%s stopped with %q, want signal: terminated", n, st.LastExit)
+		}
+	}
+}
+
+// TestSandbox runs, as root, services that probe their sandbox, and checks
+// what each printed and how it exited.
+func TestSandbox(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	bare := busyboxRoot(t)
+	// etc/data is a hardlink to a "layer" file, as the store assembles
+	// roots: writing through it would change every image sharing it.
+	layer := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(layer, []byte("pristine\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{root, bare} {
+		if err := os.Link(layer, filepath.Join(r, "etc/data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name     string
+		root     string
+		script   string
+		want     []string // in the output
+		wantExit string
+	}{
+		{"proc shows the namespace", root,
+			`readlink /proc/self; cat /proc/1/cmdline | tr '\0' ' '; echo; ls /proc/self/fd >/dev/null && echo fd-ok`,
+			[]string{"undistro-init __launch", "fd-ok"}, "exit status 0"},
+		{"dev", root,
+			`echo gone > /dev/null && echo null-ok; head -c 5 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; ls /dev | tr '\n' ' '`,
+			[]string{"null-ok", "5\n4\n", "fd full null random shm stderr stdin stdout tty urandom zero"}, "exit status 0"},
+		{"root is read-only", root,
+			`echo evil > /etc/data; echo "rc=$?"; touch /new; echo "rc=$?"; mkdir /etc/x; echo "rc=$?"`,
+			[]string{"Read-only file system", "rc=1\n", "rc=1\n", "rc=1\n"}, "exit status 0"},
+		{"tmp and run are writable", root,
+			`echo tmp-ok > /tmp/x && cat /tmp/x; echo run-ok > /run/y && cat /run/y; ls -ld /tmp /run | cut -c1-10 | tr '\n' ' '`,
+			[]string{"tmp-ok", "run-ok", "drwxr-xr-x drwxrwxrwt "}, "exit status 0"},
+		{"no host files", root, `ls / | tr '\n' ' '; ls /root 2>&1; ls /usr 2>&1 | head -1`,
+			[]string{"bin dev etc proc run tmp ", "No such file or directory"}, "exit status 0"},
+		{"image without the directories", bare,
+			`[ ! -e /proc/self ] && [ ! -e /dev/null ] && echo bare-ok; echo evil > /etc/data; echo "rc=$?"`,
+			[]string{"bare-ok", "Read-only file system", "rc=1"}, "exit status 0"},
+		{"exit code", root, `exit 3`, nil, "exit status 3"},
+		{"killed by a signal", root, `kill -KILL $$`, nil, "signal: killed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			logs := t.TempDir()
+			s := newSup(t, Options{Root: tc.root, Chroot: true, LogDir: logs})
+			err := s.Start(context.Background(), []imagespec.Service{{
+				Name: "probe", Exec: []string{"/bin/sh", "-c", tc.script}, Restart: imagespec.RestartNever,
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st ServiceStatus
+			waitFor(t, "probe to exit", func() bool {
+				st = status(t, s, "probe")
+				return st.State == StateStopped || st.State == StateFailed
+			})
+			if st.LastExit != tc.wantExit {
+				t.Errorf("exit = %q, want %q", st.LastExit, tc.wantExit)
+			}
+			var out string
+			waitFor(t, "the probe's output", func() bool {
+				b, _ := os.ReadFile(LogPath(logs, "probe"))
+				out = string(b)
+				for _, w := range tc.want {
+					if !strings.Contains(out, w) {
+						return false
+					}
+				}
+				return true
+			})
+			t.Logf("output:\n%s", out)
+		})
+	}
+	t.Cleanup(func() {
+		b, err := os.ReadFile(layer)
+		if err != nil || string(b) != "pristine\n" {
+			t.Errorf("the shared layer file holds %q (%v), want it unchanged", b, err)
+		}
+	})
+}
+
+// TestSandboxStartError checks a program missing from the image fails the
+// start with the launcher's reason.
+func TestSandboxStartError(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	s := newSup(t, Options{Root: root, Chroot: true})
+	err := s.Start(context.Background(), []imagespec.Service{{
+		Name: "nope", Exec: []string{"/bin/nope"}, Restart: imagespec.RestartNever,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.WaitReady(context.Background())
+	if want := "starting /bin/nope: no such file or directory"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("WaitReady = %v, want containing %q", err, want)
+	}
+}
+
+// childrenOf returns the host pids whose parent is pid, and which of them
+// are zombies.
+func childrenOf(t *testing.T, pid int) (kids, zombies []int) {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, ppid, _, ok := procStat(p)
+		if !ok || ppid != pid {
+			continue
+		}
+		kids = append(kids, p)
+		if state == 'Z' {
+			zombies = append(zombies, p)
+		}
+	}
+	return kids, zombies
+}
+
+// TestSandboxInit checks the launcher as the namespace's init: SIGTERM
+// reaches the service, which exits cleanly; orphans are reaped while the
+// service runs and killed with it.
+func TestSandboxInit(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	logs := t.TempDir()
+	s := newSup(t, Options{Root: root, Chroot: true, LogDir: logs})
+	// Two orphans: one exits at once and must be reaped by the launcher,
+	// one lives until the namespace ends.
+	err := s.Start(context.Background(), []imagespec.Service{{
+		Name: "svc", Restart: imagespec.RestartNever, Ready: &imagespec.Ready{NotifyFD: 3},
+		StopTimeout: imagespec.Duration(time.Minute),
+		Exec: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM
+(true &) ; (sleep 300 &)
+echo up >&3
+while :; do sleep 1 & wait $!; done`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	launcher := status(t, s, "svc").PID
+	var kids, zombies []int
+	// The service's shell and the long orphan: the short orphan, also
+	// re-parented to the launcher, must not linger as its zombie.
+	waitFor(t, "the launcher to have reaped the short orphan", func() bool {
+		kids, zombies = childrenOf(t, launcher)
+		return len(kids) == 2 && len(zombies) == 0
+	})
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := status(t, s, "svc")
+	if st.LastExit != "exit status 0" {
+		t.Errorf("stopped with %q, want exit status 0 (the service's TERM trap; signal: killed means SIGTERM never reached it)", st.LastExit)
+	}
+	waitFor(t, "the TERM trap's output", func() bool {
+		b, _ := os.ReadFile(LogPath(logs, "svc"))
+		return strings.Contains(string(b), "got TERM")
+	})
+	for _, k := range append(kids, launcher) {
+		if alive(k) {
+			t.Errorf("pid %d of the namespace is still alive after Stop", k)
+		}
 	}
 }

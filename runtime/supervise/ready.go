@@ -28,18 +28,17 @@ const (
 
 // waitReady returns nil once spec's readiness check passes, or an error
 // when ctx ends first (its deadline is the service's ready timeout).
-// notify is the process's notification-fd result channel.
-func (s *Supervisor) waitReady(ctx context.Context, spec imagespec.Service, notify <-chan error) error {
+func (s *Supervisor) waitReady(ctx context.Context, spec imagespec.Service, p *proc) error {
 	r := spec.Ready
 	if r.NotifyFD > 0 {
 		select {
-		case err := <-notify:
+		case err := <-p.notify:
 			return err
 		case <-ctx.Done():
 			return fmt.Errorf("no line on notification fd %d: %w", r.NotifyFD, context.Cause(ctx))
 		}
 	}
-	probe, what := s.probe(spec)
+	probe, what := s.probe(spec, p)
 	interval := probeFirst
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -68,7 +67,7 @@ func (s *Supervisor) waitReady(ctx context.Context, spec imagespec.Service, noti
 }
 
 // probe returns spec's readiness check and a description of it.
-func (s *Supervisor) probe(spec imagespec.Service) (func(context.Context) error, string) {
+func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Context) error, string) {
 	r := spec.Ready
 	switch {
 	case r.TCP != "":
@@ -97,27 +96,26 @@ func (s *Supervisor) probe(spec imagespec.Service) (func(context.Context) error,
 			return nil
 		}, "http " + r.HTTP
 	default:
-		return func(ctx context.Context) error { return s.runCheck(ctx, spec) }, fmt.Sprintf("command %q", r.Command)
+		return func(ctx context.Context) error { return s.runCheck(ctx, spec, p) }, fmt.Sprintf("command %q", r.Command)
 	}
 }
 
-// runCheck runs spec's readiness command in the image root (chroot when the
-// supervisor chroots), as the service's user, and reports its failure.
-func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service) error {
+// runCheck runs spec's readiness command as the service's user: inside
+// the service's sandbox (by its launcher) when the supervisor chroots, else
+// on the host under the image root. It reports the command's failure.
+func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *proc) error {
 	argv := spec.Ready.Command
 	env := serviceEnv(spec.Env)
 	path, err := resolveExec(s.o.Root, argv[0], envPath(env))
 	if err != nil {
 		return err
 	}
+	if p.launcher != nil {
+		return p.launcher.Check(ctx, path, argv)
+	}
 	attr := &syscall.SysProcAttr{}
 	dir := spec.WorkDir
-	if s.o.Chroot {
-		attr.Chroot = s.o.Root
-		if dir == "" {
-			dir = "/"
-		}
-	} else if s.o.Root != "" {
+	if s.o.Root != "" {
 		path = filepath.Join(s.o.Root, path)
 		dir = filepath.Join(s.o.Root, dir)
 	}

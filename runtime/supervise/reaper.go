@@ -92,24 +92,3 @@ func procStat(pid int) (state byte, ppid, pgrp int, ok bool) {
 	}
 	return f[0][0], ppid, pgrp, true
 }
-
-// termIsDefault reports whether pid neither catches nor ignores SIGTERM,
-// from the SigCgt and SigIgn masks of /proc/PID/status.
-func termIsDefault(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return false
-	}
-	const bit = uint64(1) << (uint(syscall.SIGTERM) - 1)
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok || (string(k) != "SigCgt" && string(k) != "SigIgn") {
-			continue
-		}
-		mask, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 16, 64)
-		if err != nil || mask&bit != 0 {
-			return false
-		}
-	}
-	return true
-}

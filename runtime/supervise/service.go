@@ -126,7 +126,7 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 		var rctx context.Context
 		rctx, cancelReady = context.WithTimeoutCause(s.ctx, timeout, fmt.Errorf("not ready within %s", timeout))
 		readyCh = make(chan error, 1)
-		go func() { readyCh <- s.waitReady(rctx, spec, p.notify) }()
+		go func() { readyCh <- s.waitReady(rctx, spec, p) }()
 		s.set(sv, StateStarting, p.pid, "", 0)
 	}
 	defer cancelReady()
@@ -179,13 +179,9 @@ func (s *Supervisor) terminate(p *proc, spec imagespec.Service) exitInfo {
 	if timeout <= 0 {
 		timeout = DefaultStopTimeout
 	}
+	// A sandboxed service's group is its launcher alone, the init of its
+	// PID namespace, which passes SIGTERM on to the service's own group.
 	signalGroup(p.pid, 15)
-	if s.o.Chroot && termIsDefault(p.pid) {
-		// The service is the init of its PID namespace, where the kernel
-		// drops signals it has no handler for: SIGTERM's default action,
-		// terminating, has to be done with SIGKILL.
-		signalGroup(p.pid, 9)
-	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

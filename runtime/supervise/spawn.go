@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/supervise/internal/launch"
 )
 
 // defaultPath is the PATH services get when their environment sets none.
@@ -23,6 +24,8 @@ type proc struct {
 	pid    int
 	exited chan exitInfo // receives once, when the process has been reaped
 	notify chan error    // receives once: nil when a line arrived on the notification fd; nil channel without one
+	// launcher is the sandbox launcher p is, when the supervisor chroots.
+	launcher *launch.Launcher
 }
 
 // exitInfo is how a process ended.
@@ -44,18 +47,9 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 	}
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	dir := spec.WorkDir
-	switch {
-	case s.o.Chroot:
-		attr.Chroot = s.o.Root
-		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID
-		if dir == "" {
-			dir = "/"
-		}
-	default:
-		if s.o.Root != "" {
-			path = filepath.Join(s.o.Root, path)
-			dir = filepath.Join(s.o.Root, dir)
-		}
+	if !s.o.Chroot && s.o.Root != "" {
+		path = filepath.Join(s.o.Root, path)
+		dir = filepath.Join(s.o.Root, dir)
 	}
 	if spec.User != "" && os.Geteuid() == 0 {
 		cred, err := s.credential(spec.User)
@@ -90,21 +84,31 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		files[spec.Ready.NotifyFD] = nw
 	}
 
-	reaper.mu.Lock()
-	p, err := os.StartProcess(path, spec.Exec, &os.ProcAttr{Dir: dir, Env: env, Files: files, Sys: attr})
-	if err == nil {
-		reaper.tracked[p.Pid] = true
-	}
-	reaper.mu.Unlock()
-	if err != nil {
+	closeReaders := func() {
 		or.Close()
 		if nr != nil {
 			nr.Close()
 		}
-		return nil, fmt.Errorf("starting %s: %w", spec.Exec[0], err)
+	}
+	var l *launch.Launcher
+	argv0, argv, pattr := path, spec.Exec, &os.ProcAttr{Dir: dir, Env: env, Files: files, Sys: attr}
+	if s.o.Chroot {
+		if l, err = s.launcher(spec, path, env, attr.Credential, files); err != nil {
+			closeReaders()
+			return nil, err
+		}
+		argv0, argv, pattr = l.Path, l.Args, l.Attr
+	}
+	p, err := startTracked(argv0, argv, pattr)
+	if err != nil {
+		closeReaders()
+		if l != nil {
+			l.Abort()
+		}
+		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 
-	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1)}
+	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), launcher: l}
 	go func() {
 		_, _ = io.Copy(out, or)
 		or.Close()
@@ -113,18 +117,58 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		pr.notify = make(chan error, 1)
 		go readNotify(nr, pr.notify)
 	}
+	var startErr error
+	if l != nil {
+		startErr = l.Started()
+	}
 	go func() {
 		st, err := p.Wait()
 		reaper.mu.Lock()
 		delete(reaper.tracked, p.Pid)
 		reaper.mu.Unlock()
-		if err != nil {
+		switch {
+		case err != nil:
 			pr.exited <- exitInfo{code: -1, desc: err.Error()}
-			return
+		case l != nil:
+			code, desc := l.Exit(st)
+			pr.exited <- exitInfo{code: code, desc: desc}
+		default:
+			pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
 		}
-		pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
 	}()
+	if startErr != nil {
+		<-pr.exited
+		return nil, fmt.Errorf("starting %s: %w", path, startErr)
+	}
 	return pr, nil
+}
+
+// startTracked starts a process the orphan reaper must leave alone.
+func startTracked(path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	p, err := os.StartProcess(path, argv, attr)
+	if err == nil {
+		reaper.tracked[p.Pid] = true
+	}
+	return p, err
+}
+
+// launcher prepares the sandbox launcher that runs path as spec's service
+// inside the image root (see package launch).
+func (s *Supervisor) launcher(spec imagespec.Service, path string, env []string, cred *syscall.Credential, files []*os.File) (*launch.Launcher, error) {
+	root, err := filepath.EvalSymlinks(s.o.Root)
+	if err == nil {
+		root, err = filepath.Abs(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving the image root: %w", err)
+	}
+	ls := launch.Spec{Name: spec.Name, Root: root, Path: path, Args: spec.Exec, Env: env, Dir: spec.WorkDir}
+	if cred != nil {
+		ls.Cred = &launch.Cred{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}
+	}
+	return launch.New(ls, files)
 }
 
 // readNotify reports nil once a full line arrives on r, or an error if r

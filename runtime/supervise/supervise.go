@@ -46,8 +46,13 @@ type Options struct {
 	// the host. Without Chroot, a service's exec path and work dir are
 	// taken relative to Root on the host (for tests and unprivileged use).
 	Root string
-	// Chroot runs each service chrooted into Root in new mount and PID
-	// namespaces. It needs root.
+	// Chroot runs each service sandboxed in Root: in new mount and PID
+	// namespaces, Root bind-mounted read-only, fresh /proc, a minimal /dev,
+	// tmpfs /tmp and /run (where the image has those directories), under a
+	// small init that forwards signals and reaps orphans (see
+	// internal/launch). Readiness commands run in the same sandbox. It
+	// needs root, and the program must call MaybeLaunch first thing in
+	// main: the sandbox is set up by re-executing /proc/self/exe.
 	Chroot bool
 	// Users and Groups resolve a service's User by name (from the image's
 	// metadata). A numeric "uid[:gid]" works without them.

@@ -1,0 +1,171 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// devices are the host devices bind-mounted into the sandbox's /dev.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// devLinks are the symlinks the sandbox's /dev holds.
+var devLinks = [][2]string{
+	{"fd", "/proc/self/fd"},
+	{"stdin", "/proc/self/fd/0"},
+	{"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"},
+}
+
+// special is a filesystem mounted on a directory of the image, if the
+// image has that directory.
+type special struct {
+	dir, fstype, data string
+	flags             uintptr
+}
+
+var specials = []special{
+	{"proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+	{"dev", "tmpfs", "mode=0755,size=64k", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+	{"tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV},
+	{"run", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV},
+}
+
+// sandbox turns this process's new mount namespace into the service's
+// view: root read-only, fresh /proc, a minimal /dev, private /tmp and
+// /run; then makes root the root directory. It returns the host's
+// /dev/null, opened first, for readiness commands' stdio.
+func sandbox(root string) (*os.File, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("root %q is not an absolute path", root)
+	}
+	// Nothing mounted from here on may reach the host's namespace.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("making mounts private: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("bind-mounting the root: %w", err)
+	}
+	keep, err := mountFlags(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range specials {
+		if err := sp.mount(root); err != nil {
+			return nil, err
+		}
+	}
+	// Read-only: the root's files are hardlinks shared with the store's
+	// layers and with every other image using them.
+	if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, ""); err != nil {
+		return nil, fmt.Errorf("remounting the root read-only: %w", err)
+	}
+	if err := enter(root); err != nil {
+		return nil, err
+	}
+	return devnull, nil
+}
+
+// mountFlags returns the flags of the mount holding dir that a bind
+// remount must repeat to keep them.
+func mountFlags(dir string) (uintptr, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("reading mount flags of %s: %w", dir, err)
+	}
+	var f uintptr
+	for _, m := range [][2]uintptr{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&m[0] != 0 {
+			f |= m[1]
+		}
+	}
+	return f, nil
+}
+
+// mount mounts sp on root/sp.dir when that is a directory (not a symlink:
+// the image must not aim a mount elsewhere).
+func (sp special) mount(root string) error {
+	p := filepath.Join(root, sp.dir)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return nil // the image has no such directory: nothing to mount on
+	}
+	if err != nil {
+		return fmt.Errorf("opening /%s: %w", sp.dir, err)
+	}
+	defer unix.Close(fd)
+	// Mount on the opened directory itself, never on a path the image
+	// could redirect.
+	target := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if err := unix.Mount(sp.fstype, target, sp.fstype, sp.flags, sp.data); err != nil {
+		return fmt.Errorf("mounting %s on /%s: %w", sp.fstype, sp.dir, err)
+	}
+	if sp.dir == "dev" {
+		return populateDev(p)
+	}
+	return nil
+}
+
+// populateDev fills the fresh tmpfs at dev: bind mounts of the host's
+// harmless devices, the /proc/self/fd links and a tmpfs /dev/shm.
+func populateDev(dev string) error {
+	for _, name := range devices {
+		host := "/dev/" + name
+		if _, err := os.Stat(host); err != nil {
+			continue // the host has none (tty in some containers)
+		}
+		p := filepath.Join(dev, name)
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+		if err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", name, err)
+		}
+		f.Close()
+		if err := unix.Mount(host, p, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mounting %s: %w", host, err)
+		}
+	}
+	for _, l := range devLinks {
+		if err := os.Symlink(l[1], filepath.Join(dev, l[0])); err != nil {
+			return fmt.Errorf("linking /dev/%s: %w", l[0], err)
+		}
+	}
+	shm := filepath.Join(dev, "shm")
+	if err := os.Mkdir(shm, 0o755); err != nil {
+		return fmt.Errorf("creating /dev/shm: %w", err)
+	}
+	if err := unix.Mount("tmpfs", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777"); err != nil {
+		return fmt.Errorf("mounting tmpfs on /dev/shm: %w", err)
+	}
+	return nil
+}
+
+// enter makes root this process's root directory and working directory:
+// pivot_root, then detach the host's tree so nothing of it stays
+// reachable. Where root cannot be pivoted to (an initramfs root), it
+// falls back to chroot.
+func enter(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("entering %s: %w", root, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chrooting into %s: %w", root, err)
+		}
+		return unix.Chdir("/")
+	}
+	// The old root is now stacked on "."; detach it.
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host's root: %w", err)
+	}
+	return unix.Chdir("/")
+}
