@@ -4,11 +4,21 @@
 // (notification fd, TCP, HTTP or a command), restarts them by policy with a
 // capped, jittered exponential backoff, gives up after a burst of failures,
 // writes their output to size-capped rotating log files, and stops them with
-// SIGTERM then SIGKILL, whole process group included.
+// SIGTERM then SIGKILL, whole process group included. A service that
+// declares no readiness check is ready once it has stayed up for a settle
+// period (Options.Settle, 1s by default), so a crash loop is never ready.
+//
+// Run as root with Options.Chroot, each service is sandboxed in the image
+// root by a launcher (package internal/launch): new mount and PID
+// namespaces, the root read-only (its files are hardlinks shared with the
+// store's layers), its own /proc, a minimal /dev and tmpfs /tmp and /run.
+// The launcher is this program re-executed, so main must call MaybeLaunch
+// first; it stays as the namespace's init, forwarding signals and reaping
+// orphans.
 //
 // It is driven by events only: process exits arrive from wait goroutines,
 // notification fds from blocking reads, and timers are used only for backoff
-// and for retrying readiness checks. Nothing polls.
+// and for retrying readiness checks, and the settle period. Nothing polls.
 //
 // The runtime's node daemon (package node) owns one Supervisor per running
 // image; the Supervisor knows nothing about stores or images beyond the
