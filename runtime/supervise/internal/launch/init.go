@@ -54,6 +54,7 @@ func launcher(ctlArg, statArg string) int {
 		report("error reading the launch spec: %v", err)
 		return 1
 	}
+	spans := exeSpans()
 	devnull, err := sandbox(spec.Root)
 	if err != nil {
 		report("error sandboxing %s: %v", spec.Root, err)
@@ -65,6 +66,7 @@ func launcher(ctlArg, statArg string) int {
 		return 1
 	}
 	report("started %d", pid)
+	trim(spans)
 
 	reqs := make(chan checkRequest)
 	go readRequests(ctl, reqs)
