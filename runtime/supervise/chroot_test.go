@@ -14,7 +14,7 @@ import (
 )
 
 // applets are the busybox applets the sandbox tests' images hold.
-var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head", "wc", "readlink", "touch", "tr", "mkdir", "cut", "kill"}
+var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head", "wc", "readlink", "touch", "tr", "mkdir", "cut", "kill", "mount"}
 
 // busyboxRoot builds a tiny image root holding a static busybox, the
 // applets the tests use, and the directories named in dirs (such as proc,
@@ -123,6 +123,9 @@ func TestSandbox(t *testing.T) {
 		{"root is read-only", root,
 			`echo evil > /etc/data; echo "rc=$?"; touch /new; echo "rc=$?"; mkdir /etc/x; echo "rc=$?"`,
 			[]string{"Read-only file system", "rc=1\n", "rc=1\n", "rc=1\n"}, "exit status 0"},
+		{"root cannot remount it writable", root,
+			`mount -o remount,rw / ; echo "rc=$?"; mount -t tmpfs none /tmp; echo "rc=$?"; echo evil > /etc/data; echo "rc=$?"`,
+			[]string{"mount: permission denied (are you root?)\nrc=1\nmount: permission denied (are you root?)\nrc=1\n", "Read-only file system\nrc=1\n"}, "exit status 0"},
 		{"tmp and run are writable", root,
 			`echo tmp-ok > /tmp/x && cat /tmp/x; echo run-ok > /run/y && cat /run/y; ls -ld /tmp /run | cut -c1-10 | tr '\n' ' '`,
 			[]string{"tmp-ok", "run-ok", "drwxr-xr-x drwxrwxrwt "}, "exit status 0"},
@@ -153,18 +156,25 @@ func TestSandbox(t *testing.T) {
 			if st.LastExit != tc.wantExit {
 				t.Errorf("exit = %q, want %q", st.LastExit, tc.wantExit)
 			}
-			var out string
-			waitFor(t, "the probe's output", func() bool {
+			// The output is copied to the log as the probe writes it; it
+			// may land just after the exit.
+			var out, missing string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				b, _ := os.ReadFile(LogPath(logs, "probe"))
-				out = string(b)
+				out, missing = string(b), ""
 				for _, w := range tc.want {
 					if !strings.Contains(out, w) {
-						return false
+						missing = w
+						break
 					}
 				}
-				return true
-			})
-			t.Logf("output:\n%s", out)
+				if missing == "" {
+					break
+				}
+			}
+			if missing != "" {
+				t.Errorf("output lacks %q:\n%s", missing, out)
+			}
 		})
 	}
 	t.Cleanup(func() {

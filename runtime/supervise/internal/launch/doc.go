@@ -13,7 +13,8 @@
 //   - pivots into the root and detaches the host's tree (chroot when the
 //     root cannot be pivoted to), then starts the service with the
 //     declared user, groups, work dir and environment in its own process
-//     group.
+//     group, without the capabilities that would undo the sandbox
+//     (CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and a few more).
 //
 // The launcher then stays as the namespace's init (PID 1): it forwards
 // SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the service's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -28,6 +29,9 @@ func Main() {
 
 // launcher is the launcher's life; it returns its exit code.
 func launcher(ctlArg, statArg string) int {
+	// Every process is started from this thread, whose capability
+	// bounding set is trimmed (see dropCapabilities).
+	runtime.LockOSThread()
 	ctlFD, err1 := strconv.Atoi(ctlArg)
 	statFD, err2 := strconv.Atoi(statArg)
 	if err1 != nil || err2 != nil {
@@ -56,6 +60,9 @@ func launcher(ctlArg, statArg string) int {
 	}
 	spans := exeSpans()
 	devnull, err := sandbox(spec.Root)
+	if err == nil {
+		err = dropCapabilities()
+	}
 	if err != nil {
 		report("error sandboxing %s: %v", spec.Root, err)
 		return 1

@@ -247,6 +247,13 @@ func (l *Launcher) Check(ctx context.Context, path string, args []string) error 
 	select {
 	case err := <-ch:
 		return err
+	case <-l.done:
+		select {
+		case err := <-ch: // answered just before the launcher exited
+			return err
+		default:
+			return errors.New("launcher exited before the check finished")
+		}
 	case <-ctx.Done():
 		l.mu.Lock()
 		delete(l.checks, req.ID)

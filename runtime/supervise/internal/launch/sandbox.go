@@ -169,3 +169,23 @@ func enter(root string) error {
 	}
 	return unix.Chdir("/")
 }
+
+// dropped are the capabilities a service never gets, even as root: each
+// would undo the sandbox (remount the root writable, reach host files by
+// handle, ptrace the launcher, which keeps every capability) or the kernel.
+var dropped = []uintptr{
+	unix.CAP_SYS_ADMIN, unix.CAP_DAC_READ_SEARCH, unix.CAP_SYS_PTRACE, unix.CAP_SYS_MODULE,
+	unix.CAP_SYS_RAWIO, unix.CAP_SYS_BOOT, unix.CAP_MAC_ADMIN, unix.CAP_MAC_OVERRIDE, unix.CAP_BPF,
+}
+
+// dropCapabilities removes dropped from the calling thread's bounding set,
+// so programs it starts cannot hold them. The caller keeps this goroutine
+// locked to its thread: the bounding set is per thread.
+func dropCapabilities() error {
+	for _, c := range dropped {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
+	}
+	return nil
+}
