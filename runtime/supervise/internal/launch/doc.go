@@ -9,7 +9,8 @@
 //   - mounts, where the image has the directory: a fresh proc on /proc; a
 //     tmpfs on /dev holding bind mounts of the host's null, zero, full,
 //     random, urandom and tty, /dev/shm and the fd, stdin, stdout, stderr
-//     links; tmpfs on /tmp (mode 1777) and /run (mode 0755),
+//     links; tmpfs on /tmp (mode 1777) and /run (mode 0755), which hide
+//     whatever the image ships there and start empty at each start,
 //   - pivots into the root and detaches the host's tree (chroot when the
 //     root cannot be pivoted to), then starts the service with the
 //     declared user, groups, work dir and environment in its own process
