@@ -21,6 +21,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 )
 
 // ErrExists is returned by New when the recipe file is already there.
@@ -222,46 +224,17 @@ func skeleton(name, rawURL, sum string, files []string) []byte {
 	return []byte(b.String())
 }
 
-// writeNew writes data to dst through a synced temporary file in the same
-// directory, and links it into place only if dst does not exist.
+// writeNew writes data to dst atomically, only if dst does not exist.
 func writeNew(dst string, data []byte) error {
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, ".new-*.toml")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", dst, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if err := os.Link(f.Name(), dst); err != nil {
+	if err := fsutil.CreateNew(dst, data, 0o644); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("writing %s: %w: edit it, or pick another name", dst, ErrExists)
 		}
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
+		return err
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/un-distro/undistro/builder/internal/fsutil"
 )
 
 // ErrKeyExists is returned by GenerateKey when PREFIX.key or PREFIX.pub is
@@ -54,39 +55,13 @@ func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
 	return nil
 }
 
-// createExclusive writes b to a temp file next to dst, fsyncs it and links
-// it into place, failing if dst exists (link never replaces).
-func createExclusive(dst string, b []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(dst)+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", dst, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", dst, err)
-	}
-	if err := os.Link(f.Name(), dst); err != nil {
+// createExclusive writes b to dst atomically, failing if dst exists.
+func createExclusive(dst string, b []byte, mode fs.FileMode) error {
+	if err := fsutil.CreateNew(dst, b, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("generating key: %s: %w", dst, ErrKeyExists)
 		}
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+		return err
 	}
 	return nil
 }

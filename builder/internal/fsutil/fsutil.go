@@ -26,6 +26,20 @@ func WriteFile(path string, data []byte, mode fs.FileMode) error {
 // directory is fsynced. When fill or any step fails, path is left as it
 // was and the temp file is removed.
 func WriteFrom(path string, mode fs.FileMode, fill func(io.Writer) error) error {
+	return writeVia(path, mode, fill, false)
+}
+
+// CreateNew writes data to path like WriteFile, but only when path does not
+// exist yet: the synced temp file is hard-linked into place, which never
+// replaces. An existing path gives an error wrapping fs.ErrExist.
+func CreateNew(path string, data []byte, mode fs.FileMode) error {
+	return writeVia(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, true)
+}
+
+func writeVia(path string, mode fs.FileMode, fill func(io.Writer) error, exclusive bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
@@ -49,6 +63,13 @@ func WriteFrom(path string, mode fs.FileMode, fill func(io.Writer) error) error 
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if exclusive {
+		// The deferred cleanup removes the temp name; the link stays.
+		if err := os.Link(f.Name(), path); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return SyncDir(dir)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

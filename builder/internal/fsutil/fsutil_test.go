@@ -169,3 +169,23 @@ func assertNoTemp(t *testing.T, dir string) {
 		}
 	}
 }
+
+func TestCreateNew(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "key")
+	if err := CreateNew(p, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := CreateNew(p, []byte("second"), 0o600)
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second CreateNew: %v, want fs.ErrExist", err)
+	}
+	b, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(b) != "first" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("after a refused CreateNew: %q %v, want \"first\" 0600", b, fi.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temp files left behind: %v", ents)
+	}
+}
