@@ -59,7 +59,7 @@ measure() { # label pids...
 	sleep "$idle"
 	local c1 r p; c1=$(ctxt "$@"); r=$(rss "$@"); p=$(pss "$@")
 	echo "$label: RSS ${r} KiB (PSS ${p} KiB) over $# process(es); $(( (c1 - c0) * 60 / idle )) context switches per minute"
-	eval "${label//[^a-z0-9]/_}_rss=$r; ${label//[^a-z0-9]/_}_wake=$(( (c1 - c0) * 60 / idle ))"
+	eval "${label//[^a-z0-9]/_}_rss=$r; ${label//[^a-z0-9]/_}_pss=$p; ${label//[^a-z0-9]/_}_wake=$(( (c1 - c0) * 60 / idle ))"
 }
 repo=$work/repo
 rm -rf "$repo" && mkdir -p "$repo"
@@ -89,4 +89,4 @@ waitport 8080 && waitport 8081
 echo "command: s6-svscan $scan   (s6-svscan + its 3 s6-supervise, same window)"
 measure "s6" $spid $(pgrep -P $spid -x s6-supervise)
 s6-svscanctl -t "$scan" 2>/dev/null || kill -TERM $spid; wait $spid 2>/dev/null || true
-echo "ratio undistro/s6: RSS $(awk "BEGIN{printf \"%.2f\", $undistro_rss/$s6_rss}")x, wake-ups $(awk "BEGIN{ if ($s6_wake>0) printf \"%.2f\", $undistro_wake/$s6_wake; else print \"n/a (s6: 0)\"}")"
+echo "ratio undistro/s6: RSS $(awk "BEGIN{printf \"%.2f\", $undistro_rss/$s6_rss}")x, PSS $(awk "BEGIN{printf \"%.2f\", $undistro_pss/$s6_pss}")x, wake-ups $(awk "BEGIN{ if ($s6_wake>0) printf \"%.2f\", $undistro_wake/$s6_wake; else print \"n/a (s6: 0)\"}")"
