@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +167,7 @@ func (b *runner) env(u *unit) map[string]string {
 // build cache ($UNDISTRO_GOCACHE, default CACHE/gocache), which Go addresses
 // by content, so it speeds builds up without changing their outputs.
 func (b *runner) goEnv(ctx context.Context, u *unit, f *source.Fetched, spec *sandbox.Spec) error {
-	if !contains(u.tools, "go") {
+	if !slices.Contains(u.tools, "go") {
 		return nil
 	}
 	modcache := f.GoModCache
@@ -202,22 +202,4 @@ func (b *runner) goEnv(ctx context.Context, u *unit, f *source.Fetched, spec *sa
 		}
 	}
 	return nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

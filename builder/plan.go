@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/un-distro/undistro/builder/cache"
@@ -77,7 +77,7 @@ func makePlan(ctx context.Context, c *config, src *source.Cache, ep *epochs, rol
 	for _, r := range p.roles {
 		memo := map[string]*unit{}
 		for _, name := range g.RunClosure(r.Packages) {
-			u, err := pl.unitFor(ctx, r, name, memo, nil)
+			u, err := pl.unitFor(ctx, r, name, memo)
 			if err != nil {
 				return nil, err
 			}
@@ -90,7 +90,7 @@ func makePlan(ctx context.Context, c *config, src *source.Cache, ep *epochs, rol
 
 // unitFor computes the unit of package name in role r, its dependencies
 // first. memo is per role: options are per role.
-func (pl *planner) unitFor(ctx context.Context, r *role.Role, name string, memo map[string]*unit, stack []string) (*unit, error) {
+func (pl *planner) unitFor(ctx context.Context, r *role.Role, name string, memo map[string]*unit) (*unit, error) {
 	if u, ok := memo[name]; ok {
 		return u, nil
 	}
@@ -104,9 +104,9 @@ func (pl *planner) unitFor(ctx context.Context, r *role.Role, name string, memo 
 	u := &unit{name: name, recipe: rc, options: opts}
 	// Keys of build and run dependencies: a change to either rebuilds us.
 	depNames := append(append([]string{}, pl.graph.BuildDeps(name)...), runDeps(rc)...)
-	sort.Strings(depNames)
-	for _, d := range dedup(depNames) {
-		du, err := pl.unitFor(ctx, r, d, memo, append(stack, name))
+	slices.Sort(depNames)
+	for _, d := range slices.Compact(depNames) {
+		du, err := pl.unitFor(ctx, r, d, memo)
 		if err != nil {
 			return nil, err
 		}
@@ -178,16 +178,6 @@ func runDeps(rc *recipe.Recipe) []string {
 	for _, d := range rc.Deps.Run {
 		if !strings.HasPrefix(d, "host:") {
 			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func dedup(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
 		}
 	}
 	return out
