@@ -63,7 +63,7 @@ func TestChroot(t *testing.T) {
 	// checked's readiness command passes only if it sees checked's own
 	// /tmp: it runs inside the service's sandbox.
 	err := s.Start(context.Background(), []imagespec.Service{
-		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "ppid=$PPID uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls / | tr '\n' ' ')"; echo ok >&3; exec sleep 300`},
+		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "pid=$$ ppid=$PPID uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls / | tr '\n' ' ')"; echo ok >&3; exec sleep 300`},
 			Ready: &imagespec.Ready{NotifyFD: 3}},
 		{Name: "checked", User: "svc", Exec: []string{"/bin/sh", "-c", "touch /tmp/marker; exec sleep 300"}, After: []string{"who"},
 			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ]"}}},
@@ -74,19 +74,24 @@ func TestChroot(t *testing.T) {
 	if err := s.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := "ppid=1 uid=1234 gid=1235 groups=1235 2000 root=bin dev etc proc run tmp "
+	// The service is PID 1 of its namespace; its parent is outside it.
+	want := "pid=1 ppid=0 uid=1234 gid=1235 groups=1235 2000 root=bin dev etc proc run tmp "
 	waitFor(t, "who's output", func() bool {
 		b, _ := os.ReadFile(LogPath(logs, "who"))
 		return strings.Contains(string(b), want)
 	})
+	start := time.Now()
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// sleep has no SIGTERM handler; the launcher, not sleep, is the
-	// namespace's init, so SIGTERM kills sleep without a SIGKILL.
+	// sleep, PID 1 of its namespace, has no SIGTERM handler, so the kernel
+	// would drop SIGTERM: it gets SIGKILL at once, not after StopTimeout.
+	if took := time.Since(start); took > DefaultStopTimeout/2 {
+		t.Errorf("Stop took %v: the SIGTERM-less init waited for its stop timeout", took)
+	}
 	for _, n := range []string{"who", "checked"} {
-		if st := status(t, s, n); st.LastExit != "signal: terminated" {
-			t.Errorf("%s stopped with %q, want signal: terminated", n, st.LastExit)
+		if st := status(t, s, n); st.LastExit != "signal: killed" {
+			t.Errorf("%s stopped with %q, want signal: killed", n, st.LastExit)
 		}
 	}
 }
@@ -114,9 +119,9 @@ func TestSandbox(t *testing.T) {
 		want     []string // in the output
 		wantExit string
 	}{
-		{"proc shows the namespace", root,
-			`readlink /proc/self; cat /proc/1/cmdline | tr '\0' ' '; echo; ls /proc/self/fd >/dev/null && echo fd-ok`,
-			[]string{"undistro-init __launch", "fd-ok"}, "exit status 0"},
+		{"proc shows the namespace, the service as PID 1", root,
+			`echo "pid=$$"; cat /proc/1/cmdline | tr '\0' ' '; echo; ls /proc/self/fd >/dev/null && echo fd-ok; ls /proc | grep -c '^[0-9]'`,
+			[]string{"pid=1\n", "/bin/sh -c echo", "fd-ok", "\n3\n"}, "exit status 0"},
 		{"dev", root,
 			`echo gone > /dev/null && echo null-ok; head -c 5 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; ls /dev | tr '\n' ' '`,
 			[]string{"null-ok", "5\n4\n", "fd full null random shm stderr stdin stdout tty urandom zero"}, "exit status 0"},
@@ -135,7 +140,10 @@ func TestSandbox(t *testing.T) {
 			`[ ! -e /proc/self ] && [ ! -e /dev/null ] && echo bare-ok; echo evil > /etc/data; echo "rc=$?"`,
 			[]string{"bare-ok", "Read-only file system", "rc=1"}, "exit status 0"},
 		{"exit code", root, `exit 3`, nil, "exit status 3"},
-		{"killed by a signal", root, `kill -KILL $$`, nil, "signal: killed"},
+		// As its namespace's init, the service cannot be killed from
+		// inside; a signal from outside (Stop) kills it (TestChroot).
+		{"PID 1 survives its own SIGKILL", root, `kill -KILL $$; echo survived`, []string{"survived"}, "exit status 0"},
+		{"exit code of a child killed by a signal", root, `sh -c 'kill -KILL $$'; exit $?`, nil, "exit status 137"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,15 +235,14 @@ func childrenOf(t *testing.T, pid int) (kids, zombies []int) {
 	return kids, zombies
 }
 
-// TestSandboxInit checks the launcher as the namespace's init: SIGTERM
-// reaches the service, which exits cleanly; orphans are reaped while the
-// service runs and killed with it.
+// TestSandboxInit checks the service as its namespace's init: a service
+// with a TERM handler gets SIGTERM and exits cleanly; its orphans,
+// re-parented to it, die with the namespace when it exits.
 func TestSandboxInit(t *testing.T) {
 	root := busyboxRoot(t, sandboxDirs...)
 	logs := t.TempDir()
 	s := newSup(t, Options{Root: root, Chroot: true, LogDir: logs})
-	// Two orphans: one exits at once and must be reaped by the launcher,
-	// one lives until the namespace ends.
+	// Two orphans: one exits at once, one lives until the namespace ends.
 	err := s.Start(context.Background(), []imagespec.Service{{
 		Name: "svc", Restart: imagespec.RestartNever, Ready: &imagespec.Ready{NotifyFD: 3},
 		StopTimeout: imagespec.Duration(time.Minute),
@@ -250,16 +257,25 @@ while :; do sleep 1 & wait $!; done`},
 	if err := s.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	launcher := status(t, s, "svc").PID
-	var kids, zombies []int
-	// The service's shell and the long orphan: the short orphan, also
-	// re-parented to the launcher, must not linger as its zombie.
-	waitFor(t, "the launcher to have reaped the short orphan", func() bool {
-		kids, zombies = childrenOf(t, launcher)
-		return len(kids) == 2 && len(zombies) == 0
+	svc := status(t, s, "svc").PID
+	var kids []int
+	// The loop's sleep and the long orphan, both children of the service.
+	waitFor(t, "the long orphan re-parented to the service", func() bool {
+		kids, _ = childrenOf(t, svc)
+		n := 0
+		for _, k := range kids {
+			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(k) + "/cmdline"); string(b) == "sleep\x00300\x00" {
+				n++
+			}
+		}
+		return n == 1
 	})
+	start := time.Now()
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("Stop took %v: SIGTERM did not reach the service's handler", took)
 	}
 	st := status(t, s, "svc")
 	if st.LastExit != "exit status 0" {
@@ -269,9 +285,12 @@ while :; do sleep 1 & wait $!; done`},
 		b, _ := os.ReadFile(LogPath(logs, "svc"))
 		return strings.Contains(string(b), "got TERM")
 	})
-	for _, k := range append(kids, launcher) {
-		if alive(k) {
-			t.Errorf("pid %d of the namespace is still alive after Stop", k)
+	waitFor(t, "the namespace's processes to be gone", func() bool {
+		for _, k := range append(kids, svc) {
+			if alive(k) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }

@@ -13,7 +13,8 @@ import (
 // Stop stops the named services (every service when none are named):
 // dependents before what they depend on, independent services in parallel.
 // Each gets SIGTERM on its whole process group, then SIGKILL after its
-// StopTimeout. It returns once they have exited, or with ctx's error.
+// StopTimeout; a sandboxed service that does not catch SIGTERM (it is its
+// namespace's init, which would never see it) gets SIGKILL at once. It returns once they have exited, or with ctx's error.
 func (s *Supervisor) Stop(ctx context.Context, names ...string) error {
 	s.mu.Lock()
 	names, err := s.namesLocked(names)

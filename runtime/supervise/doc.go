@@ -13,8 +13,15 @@
 // namespaces, the root read-only (its files are hardlinks shared with the
 // store's layers), its own /proc, a minimal /dev and tmpfs /tmp and /run.
 // The launcher is this program re-executed, so main must call MaybeLaunch
-// first; it stays as the namespace's init, forwarding signals and reaping
-// orphans.
+// first; once the sandbox is set up it execs the service, which becomes
+// PID 1 of its namespace (no process of ours stays per service). As an
+// init, the service gets no signal it has no handler for: Stop sends
+// SIGTERM only to a service that catches it (SigCgt in /proc/PID/status)
+// and SIGKILL at once to one that does not. Orphans in the namespace are
+// re-parented to the service and die with it when it exits. Readiness
+// commands run chrooted into /proc/PID/root, the service's own view of
+// its root (its /tmp and /run included), as its user, without the
+// capabilities it lacks.
 //
 // It is driven by events only: process exits arrive from wait goroutines,
 // notification fds from blocking reads, and timers are used only for backoff

@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/supervise/internal/launch"
 )
 
 // DefaultReadyTimeout is how long a service has to become ready when its
@@ -100,9 +102,12 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 	}
 }
 
-// runCheck runs spec's readiness command as the service's user: inside
-// the service's sandbox (by its launcher) when the supervisor chroots, else
-// on the host under the image root. It reports the command's failure.
+// runCheck runs spec's readiness command as the service's user, in its
+// own process group, and reports the command's failure. For a sandboxed
+// service it runs in the service's root as the service sees it
+// (/proc/PID/root: paths resolve through the service's mounts, so its
+// /tmp and /run are visible), without the capabilities the service lacks;
+// otherwise on the host under the image root.
 func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *proc) error {
 	argv := spec.Ready.Command
 	env := serviceEnv(spec.Env)
@@ -110,12 +115,15 @@ func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *pr
 	if err != nil {
 		return err
 	}
-	if p.launcher != nil {
-		return p.launcher.Check(ctx, path, argv)
-	}
-	attr := &syscall.SysProcAttr{}
+	attr := &syscall.SysProcAttr{Setpgid: true}
 	dir := spec.WorkDir
-	if s.o.Root != "" {
+	switch {
+	case p.sandboxed:
+		attr.Chroot = "/proc/" + strconv.Itoa(p.pid) + "/root"
+		if dir == "" {
+			dir = "/"
+		}
+	case s.o.Root != "":
 		path = filepath.Join(s.o.Root, path)
 		dir = filepath.Join(s.o.Root, dir)
 	}
@@ -127,16 +135,33 @@ func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *pr
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: dir, SysProcAttr: attr}
 	// exec.CommandContext is not used because it looks the program up on
 	// the host; the context is wired by hand.
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if p.sandboxed {
+		start = func() error { return launch.StartConfined(cmd) }
+	}
+	// In its own group, the check must be kept from the orphan reaper.
+	reaper.mu.Lock()
+	err = start()
+	if err == nil {
+		reaper.tracked[cmd.Process.Pid] = true
+	}
+	reaper.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("starting check: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		reaper.mu.Lock()
+		delete(reaper.tracked, cmd.Process.Pid)
+		reaper.mu.Unlock()
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		signalGroup(cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		return errors.New("check did not finish in time")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
@@ -173,14 +174,22 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 
 // terminate sends SIGTERM to p's process group, SIGKILL after the
 // service's stop timeout, and returns once p has exited. The group is
-// killed after the leader exits so no member outlives it.
+// killed after the leader exits so no member outlives it. A sandboxed
+// service that has no SIGTERM handler (SigCgt in /proc/PID/status) gets
+// SIGKILL at once: as its namespace's PID 1 it would never see SIGTERM.
 func (s *Supervisor) terminate(p *proc, spec imagespec.Service) exitInfo {
 	timeout := time.Duration(spec.StopTimeout)
 	if timeout <= 0 {
 		timeout = DefaultStopTimeout
 	}
-	// A sandboxed service's group is its launcher alone, the init of its
-	// PID namespace, which passes SIGTERM on to the service's own group.
+	if p.sandboxed && !catchesSignal(p.pid, syscall.SIGTERM) {
+		// A sandboxed service is PID 1 of its namespace, where the kernel
+		// drops the signals it has no handler for: SIGTERM's default
+		// action, terminating, is done with SIGKILL at once.
+		slog.Default().Debug("service is its namespace's init without a SIGTERM handler, killing", "service", spec.Name)
+		signalGroup(p.pid, 9)
+		return <-p.exited
+	}
 	signalGroup(p.pid, 15)
 	t := time.NewTimer(timeout)
 	defer t.Stop()

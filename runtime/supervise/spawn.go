@@ -24,8 +24,9 @@ type proc struct {
 	pid    int
 	exited chan exitInfo // receives once, when the process has been reaped
 	notify chan error    // receives once: nil when a line arrived on the notification fd; nil channel without one
-	// launcher is the sandbox launcher p is, when the supervisor chroots.
-	launcher *launch.Launcher
+	// sandboxed is set when p runs in a sandbox (Options.Chroot): p is
+	// PID 1 of its own PID namespace, its root /proc/PID/root.
+	sandboxed bool
 }
 
 // exitInfo is how a process ended.
@@ -108,7 +109,7 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 
-	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), launcher: l}
+	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), sandboxed: l != nil}
 	go func() {
 		_, _ = io.Copy(out, or)
 		or.Close()
@@ -119,6 +120,8 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 	}
 	var startErr error
 	if l != nil {
+		// Once it returns nil, the launcher has exec'd the service: p is
+		// the service itself.
 		startErr = l.Started()
 	}
 	go func() {
@@ -126,15 +129,11 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		reaper.mu.Lock()
 		delete(reaper.tracked, p.Pid)
 		reaper.mu.Unlock()
-		switch {
-		case err != nil:
+		if err != nil {
 			pr.exited <- exitInfo{code: -1, desc: err.Error()}
-		case l != nil:
-			code, desc := l.Exit(st)
-			pr.exited <- exitInfo{code: code, desc: desc}
-		default:
-			pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
+			return
 		}
+		pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
 	}()
 	if startErr != nil {
 		<-pr.exited
@@ -154,8 +153,8 @@ func startTracked(path string, argv []string, attr *os.ProcAttr) (*os.Process, e
 	return p, err
 }
 
-// launcher prepares the sandbox launcher that runs path as spec's service
-// inside the image root (see package launch).
+// launcher prepares the sandbox launcher that sets up the sandbox in the
+// image root and execs path as spec's service (see package launch).
 func (s *Supervisor) launcher(spec imagespec.Service, path string, env []string, cred *syscall.Credential, files []*os.File) (*launch.Launcher, error) {
 	root, err := filepath.EvalSymlinks(s.o.Root)
 	if err == nil {
@@ -169,6 +168,30 @@ func (s *Supervisor) launcher(spec imagespec.Service, path string, env []string,
 		ls.Cred = &launch.Cred{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}
 	}
 	return launch.New(ls, files)
+}
+
+// catchesSignal reports whether pid has a handler for sig, from the SigCgt
+// mask of /proc/PID/status; false when that cannot be read.
+func catchesSignal(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	return sigMaskHas(string(b), "SigCgt", sig)
+}
+
+// sigMaskHas reports whether the hex mask on status's "field:" line has
+// sig's bit.
+func sigMaskHas(status, field string, sig syscall.Signal) bool {
+	for line := range strings.Lines(status) {
+		v, ok := strings.CutPrefix(line, field+":")
+		if !ok {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		return err == nil && sig >= 1 && sig <= 64 && mask&(1<<(sig-1)) != 0
+	}
+	return false
 }
 
 // readNotify reports nil once a full line arrives on r, or an error if r

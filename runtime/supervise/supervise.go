@@ -48,11 +48,13 @@ type Options struct {
 	Root string
 	// Chroot runs each service sandboxed in Root: in new mount and PID
 	// namespaces, Root bind-mounted read-only, fresh /proc, a minimal /dev,
-	// tmpfs /tmp and /run (where the image has those directories), under a
-	// small init that forwards signals and reaps orphans (see
-	// internal/launch). Readiness commands run in the same sandbox. It
-	// needs root, and the program must call MaybeLaunch first thing in
-	// main: the sandbox is set up by re-executing /proc/self/exe.
+	// tmpfs /tmp and /run (where the image has those directories); the
+	// service is PID 1 of its namespace (see internal/launch for what that
+	// means for signals and orphans). Readiness commands run in the
+	// service's root as it sees it (/proc/PID/root). It needs root, and
+	// the program must call MaybeLaunch first thing in main: the sandbox
+	// is set up by re-executing /proc/self/exe, which then execs the
+	// service.
 	Chroot bool
 	// Users and Groups resolve a service's User by name (from the image's
 	// metadata). A numeric "uid[:gid]" works without them.

@@ -1,6 +1,6 @@
 // Package launch runs one service in a sandbox: the supervisor re-executes
 // its own binary (/proc/self/exe) as "__launch" in new mount and PID
-// namespaces, and that launcher, before starting the service:
+// namespaces, and that launcher, before becoming the service:
 //
 //   - makes every mount private (nothing propagates back to the host),
 //   - bind-mounts the image root onto itself and remounts it read-only, so
@@ -12,23 +12,33 @@
 //     links; tmpfs on /tmp (mode 1777) and /run (mode 0755), which hide
 //     whatever the image ships there and start empty at each start,
 //   - pivots into the root and detaches the host's tree (chroot when the
-//     root cannot be pivoted to), then starts the service with the
-//     declared user, groups, work dir and environment in its own process
-//     group, without the capabilities that would undo the sandbox
-//     (CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and a few more).
+//     root cannot be pivoted to), drops from its bounding set the
+//     capabilities that would undo the sandbox (CAP_SYS_ADMIN,
+//     CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and a few more), takes the
+//     declared groups, user and work dir, and execs the service.
 //
-// The launcher then stays as the namespace's init (PID 1): it forwards
-// SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the service's
-// process group, reaps orphans re-parented to it, runs the supervisor's
-// readiness commands inside the same namespaces on request, and exits with
-// the service's status once the service has exited, which makes the kernel
-// kill whatever is left in the namespace. A service thus need not handle
-// being PID 1.
+// Nothing of the launcher stays resident: the service itself is PID 1 of
+// its PID namespace, with the launcher's process group and host pid. That
+// has the consequences of any program run as a namespace's init (s6 and
+// runit services in a PID namespace have the same shape):
+//
+//   - the kernel drops signals the service has no handler for, SIGKILL
+//     from inside included, so the supervisor stops a service that does
+//     not catch SIGTERM with SIGKILL at once;
+//   - orphans inside the namespace are re-parented to the service, which
+//     reaps them or leaves them as zombies until it exits;
+//   - when the service exits the kernel kills whatever is left in the
+//     namespace.
 //
 // The supervisor and the launcher talk over two pipes: the control pipe
-// carries the Spec, then readiness-check requests, one JSON line each; the
-// status pipe carries the launcher's reports ("started PID", "error TEXT",
-// "check ID exit N", "exit N", "signal N"), one line each.
+// carries the Spec, one JSON line; the status pipe, close-on-exec, carries
+// "exec" just before the exec and "error TEXT" when a step (or the exec)
+// failed. EOF after "exec" and nothing else means the service runs, as in
+// the classic fork/exec status pipe.
+//
+// Readiness commands are not run here: the supervisor starts them chrooted
+// into the service's root as the service sees it (/proc/PID/root) with
+// StartConfined, which drops the same capabilities.
 //
 // Go cannot run code between clone and exec, hence the re-exec: the
 // program's main (and the TestMain of tests that start sandboxed services)

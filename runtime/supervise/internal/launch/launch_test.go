@@ -2,69 +2,43 @@ package launch
 
 import (
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-func TestDescribe(t *testing.T) {
+// TestReadStatus checks how the launcher's reports, up to EOF, read.
+func TestReadStatus(t *testing.T) {
 	tests := []struct {
-		name, in, want string
+		name, in, wantErr string
 	}{
-		{"exit 0", "exit 0", "exit status 0"},
-		{"exit 3", "exit 3", "exit status 3"},
-		{"terminated", "signal 15", "signal: terminated"},
-		{"killed", "signal 9", "signal: killed"},
-		{"not a number", "exit x", "exit x"},
-		{"unknown kind", "gone 1", "gone 1"},
+		{"exec then EOF", "exec\n", ""},
+		{"error before exec", "error sandboxing /r: EPERM\n", "sandboxing /r: EPERM"},
+		{"exec failed", "exec\nerror no such file or directory\n", "no such file or directory"},
+		{"died before exec", "", "launcher exited before starting the service"},
+		{"unknown report", "hello\n", `launcher said "hello"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := describe(tc.in); got != tc.want {
-				t.Errorf("describe(%q) = %q, want %q", tc.in, got, tc.want)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-}
-
-func TestResult(t *testing.T) {
-	tests := []struct {
-		name     string
-		ws       unix.WaitStatus
-		want     string
-		wantCode int
-	}{
-		{"exit 0", 0, "exit 0", 0},
-		{"exit 7", 7 << 8, "exit 7", 7},
-		{"SIGTERM", unix.WaitStatus(unix.SIGTERM), "signal 15", 128 + 15},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, code := result(tc.ws)
-			if got != tc.want || code != tc.wantCode {
-				t.Errorf("result = %q, %d; want %q, %d", got, code, tc.want, tc.wantCode)
+			defer r.Close()
+			if _, err := w.WriteString(tc.in); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-}
-
-func TestSpecFds(t *testing.T) {
-	none := ^uintptr(0)
-	tests := []struct {
-		name string
-		fds  []int
-		want []uintptr
-	}{
-		{"stdio", []int{0, 1, 2}, []uintptr{0, 1, 2}},
-		{"notify fd 5", []int{0, 1, 2, 5}, []uintptr{0, 1, 2, none, none, 5}},
-		{"none", nil, []uintptr{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := Spec{Fds: tc.fds}
-			if got := s.fds(); !slices.Equal(got, tc.want) {
-				t.Errorf("fds() = %v, want %v", got, tc.want)
+			w.Close()
+			err = readStatus(r)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("readStatus = %v, want nil", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("readStatus = %v, want %q", err, tc.wantErr)
 			}
 		})
 	}
@@ -86,10 +60,53 @@ func TestNewLayout(t *testing.T) {
 	if want := []string{"undistro-init", Arg, "5", "6", "svc"}; !slices.Equal(l.Args, want) {
 		t.Errorf("args = %q, want %q", l.Args, want)
 	}
-	if want := []int{0, 1, 2, 4}; !slices.Equal(l.spec.Fds, want) {
-		t.Errorf("spec fds = %v, want %v", l.spec.Fds, want)
-	}
 	if len(l.Attr.Files) != 7 || l.Attr.Files[5] != l.ctlR || l.Attr.Files[6] != l.statW {
 		t.Errorf("files = %v, want the service's 5 then the control and status pipes", l.Attr.Files)
+	}
+}
+
+// TestStartConfined checks a command started confined lacks the dropped
+// capabilities in its bounding set, and the caller keeps them.
+func TestStartConfined(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dropping capabilities needs root")
+	}
+	capBnd := func(status string) uint64 {
+		for line := range strings.Lines(status) {
+			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+				n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no CapBnd in %q", status)
+		return 0
+	}
+	var out strings.Builder
+	cmd := exec.Command("/bin/cat", "/proc/self/status")
+	cmd.Stdout = &out
+	if err := StartConfined(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := capBnd(out.String())
+	for _, c := range dropped {
+		if got&(1<<c) != 0 {
+			t.Errorf("confined command's bounding set %x has capability %d", got, c)
+		}
+	}
+	// The confining thread is discarded: what starts next has them.
+	out.Reset()
+	plain := exec.Command("/bin/cat", "/proc/self/status")
+	plain.Stdout = &out
+	if err := plain.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := capBnd(out.String()); got&(1<<unix.CAP_SYS_ADMIN) == 0 {
+		t.Errorf("a command started afterwards lacks CAP_SYS_ADMIN (bounding set %x)", got)
 	}
 }

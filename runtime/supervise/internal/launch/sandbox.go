@@ -36,41 +36,33 @@ var specials = []special{
 
 // sandbox turns this process's new mount namespace into the service's
 // view: root read-only, fresh /proc, a minimal /dev, private /tmp and
-// /run; then makes root the root directory. It returns the host's
-// /dev/null, opened first, for readiness commands' stdio.
-func sandbox(root string) (*os.File, error) {
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return nil, err
-	}
+// /run; then makes root the root directory.
+func sandbox(root string) error {
 	if !filepath.IsAbs(root) {
-		return nil, fmt.Errorf("root %q is not an absolute path", root)
+		return fmt.Errorf("root %q is not an absolute path", root)
 	}
 	// Nothing mounted from here on may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, fmt.Errorf("making mounts private: %w", err)
+		return fmt.Errorf("making mounts private: %w", err)
 	}
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return nil, fmt.Errorf("bind-mounting the root: %w", err)
+		return fmt.Errorf("bind-mounting the root: %w", err)
 	}
 	keep, err := mountFlags(root)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, sp := range specials {
 		if err := sp.mount(root); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Read-only: the root's files are hardlinks shared with the store's
 	// layers and with every other image using them.
 	if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, ""); err != nil {
-		return nil, fmt.Errorf("remounting the root read-only: %w", err)
+		return fmt.Errorf("remounting the root read-only: %w", err)
 	}
-	if err := enter(root); err != nil {
-		return nil, err
-	}
-	return devnull, nil
+	return enter(root)
 }
 
 // mountFlags returns the flags of the mount holding dir that a bind
@@ -172,15 +164,15 @@ func enter(root string) error {
 
 // dropped are the capabilities a service never gets, even as root: each
 // would undo the sandbox (remount the root writable, reach host files by
-// handle, ptrace the launcher, which keeps every capability) or the kernel.
+// handle, ptrace the supervisor's other processes) or the kernel.
 var dropped = []uintptr{
 	unix.CAP_SYS_ADMIN, unix.CAP_DAC_READ_SEARCH, unix.CAP_SYS_PTRACE, unix.CAP_SYS_MODULE,
 	unix.CAP_SYS_RAWIO, unix.CAP_SYS_BOOT, unix.CAP_MAC_ADMIN, unix.CAP_MAC_OVERRIDE, unix.CAP_BPF,
 }
 
 // dropCapabilities removes dropped from the calling thread's bounding set,
-// so programs it starts cannot hold them. The caller keeps this goroutine
-// locked to its thread: the bounding set is per thread.
+// so programs it execs or starts cannot hold them. The caller keeps this
+// goroutine locked to its thread: the bounding set is per thread.
 func dropCapabilities() error {
 	for _, c := range dropped {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
