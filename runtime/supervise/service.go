@@ -154,6 +154,9 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 			s.set(sv, StateRunning, p.pid, "", 0)
 		case err := <-readyCh:
 			readyCh = nil
+			// The ready timeout's timer would otherwise fire, for nothing,
+			// while the service runs.
+			cancelReady()
 			if err == nil {
 				ready = true
 				s.set(sv, StateReady, p.pid, "", 0)
