@@ -61,12 +61,13 @@ func TestChroot(t *testing.T) {
 		Groups: []imagespec.Group{{Name: "extra", GID: 2000}},
 	})
 	// checked's readiness command passes only if it sees checked's own
-	// /tmp: it runs inside the service's sandbox.
+	// /tmp (it runs in the service's root, through its mounts), as its
+	// user, in a PID namespace of its own.
 	err := s.Start(context.Background(), []imagespec.Service{
 		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "pid=$$ ppid=$PPID uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls / | tr '\n' ' ')"; echo ok >&3; exec sleep 300`},
 			Ready: &imagespec.Ready{NotifyFD: 3}},
 		{Name: "checked", User: "svc", Exec: []string{"/bin/sh", "-c", "touch /tmp/marker; exec sleep 300"}, After: []string{"who"},
-			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ]"}}},
+			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ] && [ $$ = 1 ]"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,8 @@
 // and SIGKILL at once to one that does not. Orphans in the namespace are
 // re-parented to the service and die with it when it exits. Readiness
 // commands run chrooted into /proc/PID/root, the service's own view of
-// its root (its /tmp and /run included), as its user, without the
+// its root (its /tmp and /run included), as its user, in a PID namespace
+// of their own, without the
 // capabilities it lacks.
 //
 // It is driven by events only: process exits arrive from wait goroutines,

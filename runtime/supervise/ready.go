@@ -106,8 +106,9 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 // own process group, and reports the command's failure. For a sandboxed
 // service it runs in the service's root as the service sees it
 // (/proc/PID/root: paths resolve through the service's mounts, so its
-// /tmp and /run are visible), without the capabilities the service lacks;
-// otherwise on the host under the image root.
+// /tmp and /run are visible), in a PID namespace of its own, without the
+// capabilities the service lacks; otherwise on the host under the image
+// root.
 func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *proc) error {
 	argv := spec.Ready.Command
 	env := serviceEnv(spec.Env)
@@ -120,6 +121,8 @@ func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *pr
 	switch {
 	case p.sandboxed:
 		attr.Chroot = "/proc/" + strconv.Itoa(p.pid) + "/root"
+		// Its own PID namespace keeps it from signalling host processes.
+		attr.Cloneflags = syscall.CLONE_NEWPID
 		if dir == "" {
 			dir = "/"
 		}
