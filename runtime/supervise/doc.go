@@ -21,8 +21,7 @@
 // re-parented to the service and die with it when it exits. Readiness
 // commands run chrooted into /proc/PID/root, the service's own view of
 // its root (its /tmp and /run included), as its user, in a PID namespace
-// of their own, without the
-// capabilities it lacks.
+// of their own, without the capabilities it lacks.
 //
 // It is driven by events only: process exits arrive from wait goroutines,
 // notification fds from blocking reads, and timers are used only for backoff

@@ -37,8 +37,9 @@
 // the classic fork/exec status pipe.
 //
 // Readiness commands are not run here: the supervisor starts them chrooted
-// into the service's root as the service sees it (/proc/PID/root) with
-// StartConfined, which drops the same capabilities.
+// into the service's root as the service sees it (/proc/PID/root), in a
+// PID namespace of their own, with StartConfined, which drops the same
+// capabilities.
 //
 // Go cannot run code between clone and exec, hence the re-exec: the
 // program's main (and the TestMain of tests that start sandboxed services)
