@@ -56,6 +56,16 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("node daemon running", "root", n.cfg.Root, "socket", n.cfg.Socket)
 	trimMemory()
+	// Starting services (launchers forked from this binary, readiness
+	// checks) pages code in again; give it back once they have settled.
+	go func() {
+		var names []string
+		for _, s := range sup.Services() {
+			names = append(names, s.Name)
+		}
+		_ = sup.WaitReady(ctx, names...)
+		trimMemory()
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():
