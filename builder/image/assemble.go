@@ -22,7 +22,7 @@ import (
 // Well-known OCI annotation and label keys.
 const (
 	// RefNameAnnotation names an image in an OCI layout's index.
-	RefNameAnnotation = "org.opencontainers.image.ref.name"
+	RefNameAnnotation = imagespec.RefNameAnnotation
 	// SourceLabel is the source repository URL.
 	SourceLabel = "org.opencontainers.image.source"
 	// RevisionLabel is the source revision (git commit).

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/un-distro/undistro/builder/internal/fsutil"
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
@@ -193,12 +194,7 @@ func Load(ref string, opts ...remote.Option) (v1.Image, error) {
 }
 
 func loadLayout(spec string) (v1.Image, error) {
-	dir, role := spec, ""
-	if fi, err := os.Stat(spec); err != nil || !fi.IsDir() {
-		if i := strings.LastIndexByte(spec, ':'); i >= 0 {
-			dir, role = spec[:i], spec[i+1:]
-		}
-	}
+	dir, role := imagespec.SplitLayoutRef(spec)
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)

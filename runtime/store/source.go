@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,10 +11,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // RoleAnnotation names an image in an OCI layout index.
-const RoleAnnotation = "org.opencontainers.image.ref.name"
+const RoleAnnotation = imagespec.RefNameAnnotation
 
 // PullOption configures Pull.
 type PullOption func(*pullOptions) error
@@ -79,12 +79,7 @@ func source(ctx context.Context, ref string, o *pullOptions) (v1.Image, v1.Hash,
 // ociImage opens "PATH[:ROLE]". PATH wins when it is a directory as a whole,
 // so a path with a colon and no role still works.
 func ociImage(spec string) (v1.Image, v1.Hash, error) {
-	path, role := spec, ""
-	if fi, err := os.Stat(spec); err != nil || !fi.IsDir() {
-		if i := strings.LastIndex(spec, ":"); i >= 0 {
-			path, role = spec[:i], spec[i+1:]
-		}
-	}
+	path, role := imagespec.SplitLayoutRef(spec)
 	p, err := layout.FromPath(path)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("opening OCI layout %s: %w", path, err)
