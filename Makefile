@@ -48,6 +48,7 @@ test-short: ## unit tests only (skips end-to-end)
 lint: ## gofmt + go vet + tidy check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 .PHONY: demo
 demo: deps build ## build base and web, serve a registry, push, sign, verify, print digests
