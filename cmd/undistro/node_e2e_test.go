@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +30,11 @@ type e2eStatus struct {
 	Previous *struct {
 		Digest string `json:"digest"`
 	} `json:"previous"`
-	Daemon       bool `json:"daemon"`
+	Daemon   bool `json:"daemon"`
+	Services []struct {
+		Name string `json:"name"`
+		PID  int    `json:"pid"`
+	} `json:"services"`
 	LastRollback *struct {
 		From, To, Reason string
 	} `json:"lastRollback"`
@@ -49,11 +54,16 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "images", "webbroken.toml"), []byte(brokenRole), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// webcron adds busybox crond: a quiet service, which (unlike httpbin,
+	// killed by SIGPIPE at its next log line) outlives a dead daemon.
+	if err := os.WriteFile(filepath.Join(repo, "images", "webcron.toml"), []byte("inherit = [\"web\"]\n[service.crond]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	work := t.TempDir()
 	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), sharedGoCache(t), "SOURCE_DATE_EPOCH=1700000000", "COSIGN_PASSWORD=e2e"}
 	run(t, work, env, "key", "generate", "--out", filepath.Join(work, "k"))
 	signed := filepath.Join(work, "signed")
-	res := buildJSON(t, repo, env, "base", "web", "webbroken", "--out", signed, "--sign-key", filepath.Join(work, "k.key"))
+	res := buildJSON(t, repo, env, "base", "web", "webbroken", "webcron", "--out", signed, "--sign-key", filepath.Join(work, "k.key"))
 	unsigned := filepath.Join(work, "unsigned")
 	buildJSON(t, repo, env, "web", "--out", unsigned)
 
@@ -67,27 +77,7 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Fatalf("after switch: %+v, want current %s", st, res["web"].Digest)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	daemon := exec.CommandContext(ctx, binPath, nodeArgs("run", "--health-timeout", "20s")...)
-	daemon.Env = append(os.Environ(), env...)
-	daemon.Cancel = func() error { return daemon.Process.Signal(syscall.SIGTERM) }
-	daemon.WaitDelay = 15 * time.Second
-	logs, err := os.Create(filepath.Join(work, "daemon.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	daemon.Stdout, daemon.Stderr = logs, logs
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = daemon.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logs.Name())
-			t.Logf("daemon log:\n%s", b)
-		}
-	})
+	daemon := startDaemon(t, work, env, nodeArgs("run", "--health-timeout", "20s"), "daemon.log")
 	waitHTTP(t, "http://127.0.0.1:8080/status/200", 200)
 
 	t.Run("health gate rolls back", func(t *testing.T) {
@@ -127,6 +117,90 @@ func TestNodeEndToEnd(t *testing.T) {
 		}
 		waitHTTP(t, "http://127.0.0.1:8080/status/200", 200)
 	})
+
+	t.Run("a new daemon stops what a killed one left running", func(t *testing.T) {
+		run(t, work, env, nodeArgs("switch", "oci:"+signed+":webcron")...)
+		old := servicePID(t, e2eNodeStatus(t, work, env, root), "crond")
+		if err := daemon.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = daemon.Wait()
+		if !alive(old) {
+			t.Fatalf("crond (pid %d) died with the daemon; this test expects it orphaned", old)
+		}
+		startDaemon(t, work, env, nodeArgs("run", "--health-timeout", "20s"), "daemon2.log")
+		deadline := time.Now().Add(30 * time.Second)
+		now := 0
+		for time.Now().Before(deadline) {
+			if out, err := runErr(work, env, nodeArgs("status", "--json")...); err == nil {
+				var st e2eStatus
+				if json.Unmarshal([]byte(out), &st) == nil && st.Daemon {
+					if now = servicePID(t, st, "crond"); now != 0 && now != old {
+						break
+					}
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if now == 0 || now == old {
+			t.Fatalf("the new daemon did not start crond (pid %d, old %d)", now, old)
+		}
+		if alive(old) {
+			t.Fatalf("the orphaned crond (pid %d) still runs beside the new daemon's (pid %d)", old, now)
+		}
+		waitHTTP(t, "http://127.0.0.1:8080/status/200", 200)
+	})
+}
+
+// servicePID returns the pid node status reports for a service.
+func servicePID(t *testing.T, st e2eStatus, name string) int {
+	t.Helper()
+	for _, s := range st.Services {
+		if s.Name == name {
+			return s.PID
+		}
+	}
+	t.Fatalf("node status lists no service %s", name)
+	return 0
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// startDaemon runs `undistro node run` until the test ends (SIGTERM, then
+// a wait), printing its log if the test failed.
+func startDaemon(t *testing.T, dir string, env, args []string, logName string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	daemon := exec.CommandContext(ctx, binPath, args...)
+	daemon.Dir = dir
+	daemon.Env = append(os.Environ(), env...)
+	daemon.Cancel = func() error { return daemon.Process.Signal(syscall.SIGTERM) }
+	daemon.WaitDelay = 15 * time.Second
+	logs, err := os.Create(filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon.Stdout, daemon.Stderr = logs, logs
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = daemon.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("%s:\n%s", logName, b)
+		}
+	})
+	return daemon
 }
 
 func e2eNodeStatus(t *testing.T, dir string, env []string, root string) e2eStatus {

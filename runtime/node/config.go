@@ -72,6 +72,9 @@ func (c Config) withDefaults() Config {
 	if c.Root == "" {
 		c.Root = DefaultRoot
 	}
+	if abs, err := filepath.Abs(c.Root); err == nil {
+		c.Root = abs // the root also names the node's services (supervise.Options.Tag)
+	}
 	if c.Socket == "" {
 		c.Socket = filepath.Join(c.Root, "undistro.sock")
 	}

@@ -36,9 +36,17 @@ func (n *Node) Run(ctx context.Context) error {
 		Root:    n.activeLink(),
 		Chroot:  !n.cfg.NoChroot && os.Geteuid() == 0,
 		LogDir:  LogDir(n.cfg.Root),
+		Tag:     n.cfg.Root,
 		Backoff: n.cfg.Backoff,
 	})
 	go logEvents(supCtx, sup)
+	// Services a previous daemon of this root left running when it died
+	// would hold ports and run beside the new ones: stop them first.
+	if killed, err := supervise.KillLeftovers(n.cfg.Root); err != nil {
+		log.Warn("looking for services a previous daemon left running", "err", err)
+	} else if killed > 0 {
+		log.Warn("stopped processes a previous daemon left running", "count", killed)
+	}
 
 	n.opMu.Lock()
 	n.sup.Store(sup)

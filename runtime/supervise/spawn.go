@@ -42,6 +42,9 @@ func (e exitInfo) ok() bool { return e.code == 0 }
 // that fd.
 func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error) {
 	env := serviceEnv(spec.Env)
+	if s.o.Tag != "" {
+		env = append(env, TagEnv+"="+s.o.Tag)
+	}
 	path, err := resolveExec(s.o.Root, spec.Exec[0], envPath(env))
 	if err != nil {
 		return nil, err

@@ -60,6 +60,11 @@ type Options struct {
 	// metadata). A numeric "uid[:gid]" works without them.
 	Users  []imagespec.User
 	Groups []imagespec.Group
+	// Tag, when set, is added to every service's environment as
+	// UNDISTRO_SUPERVISOR=Tag, so that a later supervisor with the same Tag
+	// can find and stop what a dead one left running (KillLeftovers).
+	// Default: none.
+	Tag string
 	// LogDir receives NAME.log per service; "" discards service output.
 	LogDir string
 	// LogMaxBytes is the size at which a log rotates (default 1 MiB).
