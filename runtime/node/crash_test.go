@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // crashChild switches the node at root to ref and exits; run with
@@ -74,6 +76,15 @@ func TestSwitchCrash(t *testing.T) {
 			t.Fatalf("step %d: no current image after the crash", i)
 		}
 		role := st.Current.Role
+		ents, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if atomicfile.IsTemp(e.Name()) {
+				t.Errorf("step %d: temp file %s left after reopening", i, e.Name())
+			}
+		}
 		rootfs, err := n.st.Rootfs(ctx, st.Current.Digest)
 		if err != nil {
 			t.Fatalf("step %d: %s's root: %v", i, role, err)

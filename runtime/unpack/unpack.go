@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 type kind uint8
