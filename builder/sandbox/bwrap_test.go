@@ -15,13 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func requireBwrap(t *testing.T) *Bwrap {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		t.Skip("bwrap not installed (Debian package bubblewrap)")
-	}
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
 	return &Bwrap{}
 }
 
@@ -37,7 +37,7 @@ func outsideDir(t *testing.T) string {
 	t.Helper()
 	d, err := os.MkdirTemp("/var/tmp", "undistro-sandbox-test-")
 	if err != nil {
-		t.Skipf("no writable /var/tmp: %v", err)
+		testsupport.Unavailable(t, "no writable /var/tmp: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
@@ -147,9 +147,7 @@ func TestRunWriteOutsideFails(t *testing.T) {
 
 func TestRunNoNetwork(t *testing.T) {
 	bw := requireBwrap(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
-	}
+	testsupport.RequireTool(t, "bash", "apt-get install bash")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

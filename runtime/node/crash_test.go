@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // crashChild switches the node at root to ref and exits; run with
@@ -34,9 +35,7 @@ func crashChild(root, ref string) {
 // image's config, status says which, a pending switch is recorded when b
 // became current before its health gate ran, and switching again finishes.
 func TestSwitchCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process per write step")
-	}
+	testsupport.SkipShort(t, "spawns a process per write step")
 	ctx := context.Background()
 	refs := testRoles(t)
 	template := filepath.Join(t.TempDir(), "template")

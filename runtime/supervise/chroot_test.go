@@ -3,13 +3,13 @@ package supervise
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -21,13 +21,8 @@ var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head",
 // dev, tmp, run).
 func busyboxRoot(t *testing.T, dirs ...string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("chroot needs root")
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox (Debian busybox-static) not installed")
-	}
+	testsupport.RequireRoot(t, "chroot")
+	bb := testsupport.RequireTool(t, "busybox", "apt-get install busybox-static")
 	root := t.TempDir()
 	for _, d := range append([]string{"bin", "etc"}, dirs...) {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
