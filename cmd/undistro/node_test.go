@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
-	"github.com/un-distro/undistro/runtime/node/nodetest"
 )
 
 // undistro runs the root command in process and returns its stdout.
@@ -47,9 +47,9 @@ func TestNodeCommands(t *testing.T) {
 		return []imagespec.Service{{Name: "db", Exec: []string{"/svc/db.sh"}, Restart: "never",
 			Ready: &imagespec.Ready{NotifyFD: 3, Timeout: ready}}}
 	}
-	refs := nodetest.WriteLayout(t, filepath.Join(t.TempDir(), "layout"),
-		nodetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
-		nodetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
+	refs := imagetest.WriteRoles(t, filepath.Join(t.TempDir(), "layout"),
+		imagetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
+		imagetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
 	)
 	root := t.TempDir()
 	notKey := filepath.Join(t.TempDir(), "x.pub")

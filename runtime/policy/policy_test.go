@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 )
 
@@ -32,10 +33,10 @@ type backend struct {
 
 var backends = []backend{
 	{"registry", func(t testing.TB) *fixture {
-		reg := newRegistry(t)
+		reg := imagetest.Registry(t)
 		f := &fixture{refA: reg + "/app:web", refB: reg + "/app:other"}
-		f.digestA = pushRandom(t, f.refA)
-		f.digestB = pushRandom(t, f.refB)
+		f.digestA = imagetest.PushRandom(t, f.refA)
+		f.digestB = imagetest.PushRandom(t, f.refB)
 		f.retag = func(t testing.TB) {
 			rb, _ := name.ParseReference(f.refB)
 			ra, _ := name.ParseReference(f.refA)
@@ -50,7 +51,7 @@ var backends = []backend{
 		return f
 	}},
 	{"layout", func(t testing.TB) *fixture {
-		dir, ds := newLayout(t, "web", "other")
+		dir, ds := imagetest.RandomLayout(t, "web", "other")
 		f := &fixture{refA: "oci:" + dir + ":web", refB: "oci:" + dir + ":other", digestA: ds["web"], digestB: ds["other"]}
 		f.retag = func(t testing.TB) {
 			h, _ := v1.NewHash(f.digestB)
@@ -238,7 +239,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyLayoutWithoutRole(t *testing.T) {
-	dir, ds := newLayout(t, "web")
+	dir, ds := imagetest.RandomLayout(t, "web")
 	k := newKey(t)
 	tg, d := resolved(t, "oci:"+dir+":web")
 	k.sign(t, tg, d, d)
@@ -257,7 +258,7 @@ func TestVerifyLayoutWithoutRole(t *testing.T) {
 
 func TestVerifyBadInput(t *testing.T) {
 	k := newKey(t)
-	dir, ds := newLayout(t, "web", "other")
+	dir, ds := imagetest.RandomLayout(t, "web", "other")
 	cases := []struct {
 		name, ref, digest, want string
 		p                       *Policy
