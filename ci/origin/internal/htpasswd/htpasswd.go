@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/singleflight"
 )
 
 // MaxPassword is the longest password bcrypt can hash (bytes).
@@ -143,6 +144,8 @@ type Store struct {
 	err     error
 	key     []byte            // HMAC key for the verified-password cache
 	checked map[string][]byte // user -> HMAC(key, password) of the last good password
+
+	inflight singleflight.Group
 }
 
 type fileStamp struct {
@@ -203,17 +206,23 @@ func (s *Store) Check(name, password string) error {
 	}
 	s.mu.Unlock()
 	if !known {
-		hash = dummyHash()
-	}
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !known {
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return ErrBadCredentials
 	}
-	s.mu.Lock()
-	if h, ok := s.users[name]; ok && bytes.Equal(h, hash) {
-		s.checked[name] = sum
-	}
-	s.mu.Unlock()
-	return nil
+	// A client sends several requests at once with the same credentials:
+	// verify them once.
+	_, err, _ = s.inflight.Do(name+"\x00"+string(sum), func() (any, error) {
+		if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil {
+			return nil, ErrBadCredentials
+		}
+		s.mu.Lock()
+		if h, ok := s.users[name]; ok && bytes.Equal(h, hash) {
+			s.checked[name] = sum
+		}
+		s.mu.Unlock()
+		return nil, nil
+	})
+	return err
 }
 
 // dummyHash is compared against for unknown users so that a wrong name
