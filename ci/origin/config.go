@@ -40,6 +40,10 @@ func loadConfig(data string, o *options) (*configuration.Configuration, error) {
 		}
 	}
 	doc = setDefault(doc, "version", "0.1")
+	if log, _ := get(doc, "log").(yaml.MapSlice); get(log, "level") == nil && get(doc, "loglevel") == nil {
+		// The engine logs every request at info; undistro logs what matters.
+		doc = set(doc, "log", set(log, "level", "warn"))
+	}
 	var storage yaml.MapSlice
 	switch v := get(doc, "storage").(type) {
 	case yaml.MapSlice:

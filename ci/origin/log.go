@@ -45,6 +45,11 @@ func (slogHook) Fire(e *logrus.Entry) error {
 	}
 	l := slog.Default()
 	lv := slogLevel(e.Level)
+	if st, ok := e.Data["http.response.status"].(int); ok && st < 500 && lv > slog.LevelInfo {
+		// The engine logs every 4xx (a HEAD of a missing blob, a
+		// refused login) as an error: they are the client's, not ours.
+		lv = slog.LevelInfo
+	}
 	if !l.Enabled(ctx, lv) {
 		return nil
 	}
