@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, in, want string // want: error substring, or "" for success
-		users              int
+		users          int
 	}{
 		{"empty", "", "", 0},
 		{"comments and blanks", "# users\n\nci:" + string(hash) + "\n", "", 1},
