@@ -65,7 +65,7 @@ This build includes the filesystem and inmemory storage drivers.`,
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "undistro-registry", "directory for storage, users (htpasswd) and the lock")
 	cmd.PersistentFlags().StringVar(&config, "config", "", "distribution registry YAML configuration (storage, redis, TLS, notifications, ...)")
-	cmd.Flags().StringVar(&addr, "addr", origin.DefaultAddr, "address to listen on (default: the config's http.addr, else 127.0.0.1:5000)")
+	cmd.Flags().StringVar(&addr, "addr", origin.DefaultAddr, "address to listen on (when given, overrides the http.addr of --config)")
 	cmd.Flags().BoolVar(&anonymousPull, "anonymous-pull", true, "let clients without credentials pull when users exist")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow a non-loopback address without users or without TLS")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
