@@ -39,6 +39,11 @@ type Rules struct {
 	// root is not the root of a file system (a source tree). Default:
 	// absolute targets are resolved from the tree's root.
 	RelativeLinksOnly bool
+	// IgnoreSetuid leaves setuid/setgid bits unjudged, for a writer that
+	// drops them (a source tree). Default: they need Privileged.
+	IgnoreSetuid bool
+	// Noun is what errors call an entry. Default: "layer entry".
+	Noun string
 }
 
 func (r Rules) withDefaults() (Rules, error) {
@@ -53,6 +58,9 @@ func (r Rules) withDefaults() (Rules, error) {
 	}
 	if r.MaxEntries == 0 {
 		r.MaxEntries = DefaultMaxEntries
+	}
+	if r.Noun == "" {
+		r.Noun = "layer entry"
 	}
 	return r, nil
 }
@@ -82,9 +90,16 @@ type Error struct {
 	Entry  string // the entry's name as it appears in the archive
 	Rule   Rule
 	Reason string
+	Noun   string // what an entry is called; "" means "layer entry"
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("refusing layer entry %q: %s", e.Entry, e.Reason) }
+func (e *Error) Error() string {
+	noun := e.Noun
+	if noun == "" {
+		noun = "layer entry"
+	}
+	return fmt.Sprintf("refusing %s %q: %s", noun, e.Entry, e.Reason)
+}
 
 // Is makes errors.Is(err, ErrRefused) true.
 func (e *Error) Is(target error) bool { return target == ErrRefused }
@@ -238,6 +253,15 @@ func isSparse(h *tar.Header) bool {
 
 // Check judges the next header of the archive.
 func (c *Checker) Check(h *tar.Header) (Entry, error) {
+	e, err := c.check(h)
+	var re *Error
+	if errors.As(err, &re) && c.r.Noun != "layer entry" {
+		re.Noun = c.r.Noun
+	}
+	return e, err
+}
+
+func (c *Checker) check(h *tar.Header) (Entry, error) {
 	if h.Typeflag == tar.TypeXGlobalHeader {
 		return Entry{Skip: true}, nil
 	}
@@ -273,7 +297,7 @@ func (c *Checker) Check(h *tar.Header) (Entry, error) {
 	mode := h.FileInfo().Mode()
 	e := Entry{Name: name}
 	declared := c.priv["/"+name]
-	if mode&fs.ModeSetuid != 0 || (mode&fs.ModeSetgid != 0 && h.Typeflag != tar.TypeDir) {
+	if !c.r.IgnoreSetuid && (mode&fs.ModeSetuid != 0 || (mode&fs.ModeSetgid != 0 && h.Typeflag != tar.TypeDir)) {
 		if !declared {
 			return Entry{}, refuse(h.Name, RuleSetuid, "setuid/setgid bit (mode %04o) on a path the image metadata does not declare privileged", h.Mode&0o7777)
 		}
