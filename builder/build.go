@@ -139,7 +139,7 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	}
 	e, err = b.pkgs.Put(u.key, spec.DestDir(), cache.WithContext(ctx), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
 	if err != nil {
-		return fmt.Errorf("caching %s: %w", u.name, err)
+		return fmt.Errorf("packaging %s (%s): %w", u.name, u.recipe.File, err)
 	}
 	b.entries[u.key] = e
 	b.built[u.key] = true
