@@ -64,3 +64,10 @@ func svc(st *Status, name string) supervise.ServiceStatus {
 	}
 	return supervise.ServiceStatus{}
 }
+
+// unsigned and unsignedDryRun switch to the unsigned test images (the node
+// refuses them without this opt-in).
+var (
+	unsigned       = SwitchOptions{Admit: Admit{InsecureAllowUnsigned: true}}
+	unsignedDryRun = SwitchOptions{Admit: Admit{InsecureAllowUnsigned: true}, DryRun: true}
+)
