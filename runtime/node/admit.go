@@ -72,6 +72,10 @@ func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch b
 		}
 		p := &policy.Policy{Keys: keys, RequireSBOM: true}
 		res, err := p.Verify(ctx, ref, src.Digest)
+		var pe *policy.Error
+		if errors.As(err, &pe) {
+			return nil, err // "refusing image REF (DIGEST): why"
+		}
 		if err != nil {
 			return nil, fmt.Errorf("refusing %s: %w", ref, err)
 		}
