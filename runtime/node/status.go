@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -36,6 +37,9 @@ type ImageInfo struct {
 	Ref    string `json:"ref,omitempty"`
 	Role   string `json:"role,omitempty"`
 	Size   int64  `json:"size"`
+	// Admission says why the node accepted the image: the keys whose
+	// signatures verified, or that it runs unsigned by explicit opt-in.
+	Admission *Admission `json:"admission,omitempty"`
 }
 
 func info(img *store.Image) *ImageInfo {
@@ -51,7 +55,10 @@ func info(img *store.Image) *ImageInfo {
 
 // Status reports the current and previous images, the services, the last
 // rollback and any switch still pending.
-func (n *Node) Status() (*Status, error) {
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s := &Status{Root: n.cfg.Root, Services: []supervise.ServiceStatus{}}
 	cur, err := n.current()
 	if err != nil {
@@ -68,6 +75,11 @@ func (n *Node) Status() (*Status, error) {
 		return nil, err
 	}
 	s.LastRollback, s.Pending = st.LastRollback, st.Pending
+	for _, i := range []*ImageInfo{s.Current, s.Previous} {
+		if i != nil {
+			i.Admission = st.Admitted[i.Digest]
+		}
+	}
 	sup := n.supervisor()
 	switch {
 	case sup != nil:
@@ -94,6 +106,9 @@ func (s *Status) Print(w io.Writer) {
 			return
 		}
 		fmt.Fprintf(w, "%-9s %s %s %s\n", label+":", i.Digest, i.Role, i.Ref)
+		if a := i.Admission; a != nil {
+			fmt.Fprintf(w, "%-9s %s\n", "", a.describe())
+		}
 	}
 	img("current", s.Current)
 	img("previous", s.Previous)
@@ -123,4 +138,16 @@ func (s *Status) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", ss.Name, ss.State, pid, ss.Restarts, since, last)
 	}
 	tw.Flush()
+}
+
+// describe says in one line why the image was admitted.
+func (a *Admission) describe() string {
+	s := "signed by " + strings.Join(a.KeyIDs, ", ")
+	if a.Unsigned {
+		s = "UNSIGNED: admitted with --insecure-allow-unsigned at " + a.Time.Format(time.RFC3339)
+	}
+	if a.Downgrade {
+		s += "; downgrade admitted with --allow-downgrade"
+	}
+	return s
 }
