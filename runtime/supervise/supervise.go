@@ -73,6 +73,19 @@ type Options struct {
 	LogKeep int
 	// Backoff times restarts; zero fields take DefaultBackoff's.
 	Backoff Backoff
+	// Cgroup, when set, enforces services' memory_max, tasks_max,
+	// cpu_weight and io_weight with a cgroup v2 group per service (see
+	// DetectCgroup); without it memory_max and tasks_max fall back to
+	// RLIMIT_AS and RLIMIT_NPROC, the weights are not enforced, and
+	// SandboxStatus says so. Default: none.
+	Cgroup *Cgroup
+	// StateDir holds the services' read_write_paths, as
+	// StateDir/SERVICE/PATH. Default: none (such services fail to start).
+	StateDir string
+	// Unhardened runs sandboxed services in the sandbox of before issue
+	// 13 (mount and PID namespaces, nine capabilities dropped, nothing
+	// else): only the benchmark's baseline sets it. Default false.
+	Unhardened bool
 	// Settle is how long a service that declares no readiness check must
 	// stay up before it counts as ready (state running): one that exits
 	// sooner was never ready, so a crash-looping service fails WaitReady
@@ -92,6 +105,9 @@ type ServiceStatus struct {
 	LastExit  string    `json:"lastExit,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
 	Since     time.Time `json:"since"`
+	// Sandbox is the sandbox of its last start (nil when it runs
+	// unsandboxed: Options.Chroot off).
+	Sandbox *SandboxStatus `json:"sandbox,omitempty"`
 }
 
 // Event is one state change of a service.
