@@ -203,19 +203,32 @@ func bind(root string, b Bind) error {
 		return fmt.Errorf("opening the root: %w", err)
 	}
 	defer unix.Close(rfd)
-	fd, err := unix.Openat2(rfd, strings.TrimPrefix(b.Target, "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return fmt.Errorf("read_write_paths %s: the image has no such directory (or reaches it through a symlink): create it in the package: %w", b.Target, err)
+	open := func() (int, error) {
+		fd, err := unix.Openat2(rfd, strings.TrimPrefix(b.Target, "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return -1, fmt.Errorf("read_write_paths %s: the image has no such directory (or reaches it through a symlink): create it in the package: %w", b.Target, err)
+		}
+		return fd, nil
 	}
-	defer unix.Close(fd)
-	target := fmt.Sprintf("/proc/self/fd/%d", fd)
-	if err := unix.Mount(b.Source, target, "", unix.MS_BIND, ""); err != nil {
+	fd, err := open()
+	if err != nil {
+		return err
+	}
+	err = unix.Mount(b.Source, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, "")
+	unix.Close(fd)
+	if err != nil {
 		return fmt.Errorf("binding %s on %s: %w", b.Source, b.Target, err)
 	}
-	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+	// Opened again, the directory is the new mount's root, which the
+	// remount needs.
+	if fd, err = open(); err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("", fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("remounting %s nosuid,nodev: %w", b.Target, err)
 	}
 	return nil
