@@ -258,4 +258,3 @@ func TestCloseInheritedNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
