@@ -79,6 +79,8 @@ type Options struct {
 	// RLIMIT_AS and RLIMIT_NPROC, the weights are not enforced, and
 	// SandboxStatus says so. Default: none.
 	Cgroup *Cgroup
+	// NoCgroup says why Cgroup is nil, for Limits. Default: none.
+	NoCgroup error
 	// StateDir holds the services' read_write_paths, as
 	// StateDir/SERVICE/PATH. Default: none (such services fail to start).
 	StateDir string
@@ -313,6 +315,19 @@ func (s *Supervisor) SetUsers(users []imagespec.User, groups []imagespec.Group) 
 	s.mu.Lock()
 	s.o.Users, s.o.Groups = users, groups
 	s.mu.Unlock()
+}
+
+// Limits says what enforces the services' limits: the cgroup v2
+// subtree, or the rlimit fallback and why.
+func (s *Supervisor) Limits() string {
+	if s.o.Cgroup != nil {
+		return EnforcedByCgroup + " " + s.o.Cgroup.Dir
+	}
+	why := ""
+	if s.o.NoCgroup != nil {
+		why = ": " + s.o.NoCgroup.Error()
+	}
+	return EnforcedByRlimit + " (RLIMIT_AS, RLIMIT_NPROC; cpu and io weights not enforced)" + why
 }
 
 // Status returns a snapshot of every service, in the order they were first
