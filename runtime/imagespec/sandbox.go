@@ -1,8 +1,10 @@
 package imagespec
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Network namespaces a service may ask for.
@@ -90,3 +92,27 @@ func Capability(name string) (int, bool) {
 
 // CapabilityNames returns every capability name, sorted.
 func CapabilityNames() []string { return slices.Sorted(maps.Keys(capabilities)) }
+
+// Asks lists what s grants beyond the defaults, one "key=value" each in a
+// fixed order (none: the defaults), for a reviewer reading an image's
+// inspect output or its diff.
+func (s Sandbox) Asks() []string {
+	var out []string
+	add := func(ok bool, format string, a ...any) {
+		if ok {
+			out = append(out, fmt.Sprintf(format, a...))
+		}
+	}
+	add(len(s.Capabilities) > 0, "capabilities=%s", strings.Join(s.Capabilities, ","))
+	add(s.AllowSetuid, "allow_setuid")
+	add(s.Network != "" && s.Network != NetworkPrivate, "network=%s", s.Network)
+	add(len(s.Seccomp) > 0, "seccomp+=%s", strings.Join(s.Seccomp, ","))
+	add(s.MemoryMax > 0, "memory_max=%d", s.MemoryMax)
+	add(s.TasksMax > 0, "tasks_max=%d", s.TasksMax)
+	add(s.CPUWeight > 0, "cpu_weight=%d", s.CPUWeight)
+	add(s.IOWeight > 0, "io_weight=%d", s.IOWeight)
+	add(s.TmpSize > 0, "tmp_size=%d", s.TmpSize)
+	add(s.RunSize > 0, "run_size=%d", s.RunSize)
+	add(len(s.ReadWritePaths) > 0, "read_write_paths=%s", strings.Join(s.ReadWritePaths, ","))
+	return out
+}
