@@ -3,11 +3,12 @@ package builder
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // fixture writes a small repository: a is a library-ish package, b runs on
@@ -88,9 +89,7 @@ files = ["/etc/app.conf"]
 
 func needBwrap(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		t.Skip("bwrap not installed (make deps installs bubblewrap)")
-	}
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
 }
 
 func build(t *testing.T, repo, cache string) []Result {

@@ -4,17 +4,21 @@ import "fmt"
 
 // Recipe is one package recipe, recipes/NAME.toml.
 type Recipe struct {
-	Name        string            `toml:"name"`
-	Version     string            `toml:"version"`
-	Revision    int               `toml:"revision"`
-	Description string            `toml:"description"`
-	Homepage    string            `toml:"homepage"`
-	License     string            `toml:"license"`
-	Source      Source            `toml:"source"`
-	Deps        Dependencies      `toml:"dependencies"`
-	Options     map[string]Option `toml:"options"`
-	Build       Build             `toml:"build"`
-	Services    []Service         `toml:"service"`
+	Name        string `toml:"name"`
+	Version     string `toml:"version"`
+	Revision    int    `toml:"revision"`
+	Description string `toml:"description"`
+	Homepage    string `toml:"homepage"`
+	License     string `toml:"license"`
+	// Supplier is who supplies the package, as SPDX writes it:
+	// "Organization: NAME" or "Person: NAME". Empty: a default from the
+	// source kind (see [Recipe.SupplierOf]).
+	Supplier string            `toml:"supplier"`
+	Source   Source            `toml:"source"`
+	Deps     Dependencies      `toml:"dependencies"`
+	Options  map[string]Option `toml:"options"`
+	Build    Build             `toml:"build"`
+	Services []Service         `toml:"service"`
 	// Privileged lists paths in this package that may be setuid/setgid.
 	Privileged []string `toml:"privileged"`
 
