@@ -117,10 +117,10 @@ func TestRunWriteOutsideFails(t *testing.T) {
 	}{
 		{name: "usr", target: "/usr/undistro-sandbox-x", wantErr: "Read-only file system"},
 		{name: "etc", target: "/etc/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Read-only file system"},
+		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Directory nonexistent"},
+		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Directory nonexistent"},
 		{name: "new top-level dir", target: "/undistro-sandbox-x", script: "mkdir /undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "Read-only file system"},
+		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "No such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head",
 // busyboxRoot builds a tiny image root holding a static busybox, the
 // applets the tests use, and the directories named in dirs (such as proc,
 // dev, tmp, run).
-func busyboxRoot(t *testing.T, dirs ...string) string {
+func busyboxRoot(t testing.TB, dirs ...string) string {
 	t.Helper()
 	testsupport.RequireRoot(t, "chroot")
 	bb := testsupport.RequireTool(t, "busybox", "apt-get install busybox-static")

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -31,6 +32,9 @@ type Image struct {
 	// LayerNames name the layers in their imagespec.LayerAnnotation
 	// ("pkg:NAME@1"); unset ones are named l0, l1, ...
 	LayerNames []string
+	// Created is the config's creation time, which the node compares to
+	// refuse downgrades (zero: 1970).
+	Created time.Time
 }
 
 // Build returns img as an OCI image with linux/amd64 config and the
@@ -67,6 +71,7 @@ func Build(t testing.TB, img Image) v1.Image {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Created = v1.Time{Time: img.Created.UTC()}
 	cf.Config.Labels = map[string]string{imagespec.Label: label}
 	if out, err = mutate.ConfigFile(out, cf); err != nil {
 		t.Fatal(err)
@@ -105,6 +110,8 @@ type Role struct {
 	Name     string
 	Files    map[string]string
 	Services []imagespec.Service
+	// Created: see [Image].
+	Created time.Time
 }
 
 // WriteRoles writes roles into a new OCI layout at dir and returns their
@@ -113,7 +120,7 @@ func WriteRoles(t testing.TB, dir string, roles ...Role) map[string]string {
 	t.Helper()
 	var imgs []Image
 	for _, r := range roles {
-		img := Image{Role: r.Name, Meta: imagespec.Image{Services: r.Services}}
+		img := Image{Role: r.Name, Meta: imagespec.Image{Services: r.Services}, Created: r.Created}
 		var paths []string
 		for p := range r.Files {
 			paths = append(paths, p)

@@ -1,19 +1,11 @@
-package recipe
+package scaffold
 
 import (
-	"archive/tar"
 	"archive/zip"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -22,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/builder/source"
+	"github.com/un-distro/undistro/internal/archive"
 	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
@@ -54,13 +49,16 @@ var buildSystems = []buildSystem{
 
 // New writes a skeleton recipe dir/NAME.toml for the archive at rawURL
 // (http, https or file), for `undistro recipe new NAME --url URL`. It
-// downloads the archive, records its sha256, guesses the version from the
+// downloads the archive with the url source fetcher ([source.URLFetcher]),
+// records its sha256, guesses the version from the
 // file name and the build system from the files at the top of the archive
-// (configure, CMakeLists.txt, go.mod, meson.build, Makefile), and writes
+// (configure, CMakeLists.txt, go.mod, meson.build, Makefile; the archive
+// is read by internal/archive: tar, plain or compressed with gzip, bzip2,
+// xz or zstd, or zip, under the source rules), and writes
 // the recipe atomically. It never overwrites: an existing recipe is
 // [ErrExists]. It returns the path written.
 func New(ctx context.Context, name, rawURL, dir string) (string, error) {
-	if !ValidName(name) {
+	if !recipe.ValidName(name) {
 		return "", fmt.Errorf("recipe name %q: use lower-case letters, digits and + . _ - (starting with a letter or digit)", name)
 	}
 	dst := filepath.Join(dir, name+".toml")
@@ -71,23 +69,22 @@ func New(ctx context.Context, name, rawURL, dir string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
 		return "", fmt.Errorf("url %q: want an http, https or file URL", rawURL)
 	}
-	tmp, err := os.CreateTemp("", "undistro-new-*")
+	tmpDir, err := os.MkdirTemp("", "undistro-new-")
 	if err != nil {
-		return "", fmt.Errorf("creating download file: %w", err)
+		return "", fmt.Errorf("creating download directory: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	h := sha256.New()
-	if err := download(ctx, u, io.MultiWriter(tmp, h)); err != nil {
+	defer os.RemoveAll(tmpDir)
+	file := filepath.Join(tmpDir, "archive")
+	sum, err := (&source.URLFetcher{}).Download(ctx, u.String(), file)
+	if err != nil {
 		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	names, err := listArchive(tmp, path.Base(u.Path))
+	names, err := List(file)
 	if err != nil {
 		return "", fmt.Errorf("reading archive %s: %w", rawURL, err)
 	}
 	data := skeleton(name, rawURL, sum, names)
-	if _, err := Parse(dst, data); err != nil {
+	if _, err := recipe.Parse(dst, data); err != nil {
 		return "", fmt.Errorf("writing a skeleton that does not parse (a bug): %w", err)
 	}
 	if err := writeNew(dst, data); err != nil {
@@ -96,79 +93,74 @@ func New(ctx context.Context, name, rawURL, dir string) (string, error) {
 	return dst, nil
 }
 
-func download(ctx context.Context, u *url.URL, w io.Writer) error {
-	if u.Scheme == "file" {
-		f, err := os.Open(u.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(w, f)
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("server answered %s", resp.Status)
-	}
-	_, err = io.Copy(w, resp.Body)
-	return err
-}
-
-// listArchive returns the names of the files in the archive f, with a
-// single top directory stripped, as the source fetcher does. It only
-// reads names: nothing of the archive is written to disk.
-func listArchive(f *os.File, base string) ([]string, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	var names []string
-	if strings.HasSuffix(base, ".zip") {
-		fi, err := f.Stat()
+// List returns the names of the files in the archive at file (a tar,
+// plain or compressed, or a zip), with a single top directory stripped, as
+// the source fetcher does. Every entry is judged by the source rules of
+// internal/archive, so a hostile archive is refused here already. Nothing
+// of the archive is written to disk.
+func List(file string) ([]string, error) {
+	if zr, err := zip.OpenReader(file); err == nil {
+		defer zr.Close()
+		c, err := archive.NewChecker(rules)
 		if err != nil {
 			return nil, err
 		}
-		zr, err := zip.NewReader(f, fi.Size())
-		if err != nil {
-			return nil, err
-		}
-		for _, zf := range zr.File {
-			names = append(names, zf.Name)
+		var names []string
+		for _, f := range zr.File {
+			h, err := archive.ZipHeader(f)
+			if err != nil {
+				return nil, err
+			}
+			e, err := c.Check(h)
+			if err != nil {
+				return nil, err
+			}
+			if !e.Skip {
+				names = append(names, e.Name)
+			}
 		}
 		return stripTop(names), nil
 	}
-	br := bufio.NewReader(f)
-	magic, _ := br.Peek(3)
-	var r io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		r = zr
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		r = bzip2.NewReader(br)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
 	}
-	tr := tar.NewReader(r)
+	defer f.Close()
+	dec, _, err := archive.Decompress(f)
+	if err != nil {
+		return nil, notArchive(err)
+	}
+	defer dec.Close()
+	r, err := archive.NewReader(dec, rules)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
 	for {
-		hdr, err := tr.Next()
+		_, e, err := r.Next()
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return nil, fmt.Errorf("not a tar, tar.gz, tar.bz2 or zip archive (%w); write the recipe by hand", err)
+		var re *archive.Error
+		if errors.As(err, &re) {
+			return nil, err
 		}
-		names = append(names, hdr.Name)
+		if err != nil {
+			return nil, notArchive(err)
+		}
+		names = append(names, e.Name)
+	}
+	if len(names) == 0 {
+		return nil, notArchive(errors.New("no entries"))
 	}
 	return stripTop(names), nil
+}
+
+// rules are the source rules (as builder/source extracts with).
+var rules = archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, Noun: "archive member"}
+
+func notArchive(err error) error {
+	return fmt.Errorf("not a tar (plain, gzip, bzip2, xz or zstd) or zip archive (%v); write the recipe by hand", err)
 }
 
 func stripTop(names []string) []string {
@@ -192,7 +184,7 @@ func stripTop(names []string) []string {
 	return out
 }
 
-var versionInName = regexp.MustCompile(`[-_]v?([0-9][0-9A-Za-z.+~]*?)(\.orig)?\.(tar(\.[a-z0-9]+)?|tgz|tbz2|zip)$`)
+var versionInName = regexp.MustCompile(`[-_]v?([0-9][0-9A-Za-z.+~]*?)(\.orig)?\.(tar(\.[a-z0-9]+)?|tgz|tbz2|txz|tzst|zip)$`)
 
 func skeleton(name, rawURL, sum string, files []string) []byte {
 	version := "0"

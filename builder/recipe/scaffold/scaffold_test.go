@@ -1,4 +1,4 @@
-package recipe
+package scaffold
 
 import (
 	"archive/tar"
@@ -15,6 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/un-distro/undistro/builder/recipe"
 )
 
 func tarGz(t *testing.T, files ...string) []byte {
@@ -34,6 +39,51 @@ func tarGz(t *testing.T, files ...string) []byte {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// rawTar is an uncompressed tar of files, each holding "x".
+func rawTar(t *testing.T, files ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte("x"))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func tarXz(t *testing.T, files ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(rawTar(t, files...))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func tarZst(t *testing.T, files ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(rawTar(t, files...))
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -63,6 +113,9 @@ func TestNew(t *testing.T) {
 		"/tool_v0.3.1.tar.gz": tarGz(t, "tool/go.mod", "tool/main.go"),
 		"/lib-3.0.zip":        zipOf(t, "lib-3.0/meson.build", "lib-3.0/lib.c"),
 		"/plain-1.tar.gz":     tarGz(t, "plain-1/Makefile"),
+		"/xzapp-4.2.tar.xz":   tarXz(t, "xzapp-4.2/configure", "xzapp-4.2/main.c"),
+		"/zapp-5.0.tar.zst":   tarZst(t, "zapp-5.0/go.mod", "zapp-5.0/main.go"),
+		"/evil-1.tar.gz":      tarGz(t, "evil-1/configure", "../../etc/cron.d/x"),
 		"/odd.tar.gz":         tarGz(t, "a/README", "b/README"),
 		"/notes.txt":          []byte("not an archive at all, just some text that is long enough to fail tar parsing ..........................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................."),
 	}
@@ -93,9 +146,12 @@ func TestNew(t *testing.T) {
 		{"go module", "tool", srv.URL + "/tool_v0.3.1.tar.gz", "0.3.1", `-o "$DESTDIR/usr/bin/tool" .`, `build = ["host:go"]`, ""},
 		{"meson in a zip", "lib", srv.URL + "/lib-3.0.zip", "3.0", `meson setup build`, `"host:meson"`, ""},
 		{"plain make", "plain", srv.URL + "/plain-1.tar.gz", "1", `make install DESTDIR="$DESTDIR" PREFIX="$PREFIX"`, `"host:make"`, ""},
+		{"autotools in a tar.xz", "xzapp", srv.URL + "/xzapp-4.2.tar.xz", "4.2", `./configure --prefix="$PREFIX"`, `build = ["host:gcc", "host:make"]`, ""},
+		{"go in a tar.zst", "zapp", srv.URL + "/zapp-5.0.tar.zst", "5.0", `-o "$DESTDIR/usr/bin/zapp" .`, `build = ["host:go"]`, ""},
+		{"hostile archive", "evil", srv.URL + "/evil-1.tar.gz", "", "", "", `refusing archive member "../../etc/cron.d/x": ".." component`},
 		{"no build system", "odd", srv.URL + "/odd.tar.gz", "0", `exit 1`, `build = []`, ""},
 		{"not found", "gone", srv.URL + "/gone-1.tar.gz", "", "", "", "downloading " + srv.URL + "/gone-1.tar.gz: server answered 404 Not Found"},
-		{"not an archive", "notes", srv.URL + "/notes.txt", "", "", "", "not a tar, tar.gz, tar.bz2 or zip archive"},
+		{"not an archive", "notes", srv.URL + "/notes.txt", "", "", "", "not a tar (plain, gzip, bzip2, xz or zstd) or zip archive"},
 		{"bad name", "Bad", srv.URL + "/hello-2.12.tar.gz", "", "", "", `recipe name "Bad": use lower-case letters`},
 		{"bad scheme", "x", "ftp://example.com/x.tar.gz", "", "", "", `url "ftp://example.com/x.tar.gz": want an http, https or file URL`},
 	}
@@ -115,7 +171,7 @@ func TestNew(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Load(p)
+			r, err := recipe.Load(p)
 			if err != nil {
 				t.Fatalf("the skeleton does not load: %v", err)
 			}
