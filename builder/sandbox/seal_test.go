@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestRunSeesOnlyItsInputs: a build step cannot read the host's secrets,
@@ -72,12 +74,7 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 func TestRunHostTools(t *testing.T) {
 	bw := requireBwrap(t)
 	for _, tool := range []string{"go", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed: run make deps", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
+		testsupport.RequireTool(t, tool, "make deps installs it")
 	}
 	goBin, _ := exec.LookPath("go")
 	gccScript := `printf 'int main(void){return 0;}\n' > t.c && gcc -c t.c -o "$TMPDIR/t.o"`

@@ -14,19 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/internal/sandboxprobe"
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // needRoot skips (fails in CI) a test that needs root.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("the service sandbox needs root: run the tests as root (CI does)")
-	}
-	t.Skip("the service sandbox needs root")
+	testsupport.RequireRoot(t, "the service sandbox")
 }
 
 // probeRoot builds the sandbox probe into a fresh image root as
