@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // sealedRepo writes a repository with one package "x" built by script and
@@ -52,10 +53,7 @@ func TestBuildStepsAreSealed(t *testing.T) {
 	if err := os.WriteFile(key, []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	homeFile := ""
-	if ents, _ := os.ReadDir("/home"); len(ents) > 0 {
-		homeFile = filepath.Join("/home", ents[0].Name())
-	}
+	homeFile := testsupport.HostFile(t, "/home")
 	tests := []struct{ name, path string }{
 		{"shadow", "/etc/shadow"},
 		{"root home", "/root/.profile"},
@@ -65,11 +63,8 @@ func TestBuildStepsAreSealed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.path == "" {
-				t.Skip("no directory under /home on this host")
-			}
 			if _, err := os.Stat(tc.path); err != nil {
-				t.Skipf("%s does not exist on this host", tc.path)
+				testsupport.Unavailable(t, "%s does not exist on this host", tc.path)
 			}
 			repo := sealedRepo(t, `mkdir -p "$DESTDIR/usr/share/x"
 cat '`+tc.path+`' > "$DESTDIR/usr/share/x/stolen"`)

@@ -25,10 +25,7 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 	if err := os.WriteFile(key, []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	home := "/home"
-	if ents, _ := os.ReadDir("/home"); len(ents) > 0 {
-		home = filepath.Join("/home", ents[0].Name())
-	}
+	home := filepath.Dir(testsupport.HostFile(t, "/home"))
 	tests := []struct {
 		name, path string
 	}{
@@ -43,7 +40,7 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := os.Stat(tc.path); err != nil {
-				t.Skipf("%s does not exist on this host: nothing to hide", tc.path)
+				testsupport.Unavailable(t, "%s does not exist on this host: nothing to hide", tc.path)
 			}
 			s := newSpec(t, strings.ReplaceAll(`p='PATH_'; if [ -d "$p" ]; then ls -A "$p"; else cat "$p"; fi`, "PATH_", tc.path))
 			err := bw.Run(context.Background(), s)
