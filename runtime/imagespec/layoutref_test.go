@@ -23,6 +23,8 @@ func TestSplitLayoutRef(t *testing.T) {
 		{"no check, no colon", "out", nil, "out", ""},
 		{"empty role", "out:", nil, "out", ""},
 		{"empty", "", nil, "", ""},
+		{"colon in a parent directory", "/a:b/out", nil, "/a:b/out", ""},
+		{"colon in a parent directory and a role", "/a:b/out:web", nil, "/a:b/out", "web"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, r := SplitLayoutRef(tc.spec, tc.isDir)
