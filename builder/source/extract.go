@@ -87,7 +87,7 @@ type extractor struct {
 // rules are the shared rules for a source tree: its root is not "/", so
 // absolute symlinks are refused; setuid bits are dropped, not judged.
 func rules() archive.Rules {
-	return archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, MaxTotalSize: maxExtractBytes, MaxEntries: maxExtractEntries, Noun: "archive member"}
+	return archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, MaxTotalSize: maxExtractBytes, MaxEntries: maxExtractEntries, NoSpecialFiles: true, Noun: "archive member"}
 }
 
 func (x *extractor) extract(ctx context.Context, format, file string) error {
@@ -121,24 +121,25 @@ func (x *extractor) extract(ctx context.Context, format, file string) error {
 }
 
 func (x *extractor) tar(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(r)
-	n := 0
+	ar, err := archive.NewReader(r, rules())
+	if err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		h, err := tr.Next()
-		if errors.Is(err, tar.ErrInsecurePath) && h != nil {
-			err = nil // the checker says why
-		}
+		h, e, err := ar.Next()
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("reading tar after %d entries: %w", n, err)
+		if errors.Is(err, archive.ErrRefused) {
+			return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
 		}
-		n++
-		if err := x.member(h, tr); err != nil {
+		if err != nil {
+			return fmt.Errorf("reading tar after %d entries: %w", ar.Entries(), err)
+		}
+		if err := x.write(h, e, ar); err != nil {
 			return err
 		}
 	}
@@ -160,15 +161,8 @@ func compression(file string) string {
 	return archive.None
 }
 
-// member checks one entry with the shared rules and writes it. A source
-// never holds devices or fifos, whatever a privileged list would say.
+// member checks one zip entry with the shared rules and writes it.
 func (x *extractor) member(h *tar.Header, r io.Reader) error {
-	switch h.Typeflag {
-	case tar.TypeChar, tar.TypeBlock:
-		return fmt.Errorf("%w: %s is a device node", ErrUnsafeArchive, h.Name)
-	case tar.TypeFifo:
-		return fmt.Errorf("%w: %s is a FIFO", ErrUnsafeArchive, h.Name)
-	}
 	e, err := x.check.Check(h)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
@@ -176,6 +170,11 @@ func (x *extractor) member(h *tar.Header, r io.Reader) error {
 	if e.Skip {
 		return nil
 	}
+	return x.write(h, e, r)
+}
+
+// write writes one entry the shared rules have accepted.
+func (x *extractor) write(h *tar.Header, e archive.Entry, r io.Reader) error {
 	switch e.Kind {
 	case archive.KindDir:
 		return x.dir(e.Name)
@@ -188,7 +187,7 @@ func (x *extractor) member(h *tar.Header, r io.Reader) error {
 	case archive.KindWhiteout:
 		return fmt.Errorf("%w: %s is an OCI whiteout, not a source file", ErrUnsafeArchive, h.Name)
 	}
-	// Devices and fifos: Privileged is empty, so the checker refused them.
+	// Devices and fifos: the rules refuse them.
 	return fmt.Errorf("%w: %s has unsupported type %q", ErrUnsafeArchive, h.Name, h.Typeflag)
 }
 

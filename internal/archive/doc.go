@@ -27,7 +27,9 @@
 //     setuid/setgid file on an undeclared path ([RuleHardlink]);
 //   - character and block devices and fifos ([RuleSpecial]) and
 //     setuid/setgid bits ([RuleSetuid]) unless the path is listed in
-//     [Rules.Privileged] (setgid on a directory is fine);
+//     [Rules.Privileged] (setgid on a directory is fine); with
+//     [Rules.NoSpecialFiles] devices and fifos are refused outright, with
+//     [Rules.IgnoreSetuid] setuid bits are left to a writer that drops them;
 //   - files larger than [Rules.MaxFileSize], archives whose files add up to
 //     more than [Rules.MaxTotalSize] or with more than [Rules.MaxEntries]
 //     entries ([RuleSize]);

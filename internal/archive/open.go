@@ -97,7 +97,8 @@ func NewReader(r io.Reader, rules Rules) (*Reader, error) {
 
 // Next returns the next entry, checked, skipping those with nothing to
 // write (the root directory, PAX global headers). At the end it returns
-// io.EOF. The entry's content is read from r.
+// io.EOF; a refused entry is an [*Error]; a malformed archive is the tar
+// reader's error, unwrapped. The entry's content is read from r.
 func (r *Reader) Next() (*tar.Header, Entry, error) {
 	for {
 		h, err := r.tr.Next()
@@ -108,7 +109,7 @@ func (r *Reader) Next() (*tar.Header, Entry, error) {
 			return nil, Entry{}, io.EOF
 		}
 		if err != nil {
-			return nil, Entry{}, fmt.Errorf("reading tar after %d entries: %w", r.n, err)
+			return nil, Entry{}, err // the caller says what it was reading
 		}
 		if h.Typeflag != tar.TypeXGlobalHeader {
 			r.n++
@@ -123,6 +124,10 @@ func (r *Reader) Next() (*tar.Header, Entry, error) {
 		return h, e, nil
 	}
 }
+
+// Entries returns how many entries (PAX global headers aside) Next has
+// read, the last one included.
+func (r *Reader) Entries() int { return r.n }
 
 // Read reads the current entry's content.
 func (r *Reader) Read(p []byte) (int, error) { return r.tr.Read(p) }

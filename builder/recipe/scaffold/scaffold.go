@@ -157,7 +157,7 @@ func List(file string) ([]string, error) {
 }
 
 // rules are the source rules (as builder/source extracts with).
-var rules = archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, Noun: "archive member"}
+var rules = archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, NoSpecialFiles: true, Noun: "archive member"}
 
 func notArchive(err error) error {
 	return fmt.Errorf("not a tar (plain, gzip, bzip2, xz or zstd) or zip archive (%v); write the recipe by hand", err)
