@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/internal/archive"
 )
 
@@ -116,5 +119,29 @@ ln -s /../../../etc/passwd "$DESTDIR/etc/passwd"`, `/etc/passwd: refusing layer 
 				t.Errorf("errors.Is(err, archive.ErrRefused) = false")
 			}
 		})
+	}
+}
+
+// TestSigningKeyInSourceRefused: a key a path source would copy into a
+// build is refused before anything is built; the same key git-ignored is
+// not part of the source and is fine.
+func TestSigningKeyInSourceRefused(t *testing.T) {
+	needBwrap(t)
+	repo := sealedRepo(t, `mkdir -p "$DESTDIR/usr/share/x"; cp README "$DESTDIR/usr/share/x/"`)
+	key := filepath.Join(repo, "src", "x", "cosign.key")
+	writeFile(t, key, "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+	pass := func() ([]byte, error) { return []byte("x"), nil }
+	_, err := Build(context.Background(), []string{"r"}, WithRepo(repo), WithCache(t.TempDir()), WithOutput(t.TempDir()), WithSigning(key, pass))
+	if err == nil || !strings.Contains(err.Error(), "signing key "+key+" is part of the source of x") {
+		t.Fatalf("err = %v, want the key refused", err)
+	}
+	git := exec.Command("sh", "-c", "git init -q && echo '*.key' > .gitignore && git add -A && git -c user.name=t -c user.email=t@t commit -qm x")
+	git.Dir = repo
+	if out, err := git.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v\n%s", err, out)
+	}
+	in, err := (&source.PathFetcher{RepoRoot: repo}).Includes(context.Background(), recipe.Source{Path: "src/x"}, key)
+	if err != nil || in {
+		t.Fatalf("git-ignored key: Includes = %v, %v; want false", in, err)
 	}
 }
