@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/builder/sandbox"
 	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/internal/archive"
 )
@@ -144,4 +145,45 @@ func TestSigningKeyInSourceRefused(t *testing.T) {
 	if err != nil || in {
 		t.Fatalf("git-ignored key: Includes = %v, %v; want false", in, err)
 	}
+}
+
+// recordingSandbox runs builds in another sandbox and records their specs.
+type recordingSandbox struct {
+	inner sandbox.Sandbox
+	specs []sandbox.Spec
+}
+
+var _ sandbox.Sandbox = (*recordingSandbox)(nil)
+
+func (r *recordingSandbox) Run(ctx context.Context, s sandbox.Spec) error {
+	r.specs = append(r.specs, s)
+	return r.inner.Run(ctx, s)
+}
+
+// TestBuildUsesGivenSandbox: the builder runs every build in the sandbox it
+// is given, declaring the recipe's host tools to it.
+func TestBuildUsesGivenSandbox(t *testing.T) {
+	needBwrap(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	repo := sealedRepo(t, `mkdir -p "$DESTDIR/usr/share/x"; cp README "$DESTDIR/usr/share/x/"`)
+	writeFile(t, filepath.Join(repo, "recipes/x.toml"), strings.Replace(mustRead(t, filepath.Join(repo, "recipes/x.toml")), "[build]", "[dependencies]\nbuild = [\"host:make\"]\n[build]", 1))
+	rec := &recordingSandbox{inner: &sandbox.Bwrap{}}
+	if _, err := Build(context.Background(), []string{"r"}, WithRepo(repo), WithCache(t.TempDir()), WithOutput(t.TempDir()), WithSandbox(rec)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.specs) != 1 || strings.Join(rec.specs[0].Tools, ",") != "make" {
+		t.Fatalf("sandbox saw %d builds (%+v), want one declaring host tool make", len(rec.specs), rec.specs)
+	}
+	if _, err := Build(context.Background(), []string{"r"}, WithRepo(repo), WithOutput(t.TempDir()), WithSandbox(nil)); err == nil || !strings.Contains(err.Error(), "sandbox must not be nil") {
+		t.Errorf("WithSandbox(nil): err = %v", err)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
