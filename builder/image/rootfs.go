@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"golang.org/x/sys/unix"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/unpack"
 )
@@ -60,7 +60,7 @@ func ExportRootfs(ctx context.Context, img v1.Image, dir string) error {
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
 	}
-	if err := fsutil.SyncFS(tmp); err != nil {
+	if err := atomicfile.SyncFS(tmp); err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
 	}
 	if _, err := os.Lstat(dir); err == nil {
@@ -70,5 +70,5 @@ func ExportRootfs(ctx context.Context, img v1.Image, dir string) error {
 	} else if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
 	}
-	return fsutil.SyncDir(parent)
+	return atomicfile.SyncDir(parent)
 }

@@ -332,7 +332,7 @@ func ServiceProblems(s Service) []Problem {
 	if s.Ready != nil {
 		out = append(out, readyProblems(s.Ready)...)
 	}
-	return out
+	return append(out, s.Grants().Problems()...)
 }
 
 func readyProblems(r *Ready) []Problem {

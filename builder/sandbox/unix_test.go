@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestRunNoUnixSockets: a host daemon listening on a unix socket in the
@@ -18,11 +20,9 @@ import (
 // socketpair still works.
 func TestRunNoUnixSockets(t *testing.T) {
 	bw := requireBwrap(t)
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed")
-	}
+	testsupport.RequireTool(t, "python3", "apt-get install python3")
 	if seccompFilter(runtime.GOARCH) == nil {
-		t.Skipf("no seccomp filter for %s", runtime.GOARCH)
+		testsupport.Unavailable(t, "no seccomp filter for %s", runtime.GOARCH)
 	}
 	sockDir := outsideDir(t)
 	sock := filepath.Join(sockDir, "daemon.sock")

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/node/nodetest"
 )
 
@@ -19,9 +20,7 @@ import (
 // is that image's complete root (never a mix), and that switching again
 // finishes.
 func TestNodeSwitchCrashCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testsupport.SkipShort(t, "end-to-end test")
 	undistroBin(t)
 	work := t.TempDir()
 	layout := filepath.Join(work, "oci")
@@ -35,7 +34,15 @@ func TestNodeSwitchCrashCLI(t *testing.T) {
 		}})
 	}
 	nodetest.WriteLayout(t, layout, roles...)
+	signer := nodetest.NewSigner(t)
+	signer.Sign(t, "oci:"+layout+":a")
+	signer.Sign(t, "oci:"+layout+":b")
+	pub := filepath.Join(work, "k.pub")
+	if err := os.WriteFile(pub, signer.PublicPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	template := filepath.Join(work, "template")
+	run(t, work, nil, "node", "--root", template, "trust", "add", pub)
 	run(t, work, nil, "node", "--root", template, "switch", "oci:"+layout+":a")
 	a := e2eNodeStatus(t, work, nil, template).Current.Digest
 

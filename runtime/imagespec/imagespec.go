@@ -92,6 +92,9 @@ type Service struct {
 	Ready   *Ready   `json:"ready,omitempty"`
 	// StopTimeout is how long to wait after SIGTERM before SIGKILL.
 	StopTimeout Duration `json:"stopTimeout,omitempty"`
+	// Sandbox is what the service may touch beyond the defaults; its zero
+	// value grants nothing.
+	Sandbox Sandbox `json:"sandbox,omitzero"`
 }
 
 // Ready is how the runtime learns a service is ready. Exactly one of the

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/archive"
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 type kind uint8

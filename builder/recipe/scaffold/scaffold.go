@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // ErrExists is returned by New when the recipe file is already there.
@@ -222,7 +222,7 @@ func writeNew(dst string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := fsutil.CreateNew(dst, data, 0o644); err != nil {
+	if err := atomicfile.CreateNew(dst, data, 0o644); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("writing %s: %w: edit it, or pick another name", dst, ErrExists)
 		}
