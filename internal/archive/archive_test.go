@@ -37,7 +37,7 @@ func tarOf(t testing.TB, hs ...*tar.Header) []byte {
 	return buf.Bytes()
 }
 
-func compress(t *testing.T, kind string, b []byte) []byte {
+func compress(t testing.TB, kind string, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w io.WriteCloser
@@ -213,7 +213,10 @@ func FuzzReader(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	f.Add(tarOf(f, &tar.Header{Name: "a/", Typeflag: tar.TypeDir}, &tar.Header{Name: "a/b", Typeflag: tar.TypeReg}))
+	good := tarOf(f, &tar.Header{Name: "a/", Typeflag: tar.TypeDir}, &tar.Header{Name: "a/b", Typeflag: tar.TypeReg})
+	for _, kind := range []string{None, Gzip, XZ, Zstd} {
+		f.Add(compress(f, kind, good))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dec, _, err := Decompress(bytes.NewReader(b))
 		if err != nil {
