@@ -153,7 +153,7 @@ func TestExtractCorrupt(t *testing.T) {
 	}
 }
 
-var fuzzExts = []string{".tar", ".tar.gz", ".zip", ".tar.bz2"}
+var fuzzExts = []string{".tar", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tar.zst"}
 
 func FuzzExtract(f *testing.F) {
 	for _, dir := range []string{"hostile", "good"} {
