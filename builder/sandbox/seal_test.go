@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestRunSeesOnlyItsInputs: a build step cannot read the host's secrets,
@@ -71,15 +72,8 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 // TestRunHostTools: a toolchain is visible only when declared.
 func TestRunHostTools(t *testing.T) {
 	bw := requireBwrap(t)
-	for _, tool := range []string{"go", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed: run make deps", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	goBin, _ := exec.LookPath("go")
+	goBin := testsupport.RequireTool(t, "go", "install Go (go.mod's version)")
+	testsupport.RequireTool(t, "gcc", "apt-get install gcc")
 	gccScript := `printf 'int main(void){return 0;}\n' > t.c && gcc -c t.c -o "$TMPDIR/t.o"`
 	tests := []struct {
 		name    string
