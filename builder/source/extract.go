@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/archive/compression"
 )
 
 // Limits on what one archive may expand to; beyond them it is refused.
@@ -109,12 +110,12 @@ func (x *extractor) extract(ctx context.Context, format, file string) error {
 		return err
 	}
 	defer f.Close()
-	dec, got, err := archive.Decompress(f)
+	dec, got, err := compression.Decompress(f)
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
-	if want := compression(file); want != got {
+	if want := promisedCompression(file); want != got {
 		return fmt.Errorf("%s holds %s data, not %s as its name says: check the URL", filepath.Base(file), got, want)
 	}
 	return x.tar(ctx, dec)
@@ -145,20 +146,20 @@ func (x *extractor) tar(ctx context.Context, r io.Reader) error {
 	}
 }
 
-// compression returns the compression a tar file's name promises.
-func compression(file string) string {
+// promisedCompression returns the compression a tar file's name promises.
+func promisedCompression(file string) string {
 	n := strings.ToLower(file)
 	switch {
 	case strings.HasSuffix(n, ".gz"), strings.HasSuffix(n, ".tgz"):
-		return archive.Gzip
+		return compression.Gzip
 	case strings.HasSuffix(n, ".xz"), strings.HasSuffix(n, ".txz"):
-		return archive.XZ
+		return compression.XZ
 	case strings.HasSuffix(n, ".bz2"), strings.HasSuffix(n, ".tbz2"), strings.HasSuffix(n, ".tbz"):
-		return archive.Bzip2
+		return compression.Bzip2
 	case strings.HasSuffix(n, ".zst"), strings.HasSuffix(n, ".tzst"):
-		return archive.Zstd
+		return compression.Zstd
 	}
-	return archive.None
+	return compression.None
 }
 
 // member checks one zip entry with the shared rules and writes it.

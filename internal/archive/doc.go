@@ -5,9 +5,11 @@
 // (builder/image), and the node when it unpacks a layer (runtime/unpack).
 // It imports nothing from either side.
 //
-// [Open] detects the compression (gzip, bzip2, xz, zstd or none) from the
-// first bytes and returns the tar stream; [ZipHeaders] presents a zip
-// archive's members as tar headers, so one [Checker] judges both.
+// [Reader] reads a tar stream and returns only entries the [Checker] has
+// accepted; its subpackage compression detects gzip, bzip2, xz or zstd from
+// the first bytes (kept apart so the node, which unpacks uncompressed
+// layers, does not carry the decoders). [ZipHeader] presents a zip
+// archive's members as tar headers, so one Checker judges both.
 //
 // A [Checker] sees every header of one archive, in order, and refuses
 // (with an [*Error] naming the entry and the [Rule], matching [ErrRefused]):

@@ -17,6 +17,7 @@ import (
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/archive/compression"
 	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
@@ -126,7 +127,7 @@ func List(file string) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dec, _, err := archive.Decompress(f)
+	dec, _, err := compression.Decompress(f)
 	if err != nil {
 		return nil, notArchive(err)
 	}
