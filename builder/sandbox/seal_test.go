@@ -84,6 +84,7 @@ func TestRunHostTools(t *testing.T) {
 		{"go declared", []string{"go"}, goBin + ` version`, ""},
 		{"gcc declared", []string{"gcc"}, gccScript, ""},
 		{"gcc undeclared", nil, gccScript, "cc1"},
+		{"cc through /etc/alternatives", []string{"cc"}, `printf 'int main(void){return 0;}\n' > t.c && cc -c t.c -o "$TMPDIR/t.o"`, ""},
 	}
 	if strings.HasPrefix(goBin, "/usr/local/") {
 		tests = append(tests, struct {
