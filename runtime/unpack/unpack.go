@@ -126,7 +126,7 @@ func (u *unpacker) entry(hdr *tar.Header, e archive.Entry, content io.Reader) er
 		return nil
 	}
 	if _, err := u.root.Lstat(name); err == nil {
-		return refuse(hdr.Name, "already exists in the target directory")
+		return refuse(hdr.Name, archive.RuleDuplicate, "already exists in the target directory")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", name, err)
 	}
@@ -152,7 +152,7 @@ func (u *unpacker) entry(hdr *tar.Header, e archive.Entry, content io.Reader) er
 	case archive.KindSpecial:
 		return u.special(hdr, name, mode)
 	}
-	return refuse(hdr.Name, "unsupported entry type %q", string(hdr.Typeflag))
+	return refuse(hdr.Name, archive.RuleType, "unsupported entry type %q", string(hdr.Typeflag))
 }
 
 func meta(name string, hdr *tar.Header) dirMeta {
@@ -194,10 +194,10 @@ func (u *unpacker) parents(entry, name string, create bool) error {
 			u.seen[p] = k
 		}
 		if k == kSymlink {
-			return refuse(entry, "parent %q is a symlink", p)
+			return refuse(entry, archive.RuleParent, "parent %q is a symlink", p)
 		}
 		if k != kDir {
-			return refuse(entry, "parent %q is a %s, not a directory", p, k)
+			return refuse(entry, archive.RuleParent, "parent %q is a %s, not a directory", p, k)
 		}
 	}
 	return nil
