@@ -1,10 +1,10 @@
 package unpack
 
 import (
-	"github.com/un-distro/undistro/internal/archive"
-
 	"archive/tar"
 	"fmt"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
 func (u *unpacker) symlink(hdr *tar.Header, name string) error {
