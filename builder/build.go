@@ -126,6 +126,7 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 		Log:    filepath.Join(logDir, u.name+".log"),
 		Jobs:   b.cfg.jobs,
 		Epoch:  u.epoch,
+		Tools:  u.tools,
 	}
 	for _, d := range u.deps {
 		spec.ReadOnly = append(spec.ReadOnly, sandbox.Bind{Host: b.entries[d.key].Dir, Sandbox: "/deps/" + d.name})
@@ -133,12 +134,12 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	if err := b.goEnv(ctx, u, f, &spec); err != nil {
 		return err
 	}
-	if err := (&sandbox.Bwrap{}).Run(ctx, spec); err != nil {
+	if err := b.cfg.sandbox.Run(ctx, spec); err != nil {
 		return fmt.Errorf("building %s (%s): %w", u.name, u.recipe.File, err)
 	}
 	e, err = b.pkgs.Put(u.key, spec.DestDir(), cache.WithContext(ctx), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
 	if err != nil {
-		return fmt.Errorf("caching %s: %w", u.name, err)
+		return fmt.Errorf("packaging %s (%s): %w", u.name, u.recipe.File, err)
 	}
 	b.entries[u.key] = e
 	b.built[u.key] = true

@@ -1,5 +1,5 @@
-// Package ci holds what continuous integration runs around the builder.
-// Today that is the origin registry (package registry) that `undistro serve`
-// runs and CI pushes to; building exactly what a commit changed and
-// publishing signed images come with the CI issue.
+// Package ci is the home of undistro's CI pipeline: what continuous
+// integration runs around the builder (building exactly what a commit
+// changed, publishing signed images). Its origin registry, the one
+// `undistro serve` runs and CI pushes to, is package ci/origin.
 package ci

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/layer"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // Cache is a directory of built packages:
@@ -196,11 +196,11 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("caching %s: encoding metadata: %w", key, err)
 	}
-	if err := fsutil.WriteFile(filepath.Join(tmp, metaFile), meta, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, metaFile), meta, 0o644); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	// One syncfs makes the whole tree durable before it becomes visible.
-	if err := fsutil.SyncFS(tmp); err != nil {
+	if err := atomicfile.SyncFS(tmp); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	final := filepath.Join(c.entriesDir(), h)
@@ -216,7 +216,7 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 		}
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
-	if err := fsutil.SyncDir(c.entriesDir()); err != nil {
+	if err := atomicfile.SyncDir(c.entriesDir()); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	e.path = final

@@ -35,6 +35,8 @@ func TestLoadBad(t *testing.T) {
 			`testdata/bad/two-sources.toml:7:1: [source]: more than one source kind (url, git): keep exactly one`}},
 		{"path escaping the repo", "path-escape", []string{
 			`testdata/bad/path-escape.toml:5:1: [source]: path "../../etc" escapes the repository: remove ".."`}},
+		{"supplier not SPDX", "bad-supplier", []string{
+			`testdata/bad/bad-supplier.toml:3:1: supplier "ACME Corp": write "Organization: NAME" or "Person: NAME" (SPDX), or leave it out for the default of the source kind`}},
 		{"name does not match file", "name-mismatch", []string{
 			`testdata/bad/name-mismatch.toml:1:1: name "other" does not match the file name "name-mismatch": rename one of them`}},
 		{"duplicate key and table", "duplicate-key", []string{

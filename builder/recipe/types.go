@@ -4,17 +4,21 @@ import "fmt"
 
 // Recipe is one package recipe, recipes/NAME.toml.
 type Recipe struct {
-	Name        string            `toml:"name"`
-	Version     string            `toml:"version"`
-	Revision    int               `toml:"revision"`
-	Description string            `toml:"description"`
-	Homepage    string            `toml:"homepage"`
-	License     string            `toml:"license"`
-	Source      Source            `toml:"source"`
-	Deps        Dependencies      `toml:"dependencies"`
-	Options     map[string]Option `toml:"options"`
-	Build       Build             `toml:"build"`
-	Services    []Service         `toml:"service"`
+	Name        string `toml:"name"`
+	Version     string `toml:"version"`
+	Revision    int    `toml:"revision"`
+	Description string `toml:"description"`
+	Homepage    string `toml:"homepage"`
+	License     string `toml:"license"`
+	// Supplier is who supplies the package, as SPDX writes it:
+	// "Organization: NAME" or "Person: NAME". Empty: a default from the
+	// source kind (see [Recipe.SupplierOf]).
+	Supplier string            `toml:"supplier"`
+	Source   Source            `toml:"source"`
+	Deps     Dependencies      `toml:"dependencies"`
+	Options  map[string]Option `toml:"options"`
+	Build    Build             `toml:"build"`
+	Services []Service         `toml:"service"`
 	// Privileged lists paths in this package that may be setuid/setgid.
 	Privileged []string `toml:"privileged"`
 
@@ -113,6 +117,28 @@ type Service struct {
 	After       []string          `toml:"after"`
 	StopTimeout string            `toml:"stop_timeout"` // Go duration
 	Ready       *Ready            `toml:"ready"`
+	// What the service may touch beyond the secure defaults (see
+	// [Grants]); roles override each field.
+	Capabilities   []string `toml:"capabilities"`
+	AllowSetuid    *bool    `toml:"allow_setuid"`
+	Network        string   `toml:"network"`
+	Seccomp        []string `toml:"seccomp"`
+	MemoryMax      string   `toml:"memory_max"`
+	TasksMax       int      `toml:"tasks_max"`
+	CPUWeight      int      `toml:"cpu_weight"`
+	IOWeight       int      `toml:"io_weight"`
+	TmpSize        string   `toml:"tmp_size"`
+	RunSize        string   `toml:"run_size"`
+	ReadWritePaths []string `toml:"read_write_paths"`
+}
+
+// Grants returns the service's grant fields.
+func (s Service) Grants() Grants {
+	return Grants{
+		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Seccomp: s.Seccomp,
+		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
+		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths,
+	}
 }
 
 // Ready is a readiness check; exactly one kind is set.

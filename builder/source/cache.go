@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // Fetcher fetches one kind of source. Fetch creates dst (which does not
@@ -250,10 +250,10 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 	if err := seal(tree); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := fsutil.SyncFS(tmp); err != nil {
+	if err := atomicfile.SyncFS(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -262,7 +262,7 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 		}
 		return fmt.Errorf("moving fetched source into the cache: %w", err)
 	}
-	return fsutil.SyncDir(c.dir)
+	return atomicfile.SyncDir(c.dir)
 }
 
 func (c *Cache) fetcher(kind, modCache string) (Fetcher, error) {

@@ -137,9 +137,9 @@ func TestURLErrors(t *testing.T) {
 	}{
 		{"checksum mismatch", recipe.Source{URL: srv.URL + "/hello.tar", SHA256: other},
 			fmt.Sprintf("checksum mismatch for %s/hello.tar: recipe says sha256:%s, downloaded sha256:%s; fix the sha256 in recipes/x.toml if the new file is trusted", srv.URL, other, sha(good))},
-		{"dotdot member", recipe.Source{URL: srv.URL + "/evil.tar", SHA256: sha(srv.files["/evil.tar"])}, `unsafe archive: ../x has a ".." element`},
-		{"absolute member", recipe.Source{URL: srv.URL + "/abs.tar", SHA256: sha(srv.files["/abs.tar"])}, "unsafe archive: /tmp/x is an absolute path"},
-		{"symlink escape", recipe.Source{URL: srv.URL + "/escape.tar", SHA256: sha(srv.files["/escape.tar"])}, "unsafe archive: symlink l -> ../../etc leaves the tree"},
+		{"dotdot member", recipe.Source{URL: srv.URL + "/evil.tar", SHA256: sha(srv.files["/evil.tar"])}, `unsafe archive: refusing archive member "../x": ".." component`},
+		{"absolute member", recipe.Source{URL: srv.URL + "/abs.tar", SHA256: sha(srv.files["/abs.tar"])}, `unsafe archive: refusing archive member "/tmp/x": absolute path`},
+		{"symlink escape", recipe.Source{URL: srv.URL + "/escape.tar", SHA256: sha(srv.files["/escape.tar"])}, `unsafe archive: refusing archive member "l": symlink target "../../etc" escapes the root`},
 		{"device node", recipe.Source{URL: srv.URL + "/dev.tar", SHA256: sha(srv.files["/dev.tar"])}, "unsafe archive: null is a device node"},
 		{"not found", recipe.Source{URL: srv.URL + "/nope.tar", SHA256: other}, "server answered 404 Not Found"},
 		{"missing sha256", recipe.Source{URL: srv.URL + "/hello.tar"}, `recipes/x.toml: source: bad source: url source has no sha256; add sha256 = "<64 hex digits>"`},

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/node/nodetest"
 )
 
@@ -19,9 +20,7 @@ import (
 // is that image's complete root (never a mix), and that switching again
 // finishes.
 func TestNodeSwitchCrashCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testsupport.SkipShort(t, "end-to-end test")
 	undistroBin(t)
 	work := t.TempDir()
 	layout := filepath.Join(work, "oci")

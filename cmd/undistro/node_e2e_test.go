@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // brokenRole is web whose service never becomes ready: go-httpbin answers
@@ -46,9 +48,7 @@ type e2eStatus struct {
 // image, and a manual rollback.
 func TestNodeEndToEnd(t *testing.T) {
 	need(t, "bwrap", "apt-get", "dpkg-source")
-	if os.Geteuid() != 0 {
-		t.Skip("the node runtime chroots services: run as root (CI does)")
-	}
+	testsupport.RequireRoot(t, "the node runtime (it chroots services)")
 	undistroBin(t)
 	repo := copyRepo(t, repoRoot(t))
 	if err := os.WriteFile(filepath.Join(repo, "images", "webbroken.toml"), []byte(brokenRole), 0o644); err != nil {

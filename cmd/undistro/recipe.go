@@ -10,6 +10,7 @@ import (
 
 	"github.com/un-distro/undistro/builder/graph"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/builder/recipe/scaffold"
 )
 
 func newRecipeCmd() *cobra.Command {
@@ -121,7 +122,7 @@ finish. It never overwrites an existing recipe.`,
 				return fmt.Errorf("--url is required: the source archive to build from")
 			}
 			r, _ := dirs()
-			path, err := recipe.New(cmd.Context(), args[0], url, r)
+			path, err := scaffold.New(cmd.Context(), args[0], url, r)
 			if err != nil {
 				return err
 			}

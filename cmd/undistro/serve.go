@@ -3,70 +3,73 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/un-distro/undistro/ci/registry"
+	"github.com/un-distro/undistro/ci/origin"
 )
 
 func newServeCmd() *cobra.Command {
-	var addr, data string
+	var (
+		data, config, addr, tlsCert, tlsKey string
+		anonymousPull, insecure             bool
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the embedded OCI registry (blobs and manifests persist on disk)",
-		Long: `serve runs a real OCI distribution registry (go-containerregistry's) on
---addr, keeping blobs and a manifest journal under --data so a restart loses
-nothing. It is the origin that 'undistro build --push' publishes to, and what
-'make demo' uses so nothing else needs to run. Plain HTTP: bind it to
-loopback or put TLS in front of it.`,
+		Short: "Run the origin registry (CNCF distribution, in process)",
+		Long: `serve runs undistro's origin registry: the CNCF distribution registry engine
+in process, storing under --data (filesystem driver) unless --config, the
+engine's own YAML configuration (a distribution config.yml: storage, redis,
+notifications, TLS, auth, middleware), says otherwise. It is where
+'undistro build --push' publishes and nodes pull from.
+
+Users ('undistro serve user add NAME') are needed for push and delete once one
+exists; pulling stays anonymous unless --anonymous-pull=false (undistro images
+hold no secrets and nodes verify signatures, so it is writes that need
+guarding). On a loopback address with no users the registry is open, as for
+'make demo'. Listening on any other address without users and TLS is refused
+unless --insecure.
+
+This build includes the filesystem and inmemory storage drivers.`,
 		Example: `  undistro serve --addr 127.0.0.1:5000 --data /var/lib/undistro-registry
-  undistro build web --out out --push 127.0.0.1:5000/undistro`,
+  undistro serve user add ci --data /var/lib/undistro-registry --password-stdin <ci.pass
+  undistro serve --addr :443 --data /var/lib/undistro-registry --tls-cert reg.crt --tls-key reg.key
+  undistro serve --config /etc/undistro/registry.yml --data /var/lib/undistro-registry`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var logger *log.Logger
-			if v, _ := cmd.Flags().GetBool("verbose"); v {
-				logger = log.New(cmd.ErrOrStderr(), "registry: ", log.LstdFlags)
+			opts := []origin.Option{origin.WithAnonymousPull(anonymousPull)}
+			if config != "" {
+				opts = append(opts, origin.WithConfigFile(config))
 			}
-			h, err := registry.New(data, logger)
+			if config == "" || cmd.Flags().Changed("addr") {
+				opts = append(opts, origin.WithAddr(addr))
+			}
+			if tlsCert != "" || tlsKey != "" {
+				opts = append(opts, origin.WithTLS(tlsCert, tlsKey))
+			}
+			if insecure {
+				opts = append(opts, origin.WithInsecure())
+			}
+			srv, err := origin.New(cmd.Context(), data, opts...)
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listening on %s: %w (is another registry running? pick another --addr)", addr, err)
+			mode := "push and delete need a user"
+			if srv.Open() {
+				mode = "no users: anyone who reaches it can push"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "serving registry on http://%s (data in %s)\n", ln.Addr(), data)
-			return serveUntilDone(cmd.Context(), &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, ln)
+			fmt.Fprintf(cmd.OutOrStdout(), "serving registry on %s (data in %s; %s)\n", srv.URL(), data, mode)
+			return srv.Serve(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on")
-	cmd.Flags().StringVar(&data, "data", "undistro-registry", "directory for blobs and manifests")
+	cmd.PersistentFlags().StringVar(&data, "data", "undistro-registry", "directory for storage, users (htpasswd) and the lock")
+	cmd.PersistentFlags().StringVar(&config, "config", "", "distribution registry YAML configuration (storage, redis, TLS, notifications, ...)")
+	cmd.Flags().StringVar(&addr, "addr", origin.DefaultAddr, "address to listen on (when given, overrides the http.addr of --config)")
+	cmd.Flags().BoolVar(&anonymousPull, "anonymous-pull", true, "let clients without credentials pull when users exist")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow a non-loopback address without users or without TLS")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	cmd.AddCommand(newServeUserCmd(&data), newServeGCCmd(&data, &config))
 	return cmd
-}
-
-// serveUntilDone serves until ctx is cancelled, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return err
-		}
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}
 }

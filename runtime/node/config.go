@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
@@ -131,66 +131,8 @@ func writeState(root string, st state) error {
 	if err != nil {
 		return fmt.Errorf("encoding node state: %w", err)
 	}
-	if err := writeFileAtomic(statePath(root), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(statePath(root), append(b, '\n'), 0o644, atomicfile.Step("node.state")); err != nil {
 		return fmt.Errorf("writing node state: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to a temp file beside path, fsyncs it, renames
-// it over path and fsyncs the directory.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	crash.Point("node.write")
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	crash.Point("node.rename")
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// symlinkAtomic points link at target by renaming a fresh symlink over it.
-func symlinkAtomic(target, link string) error {
-	tmp := link + ".tmp"
-	_ = os.Remove(tmp)
-	crash.Point("node.symlink")
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	crash.Point("node.symlink.rename")
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(link))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // crashChild switches the node at root to ref and exits; run with
@@ -32,9 +35,7 @@ func crashChild(root, ref string) {
 // image's config, status says which, a pending switch is recorded when b
 // became current before its health gate ran, and switching again finishes.
 func TestSwitchCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process per write step")
-	}
+	testsupport.SkipShort(t, "spawns a process per write step")
 	ctx := context.Background()
 	refs := testRoles(t)
 	template := filepath.Join(t.TempDir(), "template")
@@ -75,6 +76,15 @@ func TestSwitchCrash(t *testing.T) {
 			t.Fatalf("step %d: no current image after the crash (child: %v)\n%s", i, childErr, out)
 		}
 		role := st.Current.Role
+		ents, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if atomicfile.IsTemp(e.Name()) {
+				t.Errorf("step %d: temp file %s left after reopening", i, e.Name())
+			}
+		}
 		rootfs, err := n.st.Rootfs(ctx, st.Current.Digest)
 		if err != nil {
 			t.Fatalf("step %d: %s's root: %v", i, role, err)

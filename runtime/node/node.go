@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -241,7 +242,7 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			delete(known, name)
 		}
 	}
-	if err := symlinkAtomic(rootfs, n.activeLink()); err != nil {
+	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
 		return fmt.Errorf("activating %s: %w", rootfs, err)
 	}
 	n.supervisor().SetUsers(meta.Users, meta.Groups)

@@ -29,6 +29,10 @@ type Status struct {
 	LastRollback *Rollback `json:"lastRollback,omitempty"`
 	// Pending is a switch whose health gate has not passed yet.
 	Pending *Pending `json:"pending,omitempty"`
+	// Limits says what enforces the services' memory_max, tasks_max,
+	// cpu_weight and io_weight: a cgroup v2 subtree or the rlimit
+	// fallback (each service's Sandbox says it per limit).
+	Limits string `json:"limits,omitempty"`
 }
 
 // ImageInfo names one image in the store.
@@ -85,6 +89,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 	case sup != nil:
 		s.Daemon = true
 		s.Services = sup.Status()
+		s.Limits = sup.Limits()
 		for _, ss := range s.Services {
 			if ss.State == supervise.StateFailed {
 				s.GiveUps = append(s.GiveUps, ss.Name)
@@ -138,6 +143,40 @@ func (s *Status) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", ss.Name, ss.State, pid, ss.Restarts, since, last)
 	}
 	tw.Flush()
+	printSandboxes(w, s)
+}
+
+// printSandboxes writes each service's sandbox: user, capabilities,
+// namespaces, seccomp and limits with what enforces them.
+func printSandboxes(w io.Writer, s *Status) {
+	any := false
+	for _, ss := range s.Services {
+		sb := ss.Sandbox
+		if sb == nil {
+			continue
+		}
+		if !any {
+			fmt.Fprintf(w, "\nsandboxes (limits: %s):\n", s.Limits)
+			any = true
+		}
+		caps := "none"
+		if len(sb.Capabilities) > 0 {
+			caps = strings.Join(sb.Capabilities, ",")
+		}
+		fmt.Fprintf(w, "  %s: user %s (uid %d), capabilities %s, no_new_privs %t, namespaces %s, network %s, seccomp %s\n",
+			ss.Name, sb.User, sb.UID, caps, sb.NoNewPrivs, strings.Join(sb.Namespaces, ","), sb.Network, sb.Seccomp)
+		for _, l := range []struct {
+			name string
+			l    *supervise.Limit
+		}{{"memory_max", sb.MemoryMax}, {"tasks_max", sb.TasksMax}, {"cpu_weight", sb.CPUWeight}, {"io_weight", sb.IOWeight}} {
+			if l.l != nil {
+				fmt.Fprintf(w, "    %s %d: %s (%s)\n", l.name, l.l.Value, l.l.EnforcedBy, l.l.How)
+			}
+		}
+		if len(sb.ReadWritePaths) > 0 {
+			fmt.Fprintf(w, "    read_write_paths %s\n", strings.Join(sb.ReadWritePaths, " "))
+		}
+	}
 }
 
 // describe says in one line why the image was admitted.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // TestMain doubles as the crash child: with STORE_CRASH_CHILD=ROOT,LAYOUT
@@ -150,7 +152,7 @@ func checkClean(t *testing.T, root string) {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), tmpPrefix) || e.Name() == "journal.json" {
+			if atomicfile.IsTemp(e.Name()) || e.Name() == "journal.json" {
 				t.Errorf("left after recovery: %s", filepath.Join(d, e.Name()))
 			}
 		}

@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +11,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
-	"github.com/un-distro/undistro/runtime/internal/crash"
 )
 
 // Source is an image resolved from a reference but not in the store yet:
@@ -149,7 +147,7 @@ func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record,
 		}
 	}
 	prog.report()
-	if err := s.putBlob(bytes.NewReader(src.rawConfig), m.Config.Digest, nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawConfig), m.Config.Digest, int64(len(src.rawConfig)), nil); err != nil {
 		return nil, err
 	}
 	for i, desc := range m.Layers {
@@ -168,7 +166,7 @@ func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record,
 			if err != nil {
 				return nil, fmt.Errorf("fetching layer %s: %w", desc.Digest, err)
 			}
-			err = s.putBlob(rc, desc.Digest, prog)
+			err = s.putBlob(rc, desc.Digest, desc.Size, prog)
 			rc.Close()
 			if err != nil {
 				return nil, err
@@ -180,7 +178,7 @@ func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record,
 	}
 	// The manifest goes last: a manifest blob in the store means its
 	// config and layers are there too.
-	if err := s.putBlob(bytes.NewReader(src.rawManifest), src.hash, nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawManifest), src.hash, int64(len(src.rawManifest)), nil); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(r)
@@ -202,55 +200,22 @@ func (s *Store) hasBlob(digest string) bool {
 	return err == nil
 }
 
-// putBlob stores r as blobs/sha256/HEX if it hashes to want.
-func (s *Store) putBlob(r io.Reader, want v1.Hash, prog *progress) error {
+// putBlob stores r as blobs/sha256/HEX if it is size bytes long and hashes
+// to want.
+func (s *Store) putBlob(r io.Reader, want v1.Hash, size int64, prog *progress) error {
 	if want.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: only sha256 digests are supported", want)
 	}
 	if _, err := hexOf(want.String()); err != nil {
 		return err
 	}
-	final := s.path("blobs", "sha256", want.Hex)
-	if _, err := os.Stat(final); err == nil {
-		return nil
-	}
-	tmp := tmpName(s.path("blobs", "sha256"), final)
-	crash.Point("blob.create")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
-	}
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	h := sha256.New()
-	var w io.Writer = io.MultiWriter(f, h)
 	if prog != nil {
-		w = io.MultiWriter(w, prog)
+		r = io.TeeReader(r, prog)
 	}
-	crash.Point("blob.write")
-	if _, err := io.Copy(w, r); err != nil {
-		return fail(fmt.Errorf("fetching blob %s: %w", want, err))
+	if err := atomicfile.WriteBlob(s.path("blobs", "sha256", want.Hex), r, want.Hex, size, 0o444, atomicfile.Step("blob")); err != nil {
+		return fmt.Errorf("blob %s: %w", want, err)
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != want.String() {
-		return fail(fmt.Errorf("blob %s: content hashes to %s: the source is corrupt or was tampered with", want, got))
-	}
-	crash.Point("blob.fsync")
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("syncing %s: %w", tmp, err))
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	crash.Point("blob.rename")
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("renaming %s: %w", tmp, err)
-	}
-	return syncDir(s.path("blobs", "sha256"), "blob")
+	return nil
 }
 
 type progress struct {

@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 // state is state.json: the pointers a node runs from. One file, so both
@@ -146,14 +147,8 @@ func (s *Store) links(st state) error {
 			}
 			continue
 		}
-		tmp := tmpName(s.root, p)
-		crash.Point("link.create")
-		if err := os.Symlink(want, tmp); err != nil {
-			return fmt.Errorf("creating %s: %w", tmp, err)
-		}
-		crash.Point("link.rename")
-		if err := os.Rename(tmp, p); err != nil {
-			return fmt.Errorf("renaming %s: %w", tmp, err)
+		if err := atomicfile.Symlink(want, p, atomicfile.Step("link")); err != nil {
+			return err
 		}
 	}
 	return syncDir(s.root, "link")

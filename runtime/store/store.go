@@ -20,6 +20,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -260,7 +261,7 @@ func (s *Store) records() ([]*record, error) {
 	var out []*record
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(name, tmpPrefix) {
+		if !ok || atomicfile.IsTemp(name) {
 			continue
 		}
 		r, err := s.readRecord("sha256:" + name)

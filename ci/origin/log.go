@@ -1,0 +1,75 @@
+package origin
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/sirupsen/logrus"
+)
+
+var bridgeOnce sync.Once
+
+// configureLogging sends the engine's logrus output to slog (the default
+// logger: undistro libraries log through slog), at the engine's configured
+// level or the least verbose level slog would print, whichever is higher.
+func configureLogging(ctx context.Context, cfg *configuration.Configuration) {
+	bridgeOnce.Do(func() {
+		logrus.SetOutput(discard{})
+		logrus.AddHook(slogHook{})
+	})
+	level, err := logrus.ParseLevel(string(cfg.Log.Level))
+	if err != nil {
+		level = logrus.InfoLevel
+	}
+	for level > logrus.ErrorLevel && !slog.Default().Enabled(ctx, slogLevel(level)) {
+		level--
+	}
+	logrus.SetLevel(level)
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// slogHook forwards logrus entries to slog.Default().
+type slogHook struct{}
+
+func (slogHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (slogHook) Fire(e *logrus.Entry) error {
+	ctx := e.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	l := slog.Default()
+	lv := slogLevel(e.Level)
+	if st, ok := e.Data["http.response.status"].(int); ok && st < 500 && lv > slog.LevelInfo {
+		// The engine logs every 4xx (a HEAD of a missing blob, a
+		// refused login) as an error: they are the client's, not ours.
+		lv = slog.LevelInfo
+	}
+	if !l.Enabled(ctx, lv) {
+		return nil
+	}
+	attrs := make([]slog.Attr, 0, len(e.Data)+1)
+	attrs = append(attrs, slog.String("component", "registry"))
+	for k, v := range e.Data {
+		attrs = append(attrs, slog.Any(k, v))
+	}
+	l.LogAttrs(ctx, lv, e.Message, attrs...)
+	return nil
+}
+
+func slogLevel(l logrus.Level) slog.Level {
+	switch {
+	case l <= logrus.ErrorLevel:
+		return slog.LevelError
+	case l == logrus.WarnLevel:
+		return slog.LevelWarn
+	case l == logrus.InfoLevel:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
+}

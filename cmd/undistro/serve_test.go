@@ -1,0 +1,118 @@
+//go:build !undistro_node
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// undistroIn runs the root command in process with stdin and returns stdout.
+func undistroIn(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func TestServeUserCommands(t *testing.T) {
+	ctx := t.Context()
+	data := t.TempDir()
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		want, err   string
+	}{
+		{"add from stdin", "s3cret\n", []string{"add", "ci", "--password-stdin"}, "added user ci", ""},
+		{"add a second", "other\n", []string{"add", "ops"}, "added user ops", ""},
+		{"set password", "new\n", []string{"add", "ci", "--password-stdin"}, "set the password of user ci", ""},
+		{"list", "", []string{"list"}, "ci\nops\n", ""},
+		{"remove", "", []string{"remove", "ops"}, "removed user ops", ""},
+		{"remove missing", "", []string{"remove", "ops"}, "", "no such user \"ops\""},
+		{"empty password", "\n", []string{"add", "x", "--password-stdin"}, "", "no password on standard input"},
+		{"bad name", "pw\n", []string{"add", "a:b", "--password-stdin"}, "", "contains ':'"},
+		{"list after", "", []string{"list"}, "ci\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "user"}, tc.args...)
+			out, err := undistroIn(ctx, tc.stdin, append(args, "--data", data)...)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want an error saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("got %q %v, want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeCommand starts `undistro serve` in process, checks it answers,
+// and that a non-loopback address without users is refused with the fix.
+func TestServeCommand(t *testing.T) {
+	data := t.TempDir()
+	_, err := undistroIn(t.Context(), "", "serve", "--addr", "0.0.0.0:0", "--data", data)
+	if err == nil || !strings.Contains(err.Error(), "undistro serve user add") || !strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("non-loopback serve without users: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	cmd := newRootCmd()
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--data", data})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the serve banner: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(line)
+	if url == "" || !strings.Contains(line, "anyone who reaches it can push") {
+		t.Fatalf("banner %q: want the URL and the open-registry warning", line)
+	}
+	resp, err := http.Get(url + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v2/: %s", resp.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after cancel: %v", err)
+	}
+}
+
+// TestNodeBinaryLinksNoRegistry: images carry the node binary
+// (-tags undistro_node); the registry engine must not be in it.
+func TestNodeBinaryLinksNoRegistry(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"),
+		"list", "-deps", "-tags", "undistro_node", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/distribution/distribution/") || strings.HasSuffix(pkg, "/ci/origin") {
+			t.Errorf("the node binary links %s", pkg)
+		}
+	}
+}
