@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // nodeBinaryBudget is the most the stripped node binary (-tags
@@ -16,9 +18,7 @@ const nodeBinaryBudget = 10_000_000
 // it carries no signing, transparency-log or cosign CLI code (the node only
 // verifies, with runtime/policy) and stays within its size budget.
 func TestNodeBinaryIsLean(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the node binary: skipped under -short")
-	}
+	testsupport.SkipShort(t, "builds the node binary")
 	bin := filepath.Join(t.TempDir(), "undistro-node")
 	build := exec.Command("go", "build", "-tags", "undistro_node", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // lockChild is the test binary as a second process on a store's lock:
@@ -169,12 +171,7 @@ func TestLockWaitEndsOnSIGTERM(t *testing.T) {
 // TestLockNotTakeableByOtherUsers runs a process as nobody against a store
 // root's lock: it cannot even open it.
 func TestLockNotTakeableByOtherUsers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test switches to user nobody: run the tests as root (CI does: sudo -E make test)")
-		}
-		t.Skip("switching to user nobody needs root")
-	}
+	testsupport.RequireRoot(t, "switching to user nobody")
 	root := filepath.Join(t.TempDir(), "store")
 	s, err := Open(context.Background(), root)
 	if err != nil {
@@ -219,12 +216,7 @@ func TestLockNotTakeableByOtherUsers(t *testing.T) {
 // TestHolderFromProcLocks: a holder that records nothing in the lock file
 // (flock(1) here) is still named, from /proc/locks.
 func TestHolderFromProcLocks(t *testing.T) {
-	if _, err := exec.LookPath("flock"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("flock(1) missing: apt-get install util-linux")
-		}
-		t.Skip("flock(1) missing")
-	}
+	testsupport.RequireTool(t, "flock", "apt-get install util-linux")
 	root := filepath.Join(t.TempDir(), "store")
 	s, err := Open(context.Background(), root)
 	if err != nil {
