@@ -35,6 +35,13 @@ echo "command: $bin build web --out $work/oci --json"
 	END { printf "image (compressed, all layers + config + manifest): %.1f MiB; package payloads (uncompressed tar): %.1f MiB; ratio %.2f\n", img/1048576, payload/1048576, img/payload }'
 echo
 
+echo "## binary size: the full undistro vs the node binary every image carries (target node <= 10 MB)"
+nodebin=$work/undistro-node
+CGO_ENABLED=0 go build -tags undistro_node -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
+echo "command: CGO_ENABLED=0 go build [-tags undistro_node] -trimpath -ldflags '-s -w' ./cmd/undistro"
+echo "full: $(stat -c %s "$bin") bytes ($bin); node: $(stat -c %s "$nodebin") bytes (-tags undistro_node)"
+echo
+
 echo "## switch between two images differing in one package"
 echo "command: go test -run '^\$' -bench Switch -benchtime 20x ./runtime/store"
 go test -run '^$' -bench Switch -benchtime 20x ./runtime/store | grep -E 'Benchmark' || echo "(no switch benchmark)"
