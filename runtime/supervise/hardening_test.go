@@ -14,27 +14,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/internal/sandboxprobe"
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
-
-// needRoot skips (fails in CI) a test that needs root.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("the service sandbox needs root: run the tests as root (CI does)")
-	}
-	t.Skip("the service sandbox needs root")
-}
 
 // probeRoot builds the sandbox probe into a fresh image root as
 // /usr/bin/probe, with a setuid-root copy /usr/bin/probe-suid and the
 // directories the sandbox mounts on.
 func probeRoot(t *testing.T) string {
 	t.Helper()
-	needRoot(t)
+	testsupport.RequireRoot(t, "the service sandbox")
+	testsupport.RequireTool(t, "go", "install Go (the probe is built with it)")
 	root := t.TempDir()
 	for _, d := range []string{"usr/bin", "etc", "proc", "dev", "tmp", "run", "var/lib/state"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
