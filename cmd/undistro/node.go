@@ -210,9 +210,12 @@ func newNodeStatusCmd(f *nodeFlags) *cobra.Command {
 		Long: `status shows the current and previous images, whether the daemon runs,
 each service's state (waiting, starting, ready, running, backoff, failed,
 stopped), pid, restarts and last exit, the services the supervisor gave up
-on, and the reason of the last rollback.`,
+on, and the reason of the last rollback; with a daemon, each service's
+sandbox (user, capabilities, namespaces, network, seccomp filter, limits)
+and what enforces each limit (cgroup v2 or rlimit).`,
 		Example: `  undistro node status
-  undistro node status --json | jq .services`,
+  undistro node status --json | jq .services
+  undistro node status --json | jq '.services[] | {name, sandbox}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, done, err := f.connect(cmd.Context())
