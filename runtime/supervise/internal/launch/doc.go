@@ -57,9 +57,9 @@
 //
 // Readiness commands are not run here: the supervisor starts them chrooted
 // into the service's root as the service sees it (/proc/PID/root), in a
-// PID namespace of their own, with StartConfined, which drops the nine
-// capabilities of old; they do not enter the service's IPC, UTS or
-// network namespace, nor its seccomp filter.
+// PID namespace of their own, with StartConfined: in the service's
+// network, IPC and UTS namespaces, with its bounding set and no_new_privs
+// (not its seccomp filter, which refuses the chroot that start makes).
 //
 // Go cannot run code between clone and exec, hence the re-exec: the
 // program's main (and the TestMain of tests that start sandboxed services)

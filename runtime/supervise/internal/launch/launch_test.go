@@ -87,7 +87,7 @@ func TestStartConfined(t *testing.T) {
 	var out strings.Builder
 	cmd := exec.Command("/bin/cat", "/proc/self/status")
 	cmd.Stdout = &out
-	if err := StartConfined(cmd); err != nil {
+	if err := StartConfined(cmd, Confinement{Legacy: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
