@@ -79,7 +79,7 @@ printf 'description = "bench: web plus busybox httpd and crond"\ninherit = ["web
 "$bin" build bench3 --repo "$repo" --out "$work/oci3" --rootfs "$work/rootfs" --quiet >/dev/null
 node=$work/node
 rm -rf "$node"
-"$bin" node --root "$node" switch "oci:$work/oci3:bench3" >/dev/null
+"$bin" node --root "$node" switch "oci:$work/oci3:bench3" --insecure-allow-unsigned >/dev/null 2>&1
 "$bin" node --root "$node" run >"$work/node-run.log" 2>&1 &
 pid=$!
 waitport 8080 && waitport 8081

@@ -68,6 +68,13 @@ cat /deps/a/usr/share/a/data.txt main.txt > $DESTDIR/usr/share/c/out.txt
 path = "/etc/app.conf"
 source = "app.conf"
 mode = "0644"
+[[user]]
+name = "b"
+uid = 1001
+gid = 1001
+[[group]]
+name = "b"
+gid = 1001
 [service.b]
 files = ["/etc/app.conf"]
 `,

@@ -34,7 +34,15 @@ func TestNodeSwitchCrashCLI(t *testing.T) {
 		}})
 	}
 	nodetest.WriteLayout(t, layout, roles...)
+	signer := nodetest.NewSigner(t)
+	signer.Sign(t, "oci:"+layout+":a")
+	signer.Sign(t, "oci:"+layout+":b")
+	pub := filepath.Join(work, "k.pub")
+	if err := os.WriteFile(pub, signer.PublicPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	template := filepath.Join(work, "template")
+	run(t, work, nil, "node", "--root", template, "trust", "add", pub)
 	run(t, work, nil, "node", "--root", template, "switch", "oci:"+layout+":a")
 	a := e2eNodeStatus(t, work, nil, template).Current.Digest
 

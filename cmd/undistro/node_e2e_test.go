@@ -71,8 +71,12 @@ func TestNodeEndToEnd(t *testing.T) {
 	nodeArgs := func(args ...string) []string {
 		return append([]string{"node", "--root", root}, args...)
 	}
-	// The key is installed on the first switch and required from then on.
-	run(t, work, env, nodeArgs("switch", "oci:"+signed+":web", "--key", filepath.Join(work, "k.pub"))...)
+	// Without a trusted key the node refuses even the signed image.
+	if _, err := runErr(work, env, nodeArgs("switch", "oci:"+signed+":web")...); err == nil || !strings.Contains(err.Error(), "trusts no signing key") {
+		t.Fatalf("switch without a trusted key: %v, want a refusal naming `node trust add`", err)
+	}
+	run(t, work, env, nodeArgs("trust", "add", filepath.Join(work, "k.pub"))...)
+	run(t, work, env, nodeArgs("switch", "oci:"+signed+":web")...)
 	if st := e2eNodeStatus(t, work, env, root); st.Current == nil || st.Current.Digest != res["web"].Digest {
 		t.Fatalf("after switch: %+v, want current %s", st, res["web"].Digest)
 	}

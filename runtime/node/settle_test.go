@@ -27,10 +27,10 @@ func TestGateCrashLoopWithoutCheck(t *testing.T) {
 	}
 	defer n.Close()
 	c := runDaemon(t, n)
-	if _, err := c.Switch(ctx, refs["good"], false); err != nil {
+	if _, err := c.Switch(ctx, refs["good"], unsigned); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Switch(ctx, refs["crashy"], false)
+	_, err = c.Switch(ctx, refs["crashy"], unsigned)
 	if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), `service "app" not ready (failed)`) {
 		t.Fatalf("Switch(crashy) = %v, want ErrRolledBack naming app", err)
 	}

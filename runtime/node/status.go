@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -40,6 +41,9 @@ type ImageInfo struct {
 	Ref    string `json:"ref,omitempty"`
 	Role   string `json:"role,omitempty"`
 	Size   int64  `json:"size"`
+	// Admission says why the node accepted the image: the keys whose
+	// signatures verified, or that it runs unsigned by explicit opt-in.
+	Admission *Admission `json:"admission,omitempty"`
 }
 
 func info(img *store.Image) *ImageInfo {
@@ -55,7 +59,10 @@ func info(img *store.Image) *ImageInfo {
 
 // Status reports the current and previous images, the services, the last
 // rollback and any switch still pending.
-func (n *Node) Status() (*Status, error) {
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s := &Status{Root: n.cfg.Root, Services: []supervise.ServiceStatus{}}
 	cur, err := n.current()
 	if err != nil {
@@ -72,6 +79,11 @@ func (n *Node) Status() (*Status, error) {
 		return nil, err
 	}
 	s.LastRollback, s.Pending = st.LastRollback, st.Pending
+	for _, i := range []*ImageInfo{s.Current, s.Previous} {
+		if i != nil {
+			i.Admission = st.Admitted[i.Digest]
+		}
+	}
 	sup := n.supervisor()
 	switch {
 	case sup != nil:
@@ -99,6 +111,9 @@ func (s *Status) Print(w io.Writer) {
 			return
 		}
 		fmt.Fprintf(w, "%-9s %s %s %s\n", label+":", i.Digest, i.Role, i.Ref)
+		if a := i.Admission; a != nil {
+			fmt.Fprintf(w, "%-9s %s\n", "", a.describe())
+		}
 	}
 	img("current", s.Current)
 	img("previous", s.Previous)
@@ -162,4 +177,16 @@ func printSandboxes(w io.Writer, s *Status) {
 			fmt.Fprintf(w, "    read_write_paths %s\n", strings.Join(sb.ReadWritePaths, " "))
 		}
 	}
+}
+
+// describe says in one line why the image was admitted.
+func (a *Admission) describe() string {
+	s := "signed by " + strings.Join(a.KeyIDs, ", ")
+	if a.Unsigned {
+		s = "UNSIGNED: admitted with --insecure-allow-unsigned at " + a.Time.Format(time.RFC3339)
+	}
+	if a.Downgrade {
+		s += "; downgrade admitted with --allow-downgrade"
+	}
+	return s
 }

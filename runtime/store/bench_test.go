@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // benchLayers is a role-sized image: a base of 1000 files of 4 KiB in 20
@@ -53,7 +55,7 @@ func BenchmarkSwitch(b *testing.B) {
 	add := func(i int) string {
 		role := fmt.Sprintf("v%d", i)
 		img := build(b, testImage{role: role, layers: benchLayers(i)})
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{RoleAnnotation: role})); err != nil {
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{imagespec.RefNameAnnotation: role})); err != nil {
 			b.Fatal(err)
 		}
 		return "oci:" + lay + ":" + role

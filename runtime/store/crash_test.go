@@ -19,6 +19,10 @@ import (
 // switches to it, as `undistro node switch oci:LAYOUT:b` does, dying
 // wherever UNDISTRO_CRASH_AT says.
 func TestMain(m *testing.M) {
+	if v := os.Getenv("STORE_LOCK_CHILD"); v != "" {
+		mode, root, _ := strings.Cut(v, ",")
+		os.Exit(lockChild(mode, root))
+	}
 	if v := os.Getenv("STORE_CRASH_CHILD"); v != "" {
 		root, lay, _ := strings.Cut(v, ",")
 		if err := crashChild(root, lay); err != nil {

@@ -119,7 +119,7 @@ func writeLayout(t testing.TB, dir string, imgs ...testImage) map[string]string 
 	digests := map[string]string{}
 	for _, ti := range imgs {
 		img := build(t, ti)
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{RoleAnnotation: ti.role})); err != nil {
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{imagespec.RefNameAnnotation: ti.role})); err != nil {
 			t.Fatal(err)
 		}
 		dg, err := img.Digest()

@@ -15,14 +15,31 @@ import (
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
-// Pull fetches the image ref names into the store and returns it. ref is a
-// registry reference ("host:port/repo:tag", "host/repo@sha256:…") or
+// Source is an image resolved from a reference but not in the store yet:
+// its manifest and config have been read and checked against their
+// digests; no layer has been fetched and nothing has been written. A node
+// checks a Source (signature, role, age) before it lets Add fetch and
+// unpack the layers.
+type Source struct {
+	// Ref is the reference as given; Digest the manifest digest.
+	Ref    string
+	Digest string
+	// Meta is the undistro metadata of the config; Config the config.
+	Meta   *imagespec.Image
+	Config *v1.ConfigFile
+
+	img         v1.Image
+	hash        v1.Hash
+	manifest    *v1.Manifest
+	rawManifest []byte
+	rawConfig   []byte
+}
+
+// Resolve reads the manifest and config of the image ref names: a registry
+// reference ("host[:port]/repo:tag", "host/repo@sha256:…") or
 // "oci:PATH[:ROLE]", ROLE being the org.opencontainers.image.ref.name
-// annotation (omitted: the layout's only image). Every blob is verified
-// against its digest, every layer against its diffID; layers already in the
-// store are neither fetched nor unpacked again. Pulling an image already in
-// the store returns it.
-func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+// annotation (omitted: the layout's only image). It writes nothing.
+func Resolve(ctx context.Context, ref string, opts ...PullOption) (*Source, error) {
 	var o pullOptions
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -33,29 +50,14 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.acquire(ctx)
+	src, err := read(ref, img, digest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	defer unlock()
-	if r, err := s.readRecord(digest.String()); err == nil {
-		return s.image(r)
-	}
-	if err := s.begin(journal{Op: "pull", Target: digest.String()}); err != nil {
-		return nil, err
-	}
-	r, err := s.pull(ctx, ref, img, digest, &o)
-	if err != nil {
-		_ = s.end() // what was verified stays (content-addressed); temporaries are gone
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	if err := s.end(); err != nil {
-		return nil, err
-	}
-	return s.image(r)
+	return src, nil
 }
 
-func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Hash, o *pullOptions) (*record, error) {
+func read(ref string, img v1.Image, digest v1.Hash) (*Source, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
@@ -85,8 +87,58 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest lists %d layers, config %d diffIDs", len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
-	r := &record{Digest: digest.String(), Ref: ref, ConfigDigest: m.Config.Digest.String(),
-		Size: int64(len(rawManifest)) + m.Config.Size, Pulled: time.Now().UTC()}
+	return &Source{Ref: ref, Digest: digest.String(), Meta: meta, Config: cf,
+		img: img, hash: digest, manifest: m, rawManifest: rawManifest, rawConfig: rawConfig}, nil
+}
+
+// Pull is Resolve then Add: it fetches the image ref names into the store
+// without any check beyond digests. A node verifies between the two.
+func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+	src, err := Resolve(ctx, ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.Add(ctx, src, opts...)
+}
+
+// Add fetches src's config and layers into the store, verifying every blob
+// against its digest and every layer against its diffID, and returns the
+// image; layers already in the store are neither fetched nor unpacked again.
+// Adding an image already in the store returns it. Of opts only
+// WithProgress applies.
+func (s *Store) Add(ctx context.Context, src *Source, opts ...PullOption) (*Image, error) {
+	var o pullOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if r, err := s.readRecord(src.Digest); err == nil {
+		return s.image(r)
+	}
+	if err := s.begin(journal{Op: "pull", Target: src.Digest}); err != nil {
+		return nil, err
+	}
+	r, err := s.pull(ctx, src, &o)
+	if err != nil {
+		_ = s.end() // what was verified stays (content-addressed); temporaries are gone
+		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	return s.image(r)
+}
+
+func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record, error) {
+	m, cf, meta, img := src.manifest, src.Config, src.Meta, src.img
+	r := &record{Digest: src.Digest, Ref: src.Ref, ConfigDigest: m.Config.Digest.String(),
+		Size: int64(len(src.rawManifest)) + m.Config.Size, Pulled: time.Now().UTC()}
 	prog := &progress{fn: o.progress}
 	for _, l := range m.Layers {
 		r.Size += l.Size
@@ -95,7 +147,7 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 		}
 	}
 	prog.report()
-	if err := s.putBlob(bytes.NewReader(rawConfig), m.Config.Digest, int64(len(rawConfig)), nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawConfig), m.Config.Digest, int64(len(src.rawConfig)), nil); err != nil {
 		return nil, err
 	}
 	for i, desc := range m.Layers {
@@ -126,14 +178,14 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 	}
 	// The manifest goes last: a manifest blob in the store means its
 	// config and layers are there too.
-	if err := s.putBlob(bytes.NewReader(rawManifest), digest, int64(len(rawManifest)), nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawManifest), src.hash, int64(len(src.rawManifest)), nil); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(s.path("images", digest.Hex+".json"), b, "image"); err != nil {
+	if err := writeFile(s.path("images", src.hash.Hex+".json"), b, "image"); err != nil {
 		return nil, err
 	}
 	return r, nil

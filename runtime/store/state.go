@@ -158,26 +158,34 @@ func (s *Store) links(st state) error {
 // it assembles the image's root first if needed, then replaces state.json in
 // one rename. Switching to the current image changes nothing.
 func (s *Store) Switch(ctx context.Context, digest string) error {
+	_, err := s.SwitchFrom(ctx, digest)
+	return err
+}
+
+// SwitchFrom is Switch that also returns the digest that was current when
+// the switch happened under the store's lock ("" for none): with several
+// processes switching at once, only this tells what each switched from.
+func (s *Store) SwitchFrom(ctx context.Context, digest string) (string, error) {
 	unlock, err := s.acquire(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	d, err := s.resolve(digest)
 	if err != nil {
-		return fmt.Errorf("switching to %s: %w", digest, err)
+		return "", fmt.Errorf("switching to %s: %w", digest, err)
 	}
 	if _, err := s.rootfs(ctx, d); err != nil {
-		return fmt.Errorf("switching to %s: %w", d, err)
+		return "", fmt.Errorf("switching to %s: %w", d, err)
 	}
 	st, err := s.readState()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st.Current == d {
-		return nil
+		return d, nil
 	}
-	return s.flip("switch", state{Current: d, Previous: st.Current})
+	return st.Current, s.flip("switch", state{Current: d, Previous: st.Current})
 }
 
 // Rollback swaps the current and previous images. The error matches

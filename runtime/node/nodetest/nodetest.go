@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -30,6 +31,9 @@ type Role struct {
 	Name     string
 	Files    map[string]string
 	Services []imagespec.Service
+	// Created is the config's creation time, which the node compares to
+	// refuse downgrades (zero: 1970).
+	Created time.Time
 }
 
 func sum(s string) string {
@@ -89,6 +93,7 @@ func WriteLayout(t testing.TB, dir string, roles ...Role) map[string]string {
 		}
 		cf = cf.DeepCopy()
 		cf.OS, cf.Architecture = "linux", "amd64"
+		cf.Created = v1.Time{Time: r.Created.UTC()}
 		cf.Config.Labels = map[string]string{imagespec.Label: label}
 		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			t.Fatal(err)
