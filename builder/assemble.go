@@ -45,7 +45,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 			ann := "pkg:" + u.name + "@" + u.recipe.Version
 			layers = append(layers, image.Layer{Path: b.pkgs.LayerPath(e), Info: e.Layer, Annotation: ann})
 			meta.Packages = append(meta.Packages, imagespec.Package{
-				Name: u.name, Version: u.recipe.Version, Revision: u.recipe.Revision, License: u.recipe.License,
+				Name: u.name, Version: u.recipe.Version, Revision: u.recipe.Revision, License: u.recipe.License, Supplier: u.recipe.SupplierOf(),
 				Source: source.Location(u.recipe.Source), SourceSum: u.srcID, BuildKey: u.key,
 				DiffID: e.Layer.DiffID, Files: e.Layer.Files,
 			})

@@ -3,11 +3,12 @@ package builder
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // fixture writes a small repository: a is a library-ish package, b runs on
@@ -67,6 +68,13 @@ cat /deps/a/usr/share/a/data.txt main.txt > $DESTDIR/usr/share/c/out.txt
 path = "/etc/app.conf"
 source = "app.conf"
 mode = "0644"
+[[user]]
+name = "b"
+uid = 1001
+gid = 1001
+[[group]]
+name = "b"
+gid = 1001
 [service.b]
 files = ["/etc/app.conf"]
 `,
@@ -88,9 +96,7 @@ files = ["/etc/app.conf"]
 
 func needBwrap(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		t.Skip("bwrap not installed (make deps installs bubblewrap)")
-	}
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
 }
 
 func build(t *testing.T, repo, cache string) []Result {

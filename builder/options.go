@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/un-distro/undistro/builder/sandbox"
 	"github.com/un-distro/undistro/builder/sign"
 )
 
 // Version is the builder's version; it enters every cache key, so a builder
 // change that alters outputs must bump it.
-const Version = "0.1.0"
+const Version = "0.2.0" // 0.2.0: sealed sandbox (uid 1000, host view), layers checked by the node's rules
 
 // Option configures Build.
 type Option func(*config) error
@@ -28,6 +29,7 @@ type config struct {
 	progress io.Writer
 	signKey  string
 	signPass sign.PassFunc
+	sandbox  sandbox.Sandbox
 }
 
 // WithRepo sets the repository root holding recipes/ and images/.
@@ -91,6 +93,18 @@ func WithProgress(w io.Writer) Option {
 	return func(c *config) error { c.progress = w; return nil }
 }
 
+// WithSandbox sets the sandbox that runs build scripts. Default: a
+// [sandbox.Bwrap] looking up bwrap in $PATH. It must not be nil.
+func WithSandbox(s sandbox.Sandbox) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("sandbox must not be nil")
+		}
+		c.sandbox = s
+		return nil
+	}
+}
+
 // DefaultCacheDir returns $UNDISTRO_CACHE or the user cache dir + "/undistro".
 func DefaultCacheDir() string {
 	if d := os.Getenv("UNDISTRO_CACHE"); d != "" {
@@ -116,6 +130,9 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if c.cacheDir == "" {
 		c.cacheDir = DefaultCacheDir()
+	}
+	if c.sandbox == nil {
+		c.sandbox = &sandbox.Bwrap{}
 	}
 	if c.out == "" {
 		return nil, errors.New("no output directory: pass --out DIR")

@@ -142,9 +142,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Services) > 0 {
-		fmt.Fprintf(tw, "\nSERVICE\tEXEC\tRESTART\tUSER\tFILES\n")
+		fmt.Fprintf(tw, "\nSERVICE\tEXEC\tRESTART\tUSER\tFILES\tASKS FOR\n")
 		for _, s := range r.Services {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.Exec, " "), s.Restart, dash(s.User), dash(strings.Join(s.Files, ",")))
+			// What the service may touch beyond the sandbox's defaults:
+			// a privilege change shows here and in the image's diff.
+			asks := strings.Join(s.Sandbox.Asks(), " ")
+			if asks == "" {
+				asks = "nothing (default sandbox)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.Exec, " "), s.Restart, dash(s.User), dash(strings.Join(s.Files, ",")), asks)
 		}
 	}
 	if len(r.Files) > 0 {

@@ -2,8 +2,6 @@ package image
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -34,7 +32,7 @@ func WriteLayout(dir string, imgs map[string]v1.Image) error {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
-	if err := fsutil.WriteFile(filepath.Join(dir, "oci-layout"), []byte(layoutFile), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "oci-layout"), []byte(layoutFile), 0o644); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
 	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
@@ -82,7 +80,7 @@ func WriteLayout(dir string, imgs map[string]v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("encoding OCI layout index: %w", err)
 	}
-	if err := fsutil.WriteFile(filepath.Join(dir, "index.json"), append(out, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "index.json"), append(out, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing OCI layout index: %w", err)
 	}
 	return nil
@@ -162,17 +160,10 @@ func writeBlob(dir string, h v1.Hash, size int64, open func() (io.ReadCloser, er
 		return err
 	}
 	defer rc.Close()
-	return fsutil.WriteFrom(p, 0o644, func(w io.Writer) error {
-		hw := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, hw), rc)
-		if err != nil {
-			return err
-		}
-		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}); n != size || got != h {
-			return fmt.Errorf("blob %s: read %d bytes with digest %s, want %d bytes", h, n, got, size)
-		}
-		return nil
-	})
+	if err := atomicfile.WriteBlob(p, rc, h.Hex, size, 0o644); err != nil {
+		return fmt.Errorf("blob %s: %w", h, err)
+	}
+	return nil
 }
 
 // Load returns the image at ref: "oci:PATH[:ROLE]" for an OCI layout
@@ -194,7 +185,7 @@ func Load(ref string, opts ...remote.Option) (v1.Image, error) {
 }
 
 func loadLayout(spec string) (v1.Image, error) {
-	dir, role := imagespec.SplitLayoutRef(spec)
+	dir, role := imagespec.SplitLayoutRef(spec, isDir)
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
@@ -219,4 +210,11 @@ func loadLayout(spec string) (v1.Image, error) {
 		return nil, fmt.Errorf("OCI layout %s holds %d images (%s): name one as oci:%s:ROLE", dir, len(roles), strings.Join(roles, ", "), dir)
 	}
 	return nil, fmt.Errorf("OCI layout %s has no image named %q; it has: %s", dir, role, strings.Join(roles, ", "))
+}
+
+// isDir reports whether path is a directory: how a layout reference whose
+// path holds a colon is told from PATH:ROLE.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

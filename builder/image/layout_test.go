@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func readIndex(t *testing.T, dir string) v1.IndexManifest {
@@ -139,9 +141,7 @@ func TestLayoutTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("skopeo", func(t *testing.T) {
-		if _, err := exec.LookPath("skopeo"); err != nil {
-			t.Skip("skopeo not installed")
-		}
+		testsupport.RequireTool(t, "skopeo", "apt-get install skopeo")
 		out, err := exec.Command("skopeo", "inspect", "--raw", "oci:"+dir+":web").Output()
 		if err != nil {
 			t.Fatalf("skopeo inspect: %v", err)
@@ -152,9 +152,7 @@ func TestLayoutTools(t *testing.T) {
 		}
 	})
 	t.Run("umoci", func(t *testing.T) {
-		if _, err := exec.LookPath("umoci"); err != nil {
-			t.Skip("umoci not installed")
-		}
+		testsupport.RequireTool(t, "umoci", "apt-get install umoci")
 		bundle := filepath.Join(t.TempDir(), "bundle")
 		args := []string{"unpack", "--image", dir + ":web", bundle}
 		if os.Geteuid() != 0 {

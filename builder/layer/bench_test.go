@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // benchTree copies ~50 MB of real package-like payload into a temp dir:
@@ -47,7 +49,7 @@ func benchTree(b *testing.B) (dir string, size int64) {
 		}
 	}
 	if size < want/2 {
-		b.Skipf("GOROOT %s holds only %d bytes", goroot, size)
+		testsupport.Unavailable(b, "GOROOT %s holds only %d bytes: install the Go toolchain sources", goroot, size)
 	}
 	return dir, size
 }
@@ -72,9 +74,7 @@ func BenchmarkWrite(b *testing.B) {
 // The ratios are compressed size over content size.
 func BenchmarkWriteVsTarGzip(b *testing.B) {
 	for _, tool := range []string{"tar", "gzip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("%s not installed", tool)
-		}
+		testsupport.RequireTool(b, tool, "apt-get install "+tool)
 	}
 	dir, size := benchTree(b)
 	var ours, theirs time.Duration

@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestGNUTarReads checks that GNU tar lists and extracts a layer the way
 // the Go reader does: same names, same link targets, same content.
 func TestGNUTarReads(t *testing.T) {
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("tar not installed")
-	}
+	testsupport.RequireTool(t, "tar", "apt-get install tar")
 	dir := t.TempDir()
 	makeTree(t, dir, time.Now(), 0)
 	_, blob := writeLayer(t, dir, Options{Epoch: testEpoch})

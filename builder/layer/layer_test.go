@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 const testEpoch = 1700000000
@@ -311,7 +313,7 @@ func TestWriteErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "device" && devErr != nil {
-				t.Skipf("mknod needs root: %v", devErr)
+				testsupport.Unavailable(t, "mknod needs root: %v", devErr)
 			}
 			_, err := Write(context.Background(), tc.dir, io.Discard, tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -11,9 +12,12 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/klauspost/pgzip"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
 // Compression parameters. The gzip output depends on both, never on how
@@ -55,15 +59,21 @@ type stream struct {
 	privileged map[string]bool
 	files      []string
 	buf        []byte
+	// check applies the node's rules (internal/archive) to every header:
+	// a package the node would refuse fails its build instead.
+	check *archive.Checker
 }
 
 func newStream(w io.Writer, o Options) *stream {
+	// Options.validate has refused negative values, so the rules are valid.
+	check, _ := archive.NewChecker(archive.Rules{Privileged: o.Privileged})
 	s := &stream{
 		blob:       newHashCounter(w),
 		mtime:      time.Unix(o.Epoch, 0).UTC(),
 		owners:     map[string][2]int{},
 		privileged: map[string]bool{},
 		buf:        make([]byte, 256<<10),
+		check:      check,
 	}
 	for p, ids := range o.Owners {
 		s.owners[cleanRel(p)] = ids
@@ -134,6 +144,13 @@ func (s *stream) fileOwned(name, hostPath string, m fs.FileMode, size int64, uid
 }
 
 func (s *stream) write(h *tar.Header) error {
+	if _, err := s.check.Check(h); err != nil {
+		var re *archive.Error
+		if errors.As(err, &re) {
+			return fmt.Errorf("/%s: %w (rule %q): the node would refuse this tree, fix the build script", strings.TrimSuffix(h.Name, "/"), err, re.Rule)
+		}
+		return err
+	}
 	if err := s.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("writing tar header for %s: %w", h.Name, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -35,6 +37,8 @@ func TestLoadBad(t *testing.T) {
 			`testdata/bad/two-sources.toml:7:1: [source]: more than one source kind (url, git): keep exactly one`}},
 		{"path escaping the repo", "path-escape", []string{
 			`testdata/bad/path-escape.toml:5:1: [source]: path "../../etc" escapes the repository: remove ".."`}},
+		{"supplier not SPDX", "bad-supplier", []string{
+			`testdata/bad/bad-supplier.toml:3:1: supplier "ACME Corp": write "Organization: NAME" or "Person: NAME" (SPDX), or leave it out for the default of the source kind`}},
 		{"name does not match file", "name-mismatch", []string{
 			`testdata/bad/name-mismatch.toml:1:1: name "other" does not match the file name "name-mismatch": rename one of them`}},
 		{"duplicate key and table", "duplicate-key", []string{
@@ -66,16 +70,16 @@ func TestLoadBad(t *testing.T) {
 			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
 				t.Errorf("error:\n%s\nwant:\n%s", got, want)
 			}
-			var errs Errors
+			var errs tomlpos.Errors
 			if !asErrors(err, &errs) || len(errs) != len(tc.want) {
-				t.Errorf("error is not Errors with %d items: %#v", len(tc.want), err)
+				t.Errorf("error is not tomlpos.Errors with %d items: %#v", len(tc.want), err)
 			}
 		})
 	}
 }
 
-func asErrors(err error, out *Errors) bool {
-	es, ok := err.(Errors)
+func asErrors(err error, out *tomlpos.Errors) bool {
+	es, ok := err.(tomlpos.Errors)
 	*out = es
 	return ok
 }
@@ -271,7 +275,7 @@ func FuzzParse(f *testing.F) {
 			if r != nil {
 				t.Fatal("Parse returned a recipe and an error")
 			}
-			for _, e := range err.(Errors) {
+			for _, e := range err.(tomlpos.Errors) {
 				if e.File != "fuzz/hello.toml" || e.Line < 1 || e.Col < 1 {
 					t.Fatalf("error without a position: %q", e)
 				}

@@ -1,20 +1,28 @@
 package recipe
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
+)
 
 // Recipe is one package recipe, recipes/NAME.toml.
 type Recipe struct {
-	Name        string            `toml:"name"`
-	Version     string            `toml:"version"`
-	Revision    int               `toml:"revision"`
-	Description string            `toml:"description"`
-	Homepage    string            `toml:"homepage"`
-	License     string            `toml:"license"`
-	Source      Source            `toml:"source"`
-	Deps        Dependencies      `toml:"dependencies"`
-	Options     map[string]Option `toml:"options"`
-	Build       Build             `toml:"build"`
-	Services    []Service         `toml:"service"`
+	Name        string `toml:"name"`
+	Version     string `toml:"version"`
+	Revision    int    `toml:"revision"`
+	Description string `toml:"description"`
+	Homepage    string `toml:"homepage"`
+	License     string `toml:"license"`
+	// Supplier is who supplies the package, as SPDX writes it:
+	// "Organization: NAME" or "Person: NAME". Empty: a default from the
+	// source kind (see [Recipe.SupplierOf]).
+	Supplier string                 `toml:"supplier"`
+	Source   Source                 `toml:"source"`
+	Deps     Dependencies           `toml:"dependencies"`
+	Options  map[string]BuildOption `toml:"options"`
+	Build    Build                  `toml:"build"`
+	Services []Service              `toml:"service"`
 	// Privileged lists paths in this package that may be setuid/setgid.
 	Privileged []string `toml:"privileged"`
 
@@ -22,21 +30,21 @@ type Recipe struct {
 	File string `toml:"-"`
 
 	// pos records where each key was written; see Pos.
-	pos Index
+	pos tomlpos.Index
 }
 
 // Pos returns the line and column where key was written in r.File, or of
 // its closest parent key that was; 1, 1 when nothing is known. Keys are
-// paths as in [Index]: "source.sha256", "dependencies.build[1]".
+// paths as in [tomlpos.Index]: "source.sha256", "dependencies.build[1]".
 func (r *Recipe) Pos(key string) (line, col int) {
 	p := r.pos.Lookup(key)
 	return p.Line, p.Col
 }
 
-// Errorf returns an *Error at key's position in r.File.
-func (r *Recipe) Errorf(key, format string, args ...any) *Error {
+// Errorf returns an *tomlpos.Error at key's position in r.File.
+func (r *Recipe) Errorf(key, format string, args ...any) *tomlpos.Error {
 	line, col := r.Pos(key)
-	return &Error{File: r.File, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
+	return &tomlpos.Error{File: r.File, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Source is where a package's source comes from. Exactly one kind is set,
@@ -90,9 +98,10 @@ type Dependencies struct {
 	Run   []string `toml:"run"`
 }
 
-// Option is a build flag or variant, visible to the build as
-// UNDISTRO_OPT_NAME and overridable per role.
-type Option struct {
+// BuildOption is a build flag or variant declared in a recipe's [options]
+// table, visible to the build as UNDISTRO_OPT_NAME and overridable per
+// role. (Not a functional option: those are builder.Option, source.Option.)
+type BuildOption struct {
 	Default     any    `toml:"default"` // bool or string
 	Description string `toml:"description"`
 }
@@ -113,6 +122,28 @@ type Service struct {
 	After       []string          `toml:"after"`
 	StopTimeout string            `toml:"stop_timeout"` // Go duration
 	Ready       *Ready            `toml:"ready"`
+	// What the service may touch beyond the secure defaults (see
+	// [Grants]); roles override each field.
+	Capabilities   []string `toml:"capabilities"`
+	AllowSetuid    *bool    `toml:"allow_setuid"`
+	Network        string   `toml:"network"`
+	Seccomp        []string `toml:"seccomp"`
+	MemoryMax      string   `toml:"memory_max"`
+	TasksMax       int      `toml:"tasks_max"`
+	CPUWeight      int      `toml:"cpu_weight"`
+	IOWeight       int      `toml:"io_weight"`
+	TmpSize        string   `toml:"tmp_size"`
+	RunSize        string   `toml:"run_size"`
+	ReadWritePaths []string `toml:"read_write_paths"`
+}
+
+// Grants returns the service's grant fields.
+func (s Service) Grants() Grants {
+	return Grants{
+		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Seccomp: s.Seccomp,
+		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
+		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths,
+	}
 }
 
 // Ready is a readiness check; exactly one kind is set.

@@ -47,7 +47,14 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badowner.toml:4:1: [[file]] /etc/conf: owner "ghost:0": no user "ghost": declare it with [[user]] or use a number`,
 			`testdata/images/badowner.toml:9:1: [[file]] /etc/conf2: owner "0:staff": no group "staff": declare it with [[group]] or use a number`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badfile, badinherit, badopts, badopts2, badowner, badpasswd, badsvc, badsvc2, base, cyc-a, cyc-b, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, typo, web`}},
+		{"bad grants", "badgrants", []string{
+			`testdata/images/badgrants.toml:5:17: service "srv": capability "CAP_NET_RAW": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_raw"?)`,
+			`testdata/images/badgrants.toml:6:1: service "srv": network "hots": want one of private, host, none (did you mean "host"?)`,
+			`testdata/images/badgrants.toml:7:12: service "srv": seccomp "@clocks": no such group: use one of @clock, @debug, @io-uring, @keyring, @module, @mount, @namespaces, @obsolete, @privileged, @raw-io, @reboot, @swap`,
+			`testdata/images/badgrants.toml:8:1: service "srv": memory_max: "lots" is not a size: write it like "64M" or "1G"`,
+			`testdata/images/badgrants.toml:9:1: service "srv": cpu_weight 20000: want 1 to 10000 (100 is the default share)`,
+			`testdata/images/badgrants.toml:10:21: service "srv": read_write_paths "var/lib": want an absolute, clean directory of the image such as /var/lib/app (not /, /proc, /dev, /sys, /tmp or /run)`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +87,8 @@ func TestCheckErrors(t *testing.T) {
 			`testdata/images/badsvc2.toml:4:10: service "srv": after "tol": no such service is enabled in role badsvc2`,
 			`testdata/images/badsvc2.toml:5:10: service "srv": file "/etc/nope" is not a [[file]] of role badsvc2`,
 			`testdata/images/badsvc2.toml:6:1: service "srv": user "nobody" is not declared: add a [[user]] named "nobody" to role badsvc2`}},
+		{"no user and no dedicated one", "nouser", []string{
+			`testdata/images/nouser.toml:7:10: service "tool": no user: declare a dedicated [[user]] named "tool" (uid not 0) in role nouser, set user = "NAME" to one it declares, or user = "root" to run it as root`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,6 +180,32 @@ func TestFileSourceSymlink(t *testing.T) {
 	want := filepath.Join(images, "r.toml") + `:3:1: [[file]] /etc/x: source "link" resolves to ` + filepath.Join(real, "secret") + ", outside " + filepath.Join(real, "images", "r") + ": use a file inside it"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestServiceGrants checks grants reach the image's services, the role's
+// overriding the recipe's, and a service without user takes the role's
+// dedicated user named after it.
+func TestServiceGrants(t *testing.T) {
+	r, err := Load("testdata/images", "sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := r.Services(recipes(t), r.Packages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range svcs {
+		b, _ := json.Marshal(s.Sandbox)
+		got = append(got, s.Name+" "+s.User+" "+string(b))
+	}
+	want := []string{
+		`srv root {"seccomp":["@clock"],"tasksMax":10}`,
+		`tool tool {"capabilities":["net_bind_service"],"network":"host","memoryMax":67108864,"readWritePaths":["/var/lib/tool"]}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("services:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

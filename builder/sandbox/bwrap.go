@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,8 @@ var _ Sandbox = (*Bwrap)(nil)
 type Bwrap struct {
 	// Path is the bwrap executable. Empty: "bwrap" looked up in $PATH.
 	Path string
+
+	tools Tools
 }
 
 // ErrNoBwrap is returned when the bwrap executable cannot be found.
@@ -44,11 +47,19 @@ func (b *Bwrap) Run(ctx context.Context, s Spec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoBwrap, err)
 	}
+	var toolPaths []string
+	for _, t := range s.Tools {
+		p, err := b.tools.Paths(ctx, t)
+		if err != nil {
+			return fmt.Errorf("running build: %w", err)
+		}
+		toolPaths = append(toolPaths, p...)
+	}
 	if err := prepare(ctx, s); err != nil {
 		return err
 	}
 	filter := seccompFilter(runtime.GOARCH)
-	args, err := bwrapArgs(s, filter != nil)
+	args, err := bwrapArgs(s, toolPaths, filter != nil)
 	if err != nil {
 		return err
 	}
@@ -110,7 +121,7 @@ func prepare(ctx context.Context, s Spec) error {
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		return fmt.Errorf("creating build directory: %w", err)
 	}
-	for _, d := range []string{"src", "dest", "home", "tmp"} {
+	for _, d := range []string{"src", "dest", "home", "tmp", "etc"} {
 		p := filepath.Join(s.Root, d)
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("emptying %s: %w", p, err)
@@ -118,6 +129,9 @@ func prepare(ctx context.Context, s Spec) error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", p, err)
 		}
+	}
+	if err := writeEtc(filepath.Join(s.Root, "etc")); err != nil {
+		return err
 	}
 	if s.Src == "" {
 		return nil
@@ -145,51 +159,27 @@ func prepare(ctx context.Context, s Spec) error {
 	return nil
 }
 
-// bwrapArgs returns bubblewrap's arguments for s. The host's top-level
-// entries are bound read-only one by one (rather than --ro-bind / /) so
-// that /build and /deps can be created in bwrap's own root, which is then
-// remounted read-only.
-func bwrapArgs(s Spec, seccomp bool) ([]string, error) {
-	binds := append(append([]Bind{}, s.ReadOnly...), s.Writable...)
-	hide := map[string]bool{"proc": true, "dev": true, "tmp": true, "run": true, "build": true}
-	for _, b := range binds {
-		top := strings.SplitN(strings.TrimPrefix(b.Sandbox, "/"), "/", 2)[0]
-		if _, err := os.Lstat(b.Sandbox); err != nil {
-			// A new mount point: it is created in bwrap's root, so the
-			// host's entry of that name (if any) must not cover it.
-			hide[top] = true
-		}
-	}
-	ents, err := os.ReadDir("/")
-	if err != nil {
-		return nil, fmt.Errorf("listing host root: %w", err)
-	}
+// bwrapArgs returns bubblewrap's arguments for s. The sandbox's root is
+// bwrap's own empty tmpfs, remounted read-only at the end; it holds only
+// the view (see viewArgs), /dev, /proc, /tmp, the build directory and
+// s's binds. toolPaths are the host paths of s.Tools.
+func bwrapArgs(s Spec, toolPaths []string, seccomp bool) ([]string, error) {
 	args := []string{
-		"--unshare-all", "--die-with-parent", "--new-session",
+		"--unshare-all", "--unshare-user",
+		"--uid", strconv.Itoa(BuildUID), "--gid", strconv.Itoa(BuildGID),
+		"--die-with-parent", "--new-session",
 		"--cap-drop", "ALL",
 		"--hostname", "undistro-build",
 	}
-	for _, e := range ents {
-		name := e.Name()
-		if hide[name] {
-			continue
-		}
-		p := "/" + name
-		if e.Type()&os.ModeSymlink != 0 {
-			target, err := os.Readlink(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading host symlink %s: %w", p, err)
-			}
-			args = append(args, "--symlink", target, p)
-			continue
-		}
-		args = append(args, "--ro-bind", p, p)
+	view, err := viewArgs(filepath.Join(s.Root, "etc"), toolPaths)
+	if err != nil {
+		return nil, err
 	}
+	args = append(args, view...)
 	args = append(args,
 		"--dev", "/dev",
 		"--proc", "/proc",
 		"--tmpfs", "/tmp",
-		"--tmpfs", "/run", // host daemons' unix sockets live here
 		"--bind", s.Root, BuildDir,
 	)
 	for _, b := range s.ReadOnly {

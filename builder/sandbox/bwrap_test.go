@@ -15,13 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func requireBwrap(t *testing.T) *Bwrap {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		t.Skip("bwrap not installed (Debian package bubblewrap)")
-	}
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
 	return &Bwrap{}
 }
 
@@ -37,7 +37,7 @@ func outsideDir(t *testing.T) string {
 	t.Helper()
 	d, err := os.MkdirTemp("/var/tmp", "undistro-sandbox-test-")
 	if err != nil {
-		t.Skipf("no writable /var/tmp: %v", err)
+		testsupport.Unavailable(t, "no writable /var/tmp: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
@@ -117,10 +117,10 @@ func TestRunWriteOutsideFails(t *testing.T) {
 	}{
 		{name: "usr", target: "/usr/undistro-sandbox-x", wantErr: "Read-only file system"},
 		{name: "etc", target: "/etc/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Read-only file system"},
+		{name: "root home", target: "/root/undistro-sandbox-x", wantErr: "Directory nonexistent"},
+		{name: "host dir outside /tmp", target: filepath.Join(outside, "x"), wantErr: "Directory nonexistent"},
 		{name: "new top-level dir", target: "/undistro-sandbox-x", script: "mkdir /undistro-sandbox-x", wantErr: "Read-only file system"},
-		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "Read-only file system"},
+		{name: "remount rw", target: filepath.Join(outside, "y"), script: "mount -o remount,rw / || true; mount -o remount,rw /var || true; touch " + filepath.Join(outside, "y"), wantErr: "No such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,9 +147,7 @@ func TestRunWriteOutsideFails(t *testing.T) {
 
 func TestRunNoNetwork(t *testing.T) {
 	bw := requireBwrap(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
-	}
+	testsupport.RequireTool(t, "bash", "apt-get install bash")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -308,13 +306,10 @@ func TestRunCancel(t *testing.T) {
 	bw := requireBwrap(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	// Were the deadline ignored, sleep would end the build with success.
 	err := bw.Run(ctx, newSpec(t, "sleep 60"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("cancel took %v", d)
 	}
 }
 
@@ -336,6 +331,7 @@ func TestSpecErrors(t *testing.T) {
 		{name: "bad env name", spec: Spec{Root: dir, Script: "true", Env: map[string]string{"A=B": "x"}}, wantErr: `environment variable name "A=B" is invalid`},
 		{name: "relative bind", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "deps/x"}}}, wantErr: `bind target "deps/x" must be an absolute, clean path`},
 		{name: "bind over build", spec: Spec{Root: dir, Script: "true", Writable: []Bind{{Host: dir, Sandbox: "/build/x"}}}, wantErr: `bind target "/build/x" overlaps /build`},
+		{name: "bind over etc", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "/etc/passwd"}}}, wantErr: `bind target "/etc/passwd" overlaps /build, /proc, /dev, /tmp or /etc`},
 		{name: "bind root", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "/"}}}, wantErr: `bind target "/" must be`},
 		{name: "missing bind source", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir + "/nope", Sandbox: "/deps/x"}}}, wantErr: "bind source for /deps/x: stat " + dir + "/nope: no such file"},
 		{name: "missing bwrap", spec: Spec{Root: dir, Script: "true"}, bwrap: "/nonexistent/bwrap", wantErr: "bwrap not found: install bubblewrap"},

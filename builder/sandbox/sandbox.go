@@ -38,7 +38,7 @@ const DefaultPath = "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/s
 type Spec struct {
 	// Root is the build directory on the host, mounted read-write at
 	// /build. Run owns it: it empties Root/src, Root/dest, Root/home and
-	// Root/tmp before the build.
+	// Root/tmp before the build, and writes the sandbox's /etc to Root/etc.
 	Root string
 	// Src is the source tree on the host. It is copied (modes, symlinks and
 	// timestamps kept, ownership not) into Root/src, the script's working
@@ -53,6 +53,11 @@ type Spec struct {
 	// at /deps/NAME). A sandbox path must be new (e.g. under /deps) or
 	// exist on the host.
 	ReadOnly []Bind
+	// Tools are the host tools the build declared (host:NAME): each one's
+	// executable, shared libraries and own directories (see [Tools]) are
+	// made visible. Nothing else of the host is, besides /usr (without
+	// /usr/local and the toolchain directories of undeclared tools).
+	Tools []string
 	// Writable are extra writable binds, e.g. a shared GOCACHE. Declare
 	// only caches whose content cannot change a build's output.
 	Writable []Bind
@@ -135,7 +140,7 @@ func (s Spec) validate() (Spec, error) {
 			return s, fmt.Errorf("running build: bind target %q must be an absolute, clean path other than /", b.Sandbox)
 		}
 		if reserved(b.Sandbox) {
-			return s, fmt.Errorf("running build: bind target %q overlaps %s, /proc, /dev or /tmp, which the sandbox owns", b.Sandbox, BuildDir)
+			return s, fmt.Errorf("running build: bind target %q overlaps %s, /proc, /dev, /tmp or /etc, which the sandbox owns", b.Sandbox, BuildDir)
 		}
 		if _, err := os.Stat(b.Host); err != nil {
 			return s, fmt.Errorf("running build: bind source for %s: %w", b.Sandbox, err)
@@ -145,7 +150,7 @@ func (s Spec) validate() (Spec, error) {
 }
 
 func reserved(p string) bool {
-	for _, r := range []string{BuildDir, "/proc", "/dev", "/tmp"} {
+	for _, r := range []string{BuildDir, "/proc", "/dev", "/tmp", "/etc"} {
 		if p == r || strings.HasPrefix(p, r+"/") {
 			return true
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestRunNoUnixSockets: a host daemon listening on a unix socket in the
@@ -18,13 +20,12 @@ import (
 // socketpair still works.
 func TestRunNoUnixSockets(t *testing.T) {
 	bw := requireBwrap(t)
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed")
-	}
+	testsupport.RequireTool(t, "python3", "apt-get install python3")
 	if seccompFilter(runtime.GOARCH) == nil {
-		t.Skipf("no seccomp filter for %s", runtime.GOARCH)
+		testsupport.Unavailable(t, "no seccomp filter for %s", runtime.GOARCH)
 	}
-	sock := filepath.Join(outsideDir(t), "daemon.sock")
+	sockDir := outsideDir(t)
+	sock := filepath.Join(sockDir, "daemon.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,11 @@ func TestRunNoUnixSockets(t *testing.T) {
 	}
 	accepted.Store(0)
 
-	err = bw.Run(context.Background(), newSpec(t, connect))
+	// The socket's directory is bound in, so only the seccomp filter
+	// stands between the build and the daemon.
+	spec := newSpec(t, connect)
+	spec.ReadOnly = []Bind{{Host: sockDir, Sandbox: sockDir}}
+	err = bw.Run(context.Background(), spec)
 	var be *BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("err = %v, want *BuildError", err)
@@ -63,14 +68,14 @@ func TestRunNoUnixSockets(t *testing.T) {
 		t.Errorf("daemon accepted %d connections from the sandbox", n)
 	}
 
-	s := newSpec(t, `python3 -c 'import socket; a,b=socket.socketpair(); a.send(b"ok"); print(b.recv(2).decode())' > "$DESTDIR/pair"; ls -A /run > "$DESTDIR/run"`)
+	s := newSpec(t, `python3 -c 'import socket; a,b=socket.socketpair(); a.send(b"ok"); print(b.recv(2).decode())' > "$DESTDIR/pair"; ls -A /run > "$DESTDIR/run" 2>&1 || true`)
 	if err := bw.Run(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(s.DestDir(), "pair")); string(b) != "ok\n" {
 		t.Errorf("socketpair in the sandbox gave %q", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(s.DestDir(), "run")); len(b) != 0 {
-		t.Errorf("/run in the sandbox lists %q, want empty", b)
+	if b, _ := os.ReadFile(filepath.Join(s.DestDir(), "run")); !strings.Contains(string(b), "No such file") {
+		t.Errorf("/run in the sandbox lists %q, want it absent", b)
 	}
 }

@@ -28,6 +28,11 @@ const (
 // Creator is the creationInfo creator. The CLI sets the version at start.
 var Creator = "Tool: undistro"
 
+// Author is the author of the SBOM data (a creator, as NTIA asks) and the
+// supplier of the image package: undistro, which ships the recipes and
+// roles the image is built from.
+var Author = "Organization: undistro"
+
 // Document is an SPDX 2.3 document (the subset undistro writes).
 type Document struct {
 	SPDXVersion       string         `json:"spdxVersion"`
@@ -51,6 +56,7 @@ type Package struct {
 	SPDXID                string        `json:"SPDXID"`
 	Name                  string        `json:"name"`
 	VersionInfo           string        `json:"versionInfo,omitempty"`
+	Supplier              string        `json:"supplier,omitempty"`
 	DownloadLocation      string        `json:"downloadLocation"`
 	FilesAnalyzed         bool          `json:"filesAnalyzed"`
 	Checksums             []Checksum    `json:"checksums,omitempty"`
@@ -92,6 +98,13 @@ var (
 // Generate returns the SPDX 2.3 JSON SBOM of img, the image at imageRef
 // (a registry reference or OCI layout reference, or "") whose manifest
 // digest is imageDigest. created is the build's SOURCE_DATE_EPOCH.
+//
+// The document depends on the image and the registry it is pushed to, never
+// on where it was built: an OCI layout reference ("oci:PATH:ROLE") is a
+// local path and is left out, so the same image built into two directories
+// gets the same bytes. Every package has a supplier (the recipe's, see
+// recipe.SupplierOf; the image's is Author), and the document meets the
+// NTIA minimum elements ([Validate] checks them).
 func Generate(img *imagespec.Image, imageRef, imageDigest string, created time.Time) ([]byte, error) {
 	if img == nil {
 		return nil, errors.New("generating SBOM: no image metadata")
@@ -112,13 +125,14 @@ func Generate(img *imagespec.Image, imageRef, imageDigest string, created time.T
 		DocumentNamespace: NamespacePrefix + url.PathEscape(name) + "/sha256-" + hex,
 		CreationInfo: CreationInfo{
 			Created:  created.UTC().Truncate(time.Second).Format(time.RFC3339),
-			Creators: []string{Creator},
+			Creators: []string{Author, Creator},
 		},
 	}
 	imagePkg := Package{
 		SPDXID:                ImageID,
 		Name:                  name,
 		VersionInfo:           imageDigest,
+		Supplier:              Author,
 		DownloadLocation:      noAssertion,
 		Checksums:             []Checksum{{Algorithm: "SHA256", ChecksumValue: hex}},
 		LicenseConcluded:      noAssertion,
@@ -127,7 +141,7 @@ func Generate(img *imagespec.Image, imageRef, imageDigest string, created time.T
 		PrimaryPackagePurpose: "CONTAINER",
 		ExternalRefs:          []ExternalRef{{"PACKAGE-MANAGER", "purl", imagePURL(name, imageDigest, imageRef)}},
 	}
-	if imageRef != "" {
+	if imageRef != "" && !strings.HasPrefix(imageRef, "oci:") {
 		imagePkg.SourceInfo = "undistro image " + imageRef
 	}
 	doc.Packages = append(doc.Packages, imagePkg)
@@ -183,6 +197,7 @@ func packageOf(id string, p imagespec.Package) Package {
 		SPDXID:           id,
 		Name:             p.Name,
 		VersionInfo:      version,
+		Supplier:         p.Supplier,
 		DownloadLocation: noAssertion,
 		LicenseConcluded: noAssertion,
 		LicenseDeclared:  license(p.License),
@@ -191,6 +206,9 @@ func packageOf(id string, p imagespec.Package) Package {
 	}
 	if p.SourceSum != "" {
 		sp.SourceInfo += " (" + p.SourceSum + ")"
+	}
+	if sp.Supplier == "" {
+		sp.Supplier = noAssertion // Validate refuses it: the metadata predates suppliers
 	}
 	kind, loc, _ := strings.Cut(p.Source, ":")
 	switch kind {

@@ -24,17 +24,17 @@ func webImage() *imagespec.Image {
 		SchemaVersion: imagespec.SchemaVersion,
 		Role:          "web",
 		Packages: []imagespec.Package{
-			{Name: "whoami", Version: "1.10.3", License: "Apache-2.0", Source: "gomod:github.com/traefik/whoami@v1.10.3",
+			{Name: "whoami", Supplier: "Organization: github.com/traefik", Version: "1.10.3", License: "Apache-2.0", Source: "gomod:github.com/traefik/whoami@v1.10.3",
 				SourceSum: "h1:abc=", BuildKey: "sha256:" + strings.Repeat("1", 64), DiffID: "sha256:" + strings.Repeat("a", 64)},
-			{Name: "busybox", Version: "1:1.35.0-4+b3", License: "GPL-2.0-only", Source: "deb:busybox-static=1:1.35.0-4+b3",
+			{Name: "busybox", Supplier: "Organization: Debian", Version: "1:1.35.0-4+b3", License: "GPL-2.0-only", Source: "deb:busybox-static=1:1.35.0-4+b3",
 				SourceSum: "sha256:" + strings.Repeat("2", 64), BuildKey: "sha256:" + strings.Repeat("3", 64), DiffID: "sha256:" + strings.Repeat("b", 64)},
-			{Name: "ca-certificates", Version: "20230311", License: "MPL-2.0 AND GPL-2.0-or-later", Source: "deb:ca-certificates=20230311",
+			{Name: "ca-certificates", Supplier: "Organization: Debian", Version: "20230311", License: "MPL-2.0 AND GPL-2.0-or-later", Source: "deb:ca-certificates=20230311",
 				SourceSum: "sha256:" + strings.Repeat("4", 64), BuildKey: "sha256:" + strings.Repeat("5", 64), DiffID: "sha256:" + strings.Repeat("c", 64)},
-			{Name: "undistro", Version: "0.1.0", Revision: 2, License: "Apache-2.0", Source: "path:cmd/undistro",
+			{Name: "undistro", Supplier: "Organization: undistro", Version: "0.1.0", Revision: 2, License: "Apache-2.0", Source: "path:cmd/undistro",
 				SourceSum: "sha256:" + strings.Repeat("6", 64), BuildKey: "sha256:" + strings.Repeat("7", 64), DiffID: "sha256:" + strings.Repeat("d", 64)},
-			{Name: "hello", Version: "2.12.1", License: "GPL-3.0-or-later", Source: "url:https://example.org/hello-2.12.1.tar.gz",
+			{Name: "hello", Supplier: "Organization: example.org", Version: "2.12.1", License: "GPL-3.0-or-later", Source: "url:https://example.org/hello-2.12.1.tar.gz",
 				SourceSum: "sha256:" + strings.Repeat("8", 64), BuildKey: "sha256:" + strings.Repeat("9", 64), DiffID: "sha256:" + strings.Repeat("e", 64)},
-			{Name: "odd_name", Version: "1.0", License: "see COPYING file, it's ours", Source: "git:https://example.org/odd.git@" + strings.Repeat("f", 40),
+			{Name: "odd_name", Supplier: "Person: Odd Name (odd@example.org)", Version: "1.0", License: "see COPYING file, it's ours", Source: "git:https://example.org/odd.git@" + strings.Repeat("f", 40),
 				SourceSum: "git:" + strings.Repeat("f", 40)},
 		},
 	}
@@ -105,6 +105,26 @@ func TestGenerateWeb(t *testing.T) {
 	}
 	if !bytes.Equal(b, b2) {
 		t.Error("SBOM is not deterministic")
+	}
+}
+
+// TestGenerateSameWhereverBuilt: an OCI layout reference is a local path;
+// the SBOM leaves it out, so the same image written to two directories
+// gets the same bytes.
+func TestGenerateSameWhereverBuilt(t *testing.T) {
+	a, err := Generate(webImage(), "oci:/tmp/build-a/out:web", webDigest, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(webImage(), "oci:/home/someone/elsewhere/oci:web", webDigest, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("SBOMs of the same image differ by output directory:\n%s\n---\n%s", a, b)
+	}
+	if bytes.Contains(a, []byte("/tmp/build-a")) {
+		t.Errorf("SBOM carries the local output path:\n%s", a)
 	}
 }
 
@@ -218,6 +238,14 @@ func TestValidate(t *testing.T) {
 		{"bad relationship type", mutate(func(d map[string]any) {
 			d["relationships"].([]any)[0].(map[string]any)["relationshipType"] = "HAS"
 		}), `relationshipType: "HAS" is not one of`},
+		{"package without supplier", mutate(func(d map[string]any) { delete(pkg(d, 2), "supplier") }), `$.packages[2].supplier: "": want "Organization: X" or "Person: X"`},
+		{"supplier NOASSERTION", mutate(func(d map[string]any) { pkg(d, 1)["supplier"] = "NOASSERTION" }), `$.packages[1].supplier: "NOASSERTION"`},
+		{"no author", mutate(func(d map[string]any) { d["creationInfo"].(map[string]any)["creators"] = []any{"Tool: undistro"} }), "the author of the SBOM data is missing"},
+		{"package in no relationship", mutate(func(d map[string]any) {
+			rels := d["relationships"].([]any)
+			d["relationships"] = rels[:len(rels)-1]
+		}), "takes part in no relationship"},
+		{"package without version", mutate(func(d map[string]any) { delete(pkg(d, 3), "versionInfo") }), "$.packages[3].versionInfo: missing"},
 		{"describes nothing", mutate(func(d map[string]any) { d["relationships"] = []any{} }), "the document DESCRIBES nothing"},
 	}
 	for _, tc := range cases {

@@ -166,8 +166,9 @@ var (
 	}}.check
 )
 
-// Validate checks that b is an SPDX 2.3 JSON document. The error lists
-// every problem, each with its JSON path.
+// Validate checks that b is an SPDX 2.3 JSON document that meets the NTIA
+// minimum elements (see ntia). The error lists every problem, each with
+// its JSON path.
 func Validate(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -178,6 +179,9 @@ func Validate(b []byte) error {
 	errs := documentSchema("$", v)
 	if len(errs) == 0 {
 		errs = semantic(v.(map[string]any))
+	}
+	if len(errs) == 0 {
+		errs = ntia(v.(map[string]any))
 	}
 	if len(errs) > 0 {
 		return errors.New("invalid SPDX 2.3 document:\n  " + strings.Join(errs, "\n  "))
@@ -229,6 +233,54 @@ func semantic(doc map[string]any) []string {
 	}
 	if _, ok := doc["documentDescribes"]; !describes && !ok {
 		errs = append(errs, "$.relationships: the document DESCRIBES nothing")
+	}
+	return errs
+}
+
+// supplierRE is an SPDX supplier naming someone: NOASSERTION does not meet
+// the NTIA minimum elements.
+var supplierRE = regexp.MustCompile(`^(Organization|Person): \S`)
+
+// ntia checks the NTIA minimum elements of an SBOM: every package has a
+// supplier (Organization or Person), a name, a version and a unique
+// identifier (the schema checked name and SPDXID); every package but the
+// described one takes part in a relationship; the document names its
+// author (an Organization or Person creator) and a timestamp (created,
+// checked by the schema).
+func ntia(doc map[string]any) []string {
+	var errs []string
+	author := false
+	ci, _ := doc["creationInfo"].(map[string]any)
+	creators, _ := ci["creators"].([]any)
+	for _, c := range creators {
+		if s, _ := c.(string); supplierRE.MatchString(s) {
+			author = true
+		}
+	}
+	if !author {
+		errs = append(errs, `$.creationInfo.creators: no "Organization: X" or "Person: X": the author of the SBOM data is missing`)
+	}
+	related := map[string]bool{}
+	rels, _ := doc["relationships"].([]any)
+	for _, r := range rels {
+		rm := r.(map[string]any)
+		if rm["spdxElementId"] != DocumentID {
+			related[rm["spdxElementId"].(string)] = true
+		}
+		related[rm["relatedSpdxElement"].(string)] = true
+	}
+	pkgs, _ := doc["packages"].([]any)
+	for i, p := range pkgs {
+		pm := p.(map[string]any)
+		if s, _ := pm["supplier"].(string); !supplierRE.MatchString(s) {
+			errs = append(errs, fmt.Sprintf("$.packages[%d].supplier: %q: want \"Organization: X\" or \"Person: X\" (set supplier in the recipe)", i, s))
+		}
+		if v, _ := pm["versionInfo"].(string); v == "" {
+			errs = append(errs, fmt.Sprintf("$.packages[%d].versionInfo: missing", i))
+		}
+		if id := pm["SPDXID"].(string); !related[id] {
+			errs = append(errs, fmt.Sprintf("$.packages[%d]: %s takes part in no relationship", i, id))
+		}
 	}
 	return errs
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/un-distro/undistro/builder/internal/fsutil"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // ErrKeyExists is returned by GenerateKey when PREFIX.key or PREFIX.pub is
@@ -51,13 +52,13 @@ func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
 		os.Remove(keyPath)
 		return err
 	}
-	slogFrom(ctx).Debug("generated key pair", "key", keyPath, "pub", pubPath)
+	slog.DebugContext(ctx, "generated key pair", "key", keyPath, "pub", pubPath)
 	return nil
 }
 
 // createExclusive writes b to dst atomically, failing if dst exists.
 func createExclusive(dst string, b []byte, mode fs.FileMode) error {
-	if err := fsutil.CreateNew(dst, b, mode); err != nil {
+	if err := atomicfile.CreateNew(dst, b, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("generating key: %s: %w", dst, ErrKeyExists)
 		}

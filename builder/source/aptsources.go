@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // debSrcList derives a one-line-format sources.list of deb-src entries
@@ -126,7 +126,7 @@ func parseDeb822(data []byte, keyPrefix string) ([]string, error) {
 				if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
 					return nil, err
 				}
-				if err := fsutil.WriteFile(key, []byte(sb+"\n"), 0o600); err != nil {
+				if err := atomicfile.WriteFile(key, []byte(sb+"\n"), 0o600); err != nil {
 					return nil, err
 				}
 				sb = key

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // Fetcher fetches one kind of source. Fetch creates dst (which does not
@@ -167,6 +167,15 @@ func (c *Cache) identity(ctx context.Context, s recipe.Source) (string, error) {
 	return "", fmt.Errorf("%w: no source kind set; give one of url, git, gomod, deb, debsrc, path", ErrBadSource)
 }
 
+// Includes reports whether the host file is part of r's source tree; only
+// path sources (a directory of this repository) can include host files.
+func (c *Cache) Includes(ctx context.Context, r *recipe.Recipe, file string) (bool, error) {
+	if r.Source.Kind() != "path" {
+		return false, nil
+	}
+	return (&PathFetcher{RepoRoot: c.repoRoot}).Includes(ctx, r.Source, file)
+}
+
 // Location returns where s comes from, in the form Fetched.Location uses.
 func Location(s recipe.Source) string {
 	switch s.Kind() {
@@ -250,10 +259,10 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 	if err := seal(tree); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := fsutil.SyncFS(tmp); err != nil {
+	if err := atomicfile.SyncFS(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -262,7 +271,7 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 		}
 		return fmt.Errorf("moving fetched source into the cache: %w", err)
 	}
-	return fsutil.SyncDir(c.dir)
+	return atomicfile.SyncDir(c.dir)
 }
 
 func (c *Cache) fetcher(kind, modCache string) (Fetcher, error) {

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/un-distro/undistro/builder/internal/fsutil"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // DebSrcFetcher fetches a Debian source package with `apt-get source
@@ -127,7 +127,7 @@ func (d *DebSrcFetcher) setup(ctx context.Context) (bool, error) {
 	old, _ := os.ReadFile(name)
 	changed := !bytes.Equal(old, list)
 	if changed {
-		if err := fsutil.WriteFile(name, list, 0o600); err != nil {
+		if err := atomicfile.WriteFile(name, list, 0o600); err != nil {
 			return false, err
 		}
 	}

@@ -3,18 +3,18 @@ package source
 import (
 	"archive/tar"
 	"archive/zip"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/archive/compression"
 )
 
 // Limits on what one archive may expand to; beyond them it is refused.
@@ -27,20 +27,17 @@ const (
 // fuzzer can lower it).
 var maxExtractBytes int64 = 32 << 30
 
-// archiveFormat returns the archive format named by a file name: "tar",
-// "tar.gz", "tar.xz", "tar.bz2", "zip", or "" for a plain file.
+// archiveFormat returns the archive format named by a file name: "tar"
+// (any tar, compressed or not: the compression is read from its first
+// bytes), "zip", or "" for a plain file.
 func archiveFormat(name string) string {
 	n := strings.ToLower(name)
-	switch {
-	case strings.HasSuffix(n, ".tar"):
-		return "tar"
-	case strings.HasSuffix(n, ".tar.gz"), strings.HasSuffix(n, ".tgz"):
-		return "tar.gz"
-	case strings.HasSuffix(n, ".tar.xz"), strings.HasSuffix(n, ".txz"):
-		return "tar.xz"
-	case strings.HasSuffix(n, ".tar.bz2"), strings.HasSuffix(n, ".tbz2"), strings.HasSuffix(n, ".tbz"):
-		return "tar.bz2"
-	case strings.HasSuffix(n, ".zip"):
+	for _, suf := range []string{".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst"} {
+		if strings.HasSuffix(n, suf) {
+			return "tar"
+		}
+	}
+	if strings.HasSuffix(n, ".zip") {
 		return "zip"
 	}
 	return ""
@@ -48,11 +45,15 @@ func archiveFormat(name string) string {
 
 // Extract unpacks the archive at file into dst, which must not exist. The
 // format comes from the file name (.tar, .tar.gz, .tgz, .tar.xz, .txz,
-// .tar.bz2, .tbz2, .zip); any other file is kept as the single file
-// dst/<base name>. When the archive holds one top-level directory, its
-// contents become dst. Hostile archives are refused with ErrUnsafeArchive:
-// absolute names, ".." elements, symlinks that resolve outside dst, hard
-// links to anything but a file already extracted, device nodes and FIFOs.
+// .tar.bz2, .tbz2, .tar.zst, .tzst, .zip); any other file is kept as the
+// single file dst/<base name>. When the archive holds one top-level
+// directory, its contents become dst. Archives are read and judged by
+// internal/archive, the rule set layers obey too, with absolute symlinks
+// refused and setuid bits dropped; hostile ones are refused with
+// ErrUnsafeArchive (wrapping the [archive.Error] that names the entry and
+// the rule): absolute names, ".." elements, duplicates, symlinks that
+// resolve outside dst (also through other symlinks), hard links to
+// anything but a file already extracted, device nodes and FIFOs.
 // Files are created 0644 or 0755, directories 0755; ownership, times and
 // special bits are not kept. Nothing is ever written outside dst.
 func Extract(ctx context.Context, file, dst string) error {
@@ -79,13 +80,23 @@ func Extract(ctx context.Context, file, dst string) error {
 }
 
 type extractor struct {
-	root    *os.Root
-	links   []string
-	bytes   int64
-	entries int
+	root  *os.Root
+	check *archive.Checker
+	links []string
+}
+
+// rules are the shared rules for a source tree: its root is not "/", so
+// absolute symlinks are refused; setuid bits are dropped, not judged.
+func rules() archive.Rules {
+	return archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, MaxTotalSize: maxExtractBytes, MaxEntries: maxExtractEntries, NoSpecialFiles: true, Noun: "archive member"}
 }
 
 func (x *extractor) extract(ctx context.Context, format, file string) error {
+	c, err := archive.NewChecker(rules())
+	if err != nil {
+		return err
+	}
+	x.check = c
 	if format == "zip" {
 		zr, err := zip.OpenReader(file)
 		if err != nil {
@@ -94,149 +105,91 @@ func (x *extractor) extract(ctx context.Context, format, file string) error {
 		defer zr.Close()
 		return x.zip(ctx, &zr.Reader)
 	}
-	if format == "tar.xz" {
-		return x.xz(ctx, file)
-	}
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	switch format {
-	case "tar.gz":
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		r = zr
-	case "tar.bz2":
-		r = bzip2.NewReader(f)
-	}
-	return x.tar(ctx, r)
-}
-
-// xz decompresses with the xz tool: the module graph has no xz decoder.
-func (x *extractor) xz(ctx context.Context, file string) error {
-	if err := need("xz", "xz-utils"); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "xz", "-dc", "--", file)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	dec, got, err := compression.Decompress(f)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("running xz: %w", err)
+	defer dec.Close()
+	if want := promisedCompression(file); want != got {
+		return fmt.Errorf("%s holds %s data, not %s as its name says: check the URL", filepath.Base(file), got, want)
 	}
-	terr := x.tar(ctx, out)
-	if terr != nil {
-		cancel()
-	} else {
-		_, _ = io.Copy(io.Discard, out)
-	}
-	werr := cmd.Wait()
-	if terr != nil {
-		return terr
-	}
-	if werr != nil {
-		return fmt.Errorf("running xz -d: %w: %s", werr, strings.TrimSpace(stderr.String()))
-	}
-	return nil
+	return x.tar(ctx, dec)
 }
 
 func (x *extractor) tar(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(r)
+	ar, err := archive.NewReader(r, rules())
+	if err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		h, err := tr.Next()
+		h, e, err := ar.Next()
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
-		}
-		if h.Typeflag == tar.TypeXGlobalHeader {
-			continue
-		}
-		name, err := x.entry(h.Name)
-		if err != nil {
-			return err
-		}
-		if isSparse(h) {
-			// A few bytes of sparse map can claim terabytes of holes.
-			return fmt.Errorf("%w: %s is a sparse file; repack the archive without --sparse", ErrUnsafeArchive, h.Name)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = x.dir(name)
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-			err = x.file(name, fs.FileMode(h.Mode), tr)
-		case tar.TypeSymlink:
-			err = x.symlink(name, h.Linkname)
-		case tar.TypeLink:
-			err = x.hardlink(name, h.Linkname)
-		case tar.TypeChar, tar.TypeBlock:
-			err = fmt.Errorf("%w: %s is a device node", ErrUnsafeArchive, h.Name)
-		case tar.TypeFifo:
-			err = fmt.Errorf("%w: %s is a FIFO", ErrUnsafeArchive, h.Name)
-		default:
-			err = fmt.Errorf("%w: %s has unsupported tar type %q", ErrUnsafeArchive, h.Name, h.Typeflag)
+		if errors.Is(err, archive.ErrRefused) {
+			return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
 		}
 		if err != nil {
+			return fmt.Errorf("reading tar after %d entries: %w", ar.Entries(), err)
+		}
+		if err := x.write(h, e, ar); err != nil {
 			return err
 		}
 	}
 }
 
-func isSparse(h *tar.Header) bool {
-	if h.Typeflag == tar.TypeGNUSparse {
-		return true
-	}
-	for k := range h.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
-}
-
-// entry checks an archive member name and returns it cleaned and
-// relative ("." for the top directory itself).
-func (x *extractor) entry(name string) (string, error) {
-	x.entries++
-	if x.entries > maxExtractEntries {
-		return "", fmt.Errorf("%w: more than %d entries", ErrUnsafeArchive, maxExtractEntries)
-	}
-	if err := safeRel(name); err != nil {
-		return "", err
-	}
-	return path.Clean(name), nil
-}
-
-// safeRel refuses empty, absolute and NUL-holding names and ".." elements.
-func safeRel(name string) error {
+// promisedCompression returns the compression a tar file's name promises.
+func promisedCompression(file string) string {
+	n := strings.ToLower(file)
 	switch {
-	case name == "":
-		return fmt.Errorf("%w: empty member name", ErrUnsafeArchive)
-	case strings.HasPrefix(name, "/"):
-		return fmt.Errorf("%w: %s is an absolute path", ErrUnsafeArchive, name)
-	case strings.ContainsRune(name, 0):
-		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafeArchive, name)
+	case strings.HasSuffix(n, ".gz"), strings.HasSuffix(n, ".tgz"):
+		return compression.Gzip
+	case strings.HasSuffix(n, ".xz"), strings.HasSuffix(n, ".txz"):
+		return compression.XZ
+	case strings.HasSuffix(n, ".bz2"), strings.HasSuffix(n, ".tbz2"), strings.HasSuffix(n, ".tbz"):
+		return compression.Bzip2
+	case strings.HasSuffix(n, ".zst"), strings.HasSuffix(n, ".tzst"):
+		return compression.Zstd
 	}
-	for _, el := range strings.Split(name, "/") {
-		if el == ".." {
-			return fmt.Errorf("%w: %s has a \"..\" element", ErrUnsafeArchive, name)
-		}
+	return compression.None
+}
+
+// member checks one zip entry with the shared rules and writes it.
+func (x *extractor) member(h *tar.Header, r io.Reader) error {
+	e, err := x.check.Check(h)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
 	}
-	return nil
+	if e.Skip {
+		return nil
+	}
+	return x.write(h, e, r)
+}
+
+// write writes one entry the shared rules have accepted.
+func (x *extractor) write(h *tar.Header, e archive.Entry, r io.Reader) error {
+	switch e.Kind {
+	case archive.KindDir:
+		return x.dir(e.Name)
+	case archive.KindFile:
+		return x.file(e.Name, fs.FileMode(h.Mode), r)
+	case archive.KindSymlink:
+		return x.symlink(e.Name, h.Linkname)
+	case archive.KindHardlink:
+		return x.hardlink(e.Name, e.Link)
+	case archive.KindWhiteout:
+		return fmt.Errorf("%w: %s is an OCI whiteout, not a source file", ErrUnsafeArchive, h.Name)
+	}
+	// Devices and fifos: the rules refuse them.
+	return fmt.Errorf("%w: %s has unsupported type %q", ErrUnsafeArchive, h.Name, h.Typeflag)
 }
 
 func (x *extractor) dir(name string) error {
@@ -279,27 +232,20 @@ func (x *extractor) file(name string, mode fs.FileMode, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("%w: creating %s: %v", ErrUnsafeArchive, name, err)
 	}
-	n, err := io.Copy(f, io.LimitReader(r, maxExtractBytes-x.bytes+1))
-	x.bytes += n
+	// The checker has bounded the declared size; a zip member's real
+	// size is bounded by its declared one too.
+	_, err = io.Copy(f, io.LimitReader(r, maxExtractBytes))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	if x.bytes > maxExtractBytes {
-		return fmt.Errorf("%w: expands to more than %d bytes", ErrUnsafeArchive, maxExtractBytes)
-	}
 	return nil
 }
 
+// symlink creates a link the checker has judged.
 func (x *extractor) symlink(name, target string) error {
-	if target == "" || strings.HasPrefix(target, "/") || strings.ContainsRune(target, 0) {
-		return fmt.Errorf("%w: symlink %s -> %q leaves the tree (empty or absolute target)", ErrUnsafeArchive, name, target)
-	}
-	if j := path.Join(path.Dir(name), target); j == ".." || strings.HasPrefix(j, "../") {
-		return fmt.Errorf("%w: symlink %s -> %s leaves the tree", ErrUnsafeArchive, name, target)
-	}
 	if err := x.clear(name); err != nil {
 		return err
 	}
@@ -310,11 +256,8 @@ func (x *extractor) symlink(name, target string) error {
 	return nil
 }
 
+// hardlink links name to target, an earlier file the checker has seen.
 func (x *extractor) hardlink(name, target string) error {
-	if err := safeRel(target); err != nil {
-		return fmt.Errorf("hard link %s: %w", name, err)
-	}
-	target = path.Clean(target)
 	fi, err := x.root.Lstat(target)
 	if err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: hard link %s -> %s does not point to a file extracted before it", ErrUnsafeArchive, name, target)

@@ -21,11 +21,11 @@ var hostile = []struct {
 	tar  []member // tar members (zip when file ends in .zip)
 	want string
 }{
-	{"dotdot.tar", []member{{name: "../x", body: "pwned"}}, `../x has a ".." element`},
-	{"dotdot-inner.tar", []member{{name: "a/../../x", body: "pwned"}}, `a/../../x has a ".." element`},
-	{"absolute.tar", []member{{name: "/tmp/undistro-pwned", body: "pwned"}}, "/tmp/undistro-pwned is an absolute path"},
-	{"symlink-absolute.tar", []member{{name: "l", typ: tar.TypeSymlink, link: "/etc"}}, `symlink l -> "/etc" leaves the tree`},
-	{"symlink-dotdot.tar", []member{{name: "a/l", typ: tar.TypeSymlink, link: "../../x"}}, "symlink a/l -> ../../x leaves the tree"},
+	{"dotdot.tar", []member{{name: "../x", body: "pwned"}}, `refusing archive member "../x": ".." component`},
+	{"dotdot-inner.tar", []member{{name: "a/../../x", body: "pwned"}}, `refusing archive member "a/../../x": ".." component`},
+	{"absolute.tar", []member{{name: "/tmp/undistro-pwned", body: "pwned"}}, `refusing archive member "/tmp/undistro-pwned": absolute path`},
+	{"symlink-absolute.tar", []member{{name: "l", typ: tar.TypeSymlink, link: "/etc"}}, `refusing archive member "l": absolute symlink target "/etc" leaves the tree`},
+	{"symlink-dotdot.tar", []member{{name: "a/l", typ: tar.TypeSymlink, link: "../../x"}}, `refusing archive member "a/l": symlink target "../../x" escapes the root`},
 	{"symlink-chain.tar", []member{
 		{name: "deep/a/", typ: tar.TypeDir},
 		{name: "deep/a/b", typ: tar.TypeSymlink, link: "."},
@@ -36,21 +36,22 @@ var hostile = []struct {
 		{name: "deep/a/b", typ: tar.TypeSymlink, link: "."},
 		{name: "up", typ: tar.TypeSymlink, link: "deep/a/b/../../.."},
 		{name: "up/pwned", body: "pwned"},
-	}, "creating directory up"},
+	}, `refusing archive member "up/pwned": parent "up" is a symlink`},
 	{"symlink-dir-then-file.tar", []member{
 		{name: "l", typ: tar.TypeSymlink, link: "deep/a/b/../../.."},
 		{name: "deep/a/b", typ: tar.TypeSymlink, link: "."},
 	}, "symlink l: resolves above the top directory"},
-	{"hardlink-dotdot.tar", []member{{name: "h", typ: tar.TypeLink, link: "../etc/passwd"}}, `hard link h: unsafe archive: ../etc/passwd has a ".." element`},
-	{"hardlink-absolute.tar", []member{{name: "h", typ: tar.TypeLink, link: "/etc/passwd"}}, "/etc/passwd is an absolute path"},
-	{"hardlink-dangling.tar", []member{{name: "h", typ: tar.TypeLink, link: "nothere"}}, "hard link h -> nothere does not point to a file extracted before it"},
-	{"chardev.tar", []member{{name: "null", typ: tar.TypeChar}}, "null is a device node"},
-	{"blockdev.tar", []member{{name: "sda", typ: tar.TypeBlock}}, "sda is a device node"},
-	{"fifo.tar", []member{{name: "p", typ: tar.TypeFifo}}, "p is a FIFO"},
-	{"file-replaces-dir.tar", []member{{name: "a/", typ: tar.TypeDir}, {name: "a/x", body: "1"}, {name: "a", body: "2"}}, "a replaces a directory"},
-	{"zip-dotdot.zip", []member{{name: "../x", body: "pwned"}}, `../x has a ".." element`},
-	{"zip-absolute.zip", []member{{name: "/tmp/undistro-pwned", body: "pwned"}}, "is an absolute path"},
-	{"zip-symlink-escape.zip", []member{{name: "l", typ: tar.TypeSymlink, link: "../../../etc"}}, "symlink l -> ../../../etc leaves the tree"},
+	{"hardlink-dotdot.tar", []member{{name: "h", typ: tar.TypeLink, link: "../etc/passwd"}}, `refusing archive member "h": hardlink target "../etc/passwd": ".." component`},
+	{"hardlink-absolute.tar", []member{{name: "h", typ: tar.TypeLink, link: "/etc/passwd"}}, `hardlink target "/etc/passwd": absolute path`},
+	{"hardlink-dangling.tar", []member{{name: "h", typ: tar.TypeLink, link: "nothere"}}, `hardlink target "nothere" is not an earlier entry`},
+	{"chardev.tar", []member{{name: "null", typ: tar.TypeChar}}, `refusing archive member "null": character device (device nodes and fifos are never allowed here)`},
+	{"blockdev.tar", []member{{name: "sda", typ: tar.TypeBlock}}, `refusing archive member "sda": block device (device nodes`},
+	{"fifo.tar", []member{{name: "p", typ: tar.TypeFifo}}, `refusing archive member "p": fifo (device nodes`},
+	{"file-replaces-dir.tar", []member{{name: "a/", typ: tar.TypeDir}, {name: "a/x", body: "1"}, {name: "a", body: "2"}}, `refusing archive member "a": duplicate entry: already unpacked as a directory`},
+	{"duplicate-file.tar", []member{{name: "f", body: "1"}, {name: "f", body: "2"}}, `refusing archive member "f": duplicate entry: already unpacked as a regular file`},
+	{"zip-dotdot.zip", []member{{name: "../x", body: "pwned"}}, `refusing archive member "../x": ".." component`},
+	{"zip-absolute.zip", []member{{name: "/tmp/undistro-pwned", body: "pwned"}}, "absolute path"},
+	{"zip-symlink-escape.zip", []member{{name: "l", typ: tar.TypeSymlink, link: "../../../etc"}}, `refusing archive member "l": symlink target "../../../etc" escapes the root`},
 }
 
 func hostileBytes(t testing.TB, file string, ms []member) []byte {
@@ -108,7 +109,6 @@ func TestExtractAllowsInsideLinks(t *testing.T) {
 		{name: "pkg/dangling", typ: tar.TypeSymlink, link: "missing/file"},
 		{name: "pkg/hard", typ: tar.TypeLink, link: "pkg/lib/libx.so.1"},
 		{name: "pkg/./dot", body: "d"},
-		{name: "pkg/lib/libx.so.1", body: "elf2"}, // a later duplicate wins
 	}
 	archive := filepath.Join("testdata", "good", "links.tar")
 	if *update {
@@ -122,7 +122,7 @@ func TestExtractAllowsInsideLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"d lib", "f dot d", "f hard elf", "f lib/libx.so.1 elf2",
+		"d lib", "f dot d", "f hard elf", "f lib/libx.so.1 elf",
 		"l dangling -> missing/file", "l lib/libx.so -> libx.so.1", "l up -> lib/../lib/libx.so",
 	}
 	if got := listTree(t, dst); !slices.Equal(got, want) {
@@ -136,10 +136,12 @@ func TestExtractCorrupt(t *testing.T) {
 		data       []byte
 		want       string
 	}{
-		{"gzip garbage", "x.tar.gz", []byte("not gzip at all"), "gzip: invalid header"},
-		{"tar truncated", "x.tar", tarBytes(t, helloTree)[:700], "reading tar: unexpected EOF"},
+		{"gzip garbage", "x.tar.gz", []byte("not gzip at all"), "x.tar.gz holds none data, not gzip as its name says"},
+		{"gzip bad header", "x.tar.gz", []byte("\x1f\x8bnot really gzip"), "reading gzip header"},
+		{"tar truncated", "x.tar", tarBytes(t, helloTree)[:700], "reading tar after 1 entries: unexpected EOF"},
 		{"zip garbage", "x.zip", []byte("PK\x03\x04garbage"), "zip: not a valid zip file"},
-		{"xz garbage", "x.tar.xz", []byte("not xz"), "running xz -d"},
+		{"xz garbage", "x.tar.xz", []byte("not xz"), "x.tar.xz holds none data, not xz"},
+		{"xz bad stream", "x.tar.xz", []byte("\xfd7zXZ\x00garbage"), "reading xz header"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +153,7 @@ func TestExtractCorrupt(t *testing.T) {
 	}
 }
 
-var fuzzExts = []string{".tar", ".tar.gz", ".zip", ".tar.bz2"}
+var fuzzExts = []string{".tar", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tar.zst"}
 
 func FuzzExtract(f *testing.F) {
 	for _, dir := range []string{"hostile", "good"} {

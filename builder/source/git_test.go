@@ -9,15 +9,14 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // gitRepo makes a repository with two commits and returns its path and
 // the commits, oldest first.
 func gitRepo(t *testing.T) (string, []string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	testsupport.RequireTool(t, "git", "apt-get install git")
 	dir := t.TempDir()
 	git := func(args ...string) string {
 		t.Helper()

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // member is one archive entry for test archives.
@@ -103,9 +105,11 @@ func zipBytes(t testing.TB, ms []member) []byte {
 // compressWith pipes b through a compressor command (xz, bzip2).
 func compressWith(t testing.TB, tool string, b []byte) []byte {
 	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed", tool)
+	pkg := map[string]string{"xz": "xz-utils"}[tool]
+	if pkg == "" {
+		pkg = tool
 	}
+	testsupport.RequireTool(t, tool, "apt-get install "+pkg)
 	cmd := exec.Command(tool, "-c")
 	cmd.Stdin = bytes.NewReader(b)
 	out, err := cmd.Output()

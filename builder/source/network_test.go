@@ -3,12 +3,12 @@ package source
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // These tests reach the Go module proxy and Debian's mirrors through the
@@ -16,13 +16,9 @@ import (
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("reaches the network; skipped under -short")
-	}
+	testsupport.SkipShort(t, "reaches the network")
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
+		testsupport.RequireTool(t, tool, "make deps installs it")
 	}
 }
 

@@ -3,13 +3,13 @@ package source
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // writeTree creates files under root: name → content; a content starting
@@ -187,9 +187,7 @@ func TestPathEscapeIsErrEscape(t *testing.T) {
 }
 
 func BenchmarkPathIdentityRepo(b *testing.B) {
-	if _, err := exec.LookPath("git"); err != nil {
-		b.Skip("git not installed")
-	}
+	testsupport.RequireTool(b, "git", "apt-get install git")
 	c, err := NewCache(b.TempDir(), WithRepoRoot("../.."))
 	if err != nil {
 		b.Fatal(err)

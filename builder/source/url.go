@@ -51,6 +51,13 @@ func (u *URLFetcher) Fetch(ctx context.Context, s recipe.Source, dst string) (st
 	return id, nil
 }
 
+// Download copies the content of rawURL (http, https or file) to file,
+// which must not exist, and returns its sha256 in hex. It checks nothing:
+// Fetch compares the sum with the recipe's; `recipe new` records it.
+func (u *URLFetcher) Download(ctx context.Context, rawURL, file string) (string, error) {
+	return u.download(ctx, rawURL, file)
+}
+
 // download copies the URL's content to file and returns its sha256 hex.
 func (u *URLFetcher) download(ctx context.Context, rawURL, file string) (string, error) {
 	body, err := u.open(ctx, rawURL)

@@ -10,7 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/un-distro/undistro/runtime/node/nodetest"
+	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
 // TestNodeSwitchCrashCLI kills the built `undistro node switch` with SIGKILL
@@ -19,23 +20,29 @@ import (
 // is that image's complete root (never a mix), and that switching again
 // finishes.
 func TestNodeSwitchCrashCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testsupport.SkipShort(t, "end-to-end test")
 	undistroBin(t)
 	work := t.TempDir()
 	layout := filepath.Join(work, "oci")
 	conf := map[string]string{"a": "version one\n", "b": "version two, longer\n"}
-	roles := []nodetest.Role{}
+	roles := []imagetest.Role{}
 	for _, name := range []string{"a", "b"} {
-		roles = append(roles, nodetest.Role{Name: name, Files: map[string]string{
+		roles = append(roles, imagetest.Role{Name: name, Files: map[string]string{
 			"/etc/app.conf":                conf[name],
 			"/usr/share/" + name + "/data": strings.Repeat(name, 4096),
 			"/usr/bin/tool":                "#!/bin/sh\necho " + name + "\n",
 		}})
 	}
-	nodetest.WriteLayout(t, layout, roles...)
+	imagetest.WriteRoles(t, layout, roles...)
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, "oci:"+layout+":a")
+	signer.Sign(t, "oci:"+layout+":b")
+	pub := filepath.Join(work, "k.pub")
+	if err := os.WriteFile(pub, signer.PublicPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	template := filepath.Join(work, "template")
+	run(t, work, nil, "node", "--root", template, "trust", "add", pub)
 	run(t, work, nil, "node", "--root", template, "switch", "oci:"+layout+":a")
 	a := e2eNodeStatus(t, work, nil, template).Current.Digest
 

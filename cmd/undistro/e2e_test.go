@@ -22,6 +22,7 @@ import (
 
 	"github.com/un-distro/undistro/builder/image"
 	"github.com/un-distro/undistro/builder/sbom"
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -66,13 +67,9 @@ func repoRoot(t *testing.T) string {
 
 func need(t *testing.T, tools ...string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
+	testsupport.SkipShort(t, "end-to-end test")
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make deps installs it)", tool)
-		}
+		testsupport.RequireTool(t, tool, "make deps installs it")
 	}
 }
 

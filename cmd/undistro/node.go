@@ -5,72 +5,51 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/runtime/node"
-	"github.com/un-distro/undistro/runtime/policy"
 )
 
 // nodeFlags are the flags every node subcommand shares.
 type nodeFlags struct {
 	root string
-	keys []string
 }
 
-// config returns the node config: the root, and a verifier when --key is
-// given or the node already holds keys (--key installs its keys into the
-// node first, so the node keeps requiring them).
+// config returns the node config for --root (empty is an error).
 func (f *nodeFlags) config() (node.Config, error) {
-	cfg := node.Config{Root: f.root}
-	for _, k := range f.keys {
-		if _, err := node.InstallKey(f.root, k); err != nil {
-			return cfg, err
-		}
+	if f.root == "" {
+		return node.Config{}, node.ErrNoRoot
 	}
-	if keys := node.Keys(f.root); len(keys) > 0 {
-		p, err := policy.Load(keys...)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Verifier = policyVerifier{p}
-	}
-	return cfg, nil
+	return node.Config{Root: f.root}, nil
 }
 
-// connect returns the daemon's client when it runs, else the node itself.
-func (f *nodeFlags) connect(ctx context.Context) (node.API, func(), error) {
+// call is the one connect-call-print path of the node subcommands: it
+// connects to the daemon when one runs, else opens the node itself, calls
+// fn and closes the connection.
+func (f *nodeFlags) call(cmd *cobra.Command, fn func(ctx context.Context, api node.API) error) error {
 	cfg, err := f.config()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	api, err := node.Connect(ctx, cfg)
+	api, err := node.Connect(cmd.Context(), cfg)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	done := func() {
+	defer func() {
 		if c, ok := api.(io.Closer); ok {
 			c.Close()
 		}
-	}
-	return api, done, nil
+	}()
+	return fn(cmd.Context(), api)
 }
 
-// policyVerifier adapts a verification policy to node.Verifier.
-type policyVerifier struct{ p *policy.Policy }
-
-func (v policyVerifier) Verify(ctx context.Context, ref, digest string) error {
-	_, err := v.p.Verify(ctx, ref, digest)
-	return err
-}
-
-func defaultNodeRoot() string {
-	if r := os.Getenv("UNDISTRO_ROOT"); r != "" {
-		return r
-	}
-	return node.DefaultRoot
+// admitFlags adds the flags that loosen the node's trust policy for one
+// pull or switch.
+func admitFlags(cmd *cobra.Command, a *node.Admit) {
+	cmd.Flags().BoolVar(&a.InsecureAllowUnsigned, "insecure-allow-unsigned", false, "run the image without checking its signature (recorded and shown by 'node status')")
+	cmd.Flags().StringVar(&a.Role, "role", "", "the role the image must be (default: the role REF names, else the current image's)")
 }
 
 func newNodeCmd() *cobra.Command {
@@ -86,89 +65,106 @@ image's services and rolls back by itself when a switch leaves them unready.
 through its unix socket (ROOT/undistro.sock); when it does not, they act on
 the store directly and the daemon starts the services when it next starts.
 
-With --key, images must carry a cosign signature (and SPDX SBOM attestation)
-by one of the keys before the node switches to them; the keys are kept in
-ROOT/keys so the node keeps requiring them.`,
-		Example: `  undistro node switch oci:./out:web --key undistro.pub
+Images must carry a cosign signature and an SPDX SBOM attestation by one of
+the node's trusted keys ('undistro node trust add'), made for the repository
+they are pulled from; their role must be the one asked for, and a switch
+refuses an image older than the current one (--allow-downgrade). The only
+way to run an unsigned image is --insecure-allow-unsigned, which 'node
+status' shows. All of this is checked before any layer is fetched.`,
+		Example: `  undistro node trust add undistro.pub
+  undistro node switch oci:./out:web
   undistro node run &
   undistro node status
   undistro node logs whoami -f
   undistro node rollback`,
 	}
-	cmd.PersistentFlags().StringVar(&f.root, "root", defaultNodeRoot(), "node root directory ($UNDISTRO_ROOT)")
-	cmd.PersistentFlags().StringArrayVar(&f.keys, "key", nil, "cosign public key images must be signed by (repeatable; kept in ROOT/keys)")
+	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeStatusCmd(f),
-		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f))
+		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f))
 	return cmd
 }
 
 func newNodePullCmd(f *nodeFlags) *cobra.Command {
-	return &cobra.Command{
+	var o node.PullOptions
+	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Fetch an image into the node's store",
 		Long: `pull fetches REF, a registry reference or an OCI layout (oci:PATH[:ROLE]),
-into the store, verifying every blob against its digest and unpacking its
-layers. It does not change what runs; see 'node switch'.`,
+into the store once its signature and role are verified (before any layer is
+fetched), verifying every blob against its digest and unpacking its layers.
+It does not change what runs; see 'node switch'. Registry credentials come
+from docker's config.json ($DOCKER_CONFIG or ~/.docker).`,
 		Example: `  undistro node pull oci:./out:web
   undistro node pull 127.0.0.1:5000/undistro/web:latest`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			var progress func(done, total int64)
-			if !quiet(cmd) {
-				progress = nodeProgress(cmd.ErrOrStderr(), "pulling")
-			}
-			img, err := api.Pull(cmd.Context(), args[0], progress)
-			if progress != nil {
-				fmt.Fprintln(cmd.ErrOrStderr())
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s %d bytes\n", img.Digest, args[0], img.Size)
-			return nil
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				if !quiet(cmd) {
+					o.Progress = nodeProgress(cmd.ErrOrStderr(), "pulling")
+				}
+				img, err := api.Pull(ctx, args[0], o)
+				if o.Progress != nil {
+					fmt.Fprintln(cmd.ErrOrStderr())
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %d bytes\n", img.Digest, args[0], img.Size)
+				return nil
+			})
 		},
 	}
+	admitFlags(cmd, &o.Admit)
+	return cmd
 }
 
 func newNodeSwitchCmd(f *nodeFlags) *cobra.Command {
-	var dryRun, asJSON bool
+	var (
+		o      node.SwitchOptions
+		asJSON bool
+		keys   []string
+	)
 	cmd := &cobra.Command{
 		Use:   "switch REF [--dry-run]",
 		Short: "Make an image current and restart only the services it changes",
-		Long: `switch pulls REF if needed, verifies it with the node's keys, makes it the
-current image and applies the difference to the running services: new ones
+		Long: `switch verifies REF with the node's trusted keys (its signature, SBOM, role
+and that it is not older than the current image), pulls it if needed, makes
+it the current image and applies the difference to the running services: new ones
 start, removed ones stop, and only those whose definition, config files or
 package changed restart. It then waits for every service to be ready; if
 they are not in time, the node rolls back to the previous image and the
 command fails with the reason (also shown by 'node status').
 
---dry-run prints what would change and changes nothing.`,
+--dry-run prints what would change and changes nothing. 'node rollback'
+goes back to the previous image without the age check.`,
 		Example: `  undistro node switch oci:./out:web --dry-run
-  undistro node switch 127.0.0.1:5000/undistro/web:latest --key undistro.pub`,
+  undistro node switch 127.0.0.1:5000/undistro/web:latest
+  undistro node switch oci:./old:web --allow-downgrade`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
+			for _, k := range keys { // deprecated: the same path as 'node trust add'
+				if err := addTrustedKey(cmd, f, k); err != nil {
+					return err
+				}
 			}
-			defer done()
-			plan, err := api.Switch(cmd.Context(), args[0], dryRun)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return nodeJSON(cmd.OutOrStdout(), plan)
-			}
-			plan.Print(cmd.OutOrStdout())
-			return nil
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				plan, err := api.Switch(ctx, args[0], o)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return nodeJSON(cmd.OutOrStdout(), plan)
+				}
+				plan.Print(cmd.OutOrStdout())
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	admitFlags(cmd, &o.Admit)
+	cmd.Flags().BoolVar(&o.AllowDowngrade, "allow-downgrade", false, "switch to an image built from older commits than the current one")
+	cmd.Flags().StringArrayVar(&keys, "key", nil, "add this public key to the node's trusted keys first")
+	_ = cmd.Flags().MarkDeprecated("key", "use 'undistro node trust add KEY.pub' once; the node keeps trusting it")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what would change, change nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	return cmd
 }
@@ -182,22 +178,19 @@ the previous) and, when the daemon runs, restarts the services that differ.`,
 		Example: `  undistro node rollback`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := api.Rollback(cmd.Context()); err != nil {
-				return err
-			}
-			st, err := api.Status()
-			if err != nil {
-				return err
-			}
-			if st.Current != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "rolled back to %s %s\n", st.Current.Digest, st.Current.Role)
-			}
-			return nil
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				if err := api.Rollback(ctx); err != nil {
+					return err
+				}
+				st, err := api.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if st.Current != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "rolled back to %s %s\n", st.Current.Digest, st.Current.Role)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -210,25 +203,23 @@ func newNodeStatusCmd(f *nodeFlags) *cobra.Command {
 		Long: `status shows the current and previous images, whether the daemon runs,
 each service's state (waiting, starting, ready, running, backoff, failed,
 stopped), pid, restarts and last exit, the services the supervisor gave up
-on, and the reason of the last rollback.`,
+on, the reason of the last rollback, and for each image why it was admitted
+(the trusted keys that signed it, or UNSIGNED with --insecure-allow-unsigned).`,
 		Example: `  undistro node status
   undistro node status --json | jq .services`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			st, err := api.Status()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return nodeJSON(cmd.OutOrStdout(), st)
-			}
-			st.Print(cmd.OutOrStdout())
-			return nil
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				st, err := api.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return nodeJSON(cmd.OutOrStdout(), st)
+				}
+				st.Print(cmd.OutOrStdout())
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
@@ -247,12 +238,9 @@ interrupted.`,
   undistro node logs whoami -f`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			return api.Logs(cmd.Context(), args[0], follow, cmd.OutOrStdout())
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				return api.Logs(ctx, args[0], follow, cmd.OutOrStdout())
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
@@ -270,8 +258,10 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 		Long: `run is the node daemon. It starts the current image's services (in
 'after' order, chrooted into the image when run as root), restarts them by
 their policy, and serves the other node commands on ROOT/undistro.sock.
-SIGTERM or SIGINT stops the services and exits.`,
-		Example: `  undistro node run --root /var/lib/undistro --key /etc/undistro/undistro.pub`,
+It reads the trusted keys (ROOT/keys) at every pull and switch, so 'node
+trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
+stops the services and exits.`,
+		Example: `  undistro node run --root /var/lib/undistro`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
@@ -303,19 +293,16 @@ and the N newest, and the blobs and layers only they used.`,
   undistro node gc --keep 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			removed, err := api.GC(cmd.Context(), keep)
-			if err != nil {
-				return err
-			}
-			for _, d := range removed {
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", d)
-			}
-			return nil
+			return f.call(cmd, func(ctx context.Context, api node.API) error {
+				removed, err := api.GC(ctx, keep)
+				if err != nil {
+					return err
+				}
+				for _, d := range removed {
+					fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", d)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&keep, "keep", node.DefaultKeep, "newest images to keep besides the current and previous")

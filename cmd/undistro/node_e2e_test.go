@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // brokenRole is web whose service never becomes ready: go-httpbin answers
@@ -46,9 +48,7 @@ type e2eStatus struct {
 // image, and a manual rollback.
 func TestNodeEndToEnd(t *testing.T) {
 	need(t, "bwrap", "apt-get", "dpkg-source")
-	if os.Geteuid() != 0 {
-		t.Skip("the node runtime chroots services: run as root (CI does)")
-	}
+	testsupport.RequireRoot(t, "the node runtime (it chroots services)")
 	undistroBin(t)
 	repo := copyRepo(t, repoRoot(t))
 	if err := os.WriteFile(filepath.Join(repo, "images", "webbroken.toml"), []byte(brokenRole), 0o644); err != nil {
@@ -71,8 +71,12 @@ func TestNodeEndToEnd(t *testing.T) {
 	nodeArgs := func(args ...string) []string {
 		return append([]string{"node", "--root", root}, args...)
 	}
-	// The key is installed on the first switch and required from then on.
-	run(t, work, env, nodeArgs("switch", "oci:"+signed+":web", "--key", filepath.Join(work, "k.pub"))...)
+	// Without a trusted key the node refuses even the signed image.
+	if _, err := runErr(work, env, nodeArgs("switch", "oci:"+signed+":web")...); err == nil || !strings.Contains(err.Error(), "trusts no signing key") {
+		t.Fatalf("switch without a trusted key: %v, want a refusal naming `node trust add`", err)
+	}
+	run(t, work, env, nodeArgs("trust", "add", filepath.Join(work, "k.pub"))...)
+	run(t, work, env, nodeArgs("switch", "oci:"+signed+":web")...)
 	if st := e2eNodeStatus(t, work, env, root); st.Current == nil || st.Current.Digest != res["web"].Digest {
 		t.Fatalf("after switch: %+v, want current %s", st, res["web"].Digest)
 	}

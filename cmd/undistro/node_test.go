@@ -3,16 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
-	"github.com/un-distro/undistro/runtime/node/nodetest"
+	"github.com/un-distro/undistro/runtime/trust"
 )
 
 // undistro runs the root command in process and returns its stdout.
@@ -47,15 +57,30 @@ func TestNodeCommands(t *testing.T) {
 		return []imagespec.Service{{Name: "db", Exec: []string{"/svc/db.sh"}, Restart: "never",
 			Ready: &imagespec.Ready{NotifyFD: 3, Timeout: ready}}}
 	}
-	refs := nodetest.WriteLayout(t, filepath.Join(t.TempDir(), "layout"),
-		nodetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
-		nodetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
+	refs := imagetest.WriteRoles(t, filepath.Join(t.TempDir(), "layout"),
+		imagetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
+		imagetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
 	)
-	root := t.TempDir()
-	notKey := filepath.Join(t.TempDir(), "x.pub")
-	if err := os.WriteFile(notKey, []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
+	unsigned := imagetest.WriteRoles(t, filepath.Join(t.TempDir(), "unsigned"),
+		imagetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up, "/etc/x": "unsigned"}, Services: svc(0)})
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, refs["a"])
+	signer.Sign(t, refs["bad"])
+	root := filepath.Join(t.TempDir(), "node")
+	files := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
+	notKey := write("x.pub", []byte("hello"))
+	pubKey := write("k.pub", signer.PublicPEM)
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	privKey := write("k.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	keyID := trust.KeyID(mustKey(t, signer.PublicPEM))
 	n := func(args ...string) (string, error) {
 		return undistro(ctx, append([]string{"node", "--root", root}, args...)...)
 	}
@@ -66,20 +91,35 @@ func TestNodeCommands(t *testing.T) {
 		want    string
 		wantErr string
 	}{
+		{"status of a new node", []string{"status"}, "current:  (none)", ""},
+		{"no trusted key", []string{"pull", refs["a"]}, "", "this node trusts no signing key: add the signer's public key with `undistro node trust add KEY.pub`"},
+		{"trust list, none", []string{"trust", "list"}, "no trusted keys", ""},
+		{"trust add a private key", []string{"trust", "add", privKey}, "", "adding trusted key " + privKey + ": this is a private key: a node needs only the public key"},
+		{"trust add not a key", []string{"trust", "add", notKey}, "", "not a supported public key: no PEM block found"},
+		{"status --key is gone", []string{"status", "--key", pubKey}, "", "unknown flag: --key"},
+		{"trust add", []string{"trust", "add", pubKey}, "trusted " + keyID + " ecdsa-p256\n", ""},
+		{"trust list", []string{"trust", "list"}, keyID + "  ecdsa-p256", ""},
+		{"trust list --json", []string{"trust", "list", "--json"}, `"id": "` + keyID + `"`, ""},
+		{"unsigned refused", []string{"switch", unsigned["a"]}, "", "image is not signed: no cosign signature at sha256-"},
 		{"pull", []string{"pull", refs["a"]}, refs["a"], ""},
 		{"dry run", []string{"switch", refs["a"], "--dry-run"}, "would switch (nothing) -> sha256:", ""},
 		{"switch without daemon", []string{"switch", refs["a"]}, "  start:    db\n", ""},
 		{"status without daemon", []string{"status"}, "daemon:   not running", ""},
+		{"status names the key", []string{"status"}, "signed by " + keyID, ""},
 		{"rollback without previous", []string{"rollback"}, "", "no previous image to roll back to"},
-		{"bad key", []string{"--key", notKey, "status"}, "", "not a PEM public key"},
 		{"no such service", []string{"logs", "nope"}, "", `no log for service "nope"`},
+		{"empty root", []string{"--root", "", "status"}, "", "empty node root: pass --root DIR or set UNDISTRO_ROOT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before := treeOf(t, root)
 			out, err := n(tc.args...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				if after := treeOf(t, root); after != before {
+					t.Fatalf("a refused command changed the node root:\n%s\nbefore:\n%s", after, before)
 				}
 				return
 			}
@@ -133,4 +173,48 @@ func TestNodeCommands(t *testing.T) {
 	if st := nodeStatus(t, root); st.Current.Role != "bad" || st.LastRollback.Reason != "rolled back by hand" {
 		t.Fatalf("status after rollback by hand = %+v", st)
 	}
+	// The explicit opt-in runs an unsigned image; status shows it.
+	if _, err := n("switch", unsigned["a"], "--insecure-allow-unsigned"); err != nil {
+		t.Fatalf("switch --insecure-allow-unsigned: %v", err)
+	}
+	if st := nodeStatus(t, root); st.Current.Admission == nil || !st.Current.Admission.Unsigned {
+		t.Fatalf("status --json does not record the unsigned image: %+v", st.Current)
+	}
+	if out, err := n("status"); err != nil || !strings.Contains(out, "UNSIGNED: admitted with --insecure-allow-unsigned") {
+		t.Fatalf("status = %q, %v", out, err)
+	}
+	if out, err := n("trust", "remove", keyID[:15]); err != nil || !strings.Contains(out, "removed "+keyID) {
+		t.Fatalf("trust remove = %q, %v", out, err)
+	}
+}
+
+// treeOf lists a directory tree with modes and content hashes ("" if absent).
+func treeOf(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		var c []byte
+		if fi.Mode().IsRegular() {
+			c, _ = os.ReadFile(p)
+		}
+		fmt.Fprintf(&b, "%s %s %x\n", p, fi.Mode(), sha256.Sum256(c))
+		return nil
+	})
+	return b.String()
+}
+
+func mustKey(t *testing.T, b []byte) crypto.PublicKey {
+	t.Helper()
+	k, err := trust.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k[0]
 }

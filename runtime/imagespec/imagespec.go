@@ -45,11 +45,12 @@ type Package struct {
 	Version   string   `json:"version"`
 	Revision  int      `json:"revision,omitempty"`
 	License   string   `json:"license,omitempty"`
-	Source    string   `json:"source"`       // e.g. "url:https://…", "deb:busybox-static=1:1.35.0-4+b3"
-	SourceSum string   `json:"sourceDigest"` // "sha256:…" (or "h1:…" for Go modules, "git:…" for commits)
-	BuildKey  string   `json:"buildKey"`     // the builder's cache key, "sha256:…"
-	DiffID    string   `json:"diffID"`       // uncompressed layer digest
-	Files     []string `json:"files"`        // paths this package owns, sorted, relative to /
+	Supplier  string   `json:"supplier,omitempty"` // SPDX "Organization: X" or "Person: X"
+	Source    string   `json:"source"`             // e.g. "url:https://…", "deb:busybox-static=1:1.35.0-4+b3"
+	SourceSum string   `json:"sourceDigest"`       // "sha256:…" (or "h1:…" for Go modules, "git:…" for commits)
+	BuildKey  string   `json:"buildKey"`           // the builder's cache key, "sha256:…"
+	DiffID    string   `json:"diffID"`             // uncompressed layer digest
+	Files     []string `json:"files"`              // paths this package owns, sorted, relative to /
 }
 
 // File is a config file the role adds.
@@ -91,6 +92,9 @@ type Service struct {
 	Ready   *Ready   `json:"ready,omitempty"`
 	// StopTimeout is how long to wait after SIGTERM before SIGKILL.
 	StopTimeout Duration `json:"stopTimeout,omitempty"`
+	// Sandbox is what the service may touch beyond the defaults; its zero
+	// value grants nothing.
+	Sandbox Sandbox `json:"sandbox,omitzero"`
 }
 
 // Ready is how the runtime learns a service is ready. Exactly one of the
@@ -148,10 +152,12 @@ func Decode(labels map[string]string) (*Image, error) {
 	return &img, nil
 }
 
-// Encode returns the label value for img.
+// Encode returns the label value for img, stamped with [SchemaVersion].
+// img is not modified.
 func Encode(img *Image) (string, error) {
-	img.SchemaVersion = SchemaVersion
-	b, err := json.Marshal(img)
+	c := *img
+	c.SchemaVersion = SchemaVersion
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return "", fmt.Errorf("encoding image metadata: %w", err)
 	}

@@ -17,10 +17,10 @@ import (
 // API is what the node commands call: a *Node acting on the store
 // directly, or a *Client speaking to the daemon.
 type API interface {
-	Pull(ctx context.Context, ref string, progress func(done, total int64)) (*store.Image, error)
-	Switch(ctx context.Context, ref string, dryRun bool) (*Plan, error)
+	Pull(ctx context.Context, ref string, o PullOptions) (*store.Image, error)
+	Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error)
 	Rollback(ctx context.Context) error
-	Status() (*Status, error)
+	Status(ctx context.Context) (*Status, error)
 	Logs(ctx context.Context, service string, follow bool, w io.Writer) error
 	GC(ctx context.Context, keep int) ([]string, error)
 }
@@ -56,7 +56,10 @@ func Dial(ctx context.Context, socket string) (*Client, error) {
 // socket, else a Node acting on the store directly. Through the daemon,
 // the daemon's verification policy applies.
 func Connect(ctx context.Context, cfg Config) (API, error) {
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if c, err := Dial(ctx, cfg.Socket); err == nil {
 		return c, nil
 	}
@@ -122,19 +125,19 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 }
 
 // Pull asks the daemon to pull ref. Progress is not reported through the
-// daemon; progress is ignored.
-func (c *Client) Pull(ctx context.Context, ref string, _ func(done, total int64)) (*store.Image, error) {
+// daemon; o.Progress is ignored.
+func (c *Client) Pull(ctx context.Context, ref string, o PullOptions) (*store.Image, error) {
 	var img store.Image
-	if err := c.do(ctx, http.MethodPost, "/v1/pull", pullRequest{Ref: ref}, &img); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/pull", pullRequest{Ref: ref, Admit: o.Admit}, &img); err != nil {
 		return nil, err
 	}
 	return &img, nil
 }
 
 // Switch asks the daemon to switch to ref.
-func (c *Client) Switch(ctx context.Context, ref string, dryRun bool) (*Plan, error) {
+func (c *Client) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error) {
 	var p Plan
-	if err := c.do(ctx, http.MethodPost, "/v1/switch", switchRequest{Ref: ref, DryRun: dryRun}, &p); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/switch", switchRequest{Ref: ref, SwitchOptions: o}, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -146,9 +149,7 @@ func (c *Client) Rollback(ctx context.Context) error {
 }
 
 // Status asks the daemon for the node's status.
-func (c *Client) Status() (*Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s Status
 	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, &s); err != nil {
 		return nil, err

@@ -1,10 +1,6 @@
 package node
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,49 +8,49 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
 // Defaults.
 const (
+	// DefaultRoot is where a node keeps its store, state, logs, keys and
+	// socket when neither --root nor $UNDISTRO_ROOT says otherwise. It is
+	// the only place this default is written.
 	DefaultRoot          = "/var/lib/undistro"
 	DefaultHealthTimeout = 60 * time.Second
 	DefaultKeep          = 3
 )
 
-// Verifier checks that the image ref, which resolved to digest, may run on
-// this node (package policy implements it). Node calls it before every
-// switch to a new image; an error leaves the node as it was.
-type Verifier interface {
-	Verify(ctx context.Context, ref string, digest string) error
+// RootFromEnv is the default node root: $UNDISTRO_ROOT, or DefaultRoot
+// when it is unset or empty.
+func RootFromEnv() string {
+	if r := os.Getenv("UNDISTRO_ROOT"); r != "" {
+		return r
+	}
+	return DefaultRoot
 }
 
-// Errors callers branch on.
+// Errors callers branch on (and see admit.go).
 var (
 	// ErrRolledBack: the switch happened but the new image's services did
 	// not become ready, so the node went back to the previous image. It
 	// wraps the reason.
 	ErrRolledBack = errors.New("switch rolled back")
-	// ErrUnverified: the node has verification keys but no verifier was
-	// given.
-	ErrUnverified = errors.New("node requires signed images")
+	// ErrNoRoot: Config.Root is empty.
+	ErrNoRoot = errors.New("empty node root: pass --root DIR or set UNDISTRO_ROOT (default " + DefaultRoot + ")")
 )
 
 // Config configures a Node.
 type Config struct {
-	// Root holds the store, node.json, logs and the socket (default
-	// $UNDISTRO_ROOT or /var/lib/undistro).
+	// Root holds the store, node.json, logs, trusted keys and the socket.
+	// It must not be empty (RootFromEnv is the usual value).
 	Root string
 	// Socket is the daemon's unix socket (default Root/undistro.sock).
 	Socket string
 	// HealthTimeout is how long a switched-to image's services have to be
 	// ready before the node rolls back (default 60s).
 	HealthTimeout time.Duration
-	// Verifier checks images before a switch. Nil is allowed only while
-	// Root/keys holds no public key; then every image is accepted, with a
-	// warning.
-	Verifier Verifier
 	// Keep is how many newest images GC keeps besides current and
 	// previous (default 3).
 	Keep int
@@ -65,16 +61,15 @@ type Config struct {
 	Backoff supervise.Backoff
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults() (Config, error) {
 	if c.Root == "" {
-		c.Root = os.Getenv("UNDISTRO_ROOT")
+		return c, ErrNoRoot
 	}
-	if c.Root == "" {
-		c.Root = DefaultRoot
+	abs, err := filepath.Abs(c.Root)
+	if err != nil {
+		return c, fmt.Errorf("node root %q: %w", c.Root, err)
 	}
-	if abs, err := filepath.Abs(c.Root); err == nil {
-		c.Root = abs // the root also names the node's services (supervise.Options.Tag)
-	}
+	c.Root = abs // the root also names the node's services (supervise.Options.Tag)
 	if c.Socket == "" {
 		c.Socket = filepath.Join(c.Root, "undistro.sock")
 	}
@@ -84,42 +79,7 @@ func (c Config) withDefaults() Config {
 	if c.Keep <= 0 {
 		c.Keep = DefaultKeep
 	}
-	return c
-}
-
-// KeysDir is where a node keeps the public keys its policy requires; while
-// it holds a .pub file, a Node refuses to switch without a Verifier.
-func KeysDir(root string) string { return filepath.Join(root, "keys") }
-
-// hasKeys reports whether KeysDir(root) holds a public key.
-func hasKeys(root string) bool { return len(Keys(root)) > 0 }
-
-// Keys returns the public key files the node at root requires, sorted.
-func Keys(root string) []string {
-	m, _ := filepath.Glob(filepath.Join(KeysDir(root), "*.pub"))
-	return m
-}
-
-// InstallKey copies the public key file at path into KeysDir(root), named
-// by its content's SHA-256, so the node requires signatures by it from now
-// on (even from commands not given the key). It returns the installed path.
-func InstallKey(root, path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("installing key: %w", err)
-	}
-	if !bytes.Contains(b, []byte("-----BEGIN PUBLIC KEY-----")) {
-		return "", fmt.Errorf("installing key %s: not a PEM public key: pass the .pub file of `undistro key generate`", path)
-	}
-	if err := os.MkdirAll(KeysDir(root), 0o755); err != nil {
-		return "", fmt.Errorf("installing key: %w", err)
-	}
-	h := sha256.Sum256(b)
-	dst := filepath.Join(KeysDir(root), hex.EncodeToString(h[:8])+".pub")
-	if err := writeFileAtomic(dst, b, 0o644); err != nil {
-		return "", fmt.Errorf("installing key %s: %w", path, err)
-	}
-	return dst, nil
+	return c, nil
 }
 
 // Rollback records an automatic or manual rollback.
@@ -142,6 +102,9 @@ type Pending struct {
 type state struct {
 	LastRollback *Rollback `json:"lastRollback,omitempty"`
 	Pending      *Pending  `json:"pending,omitempty"`
+	// Admitted records, by digest, why each image in the store was
+	// accepted (signed by which keys, or unsigned by explicit opt-in).
+	Admitted map[string]*Admission `json:"admitted,omitempty"`
 }
 
 func statePath(root string) string { return filepath.Join(root, "node.json") }
@@ -168,66 +131,8 @@ func writeState(root string, st state) error {
 	if err != nil {
 		return fmt.Errorf("encoding node state: %w", err)
 	}
-	if err := writeFileAtomic(statePath(root), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(statePath(root), append(b, '\n'), 0o644, atomicfile.Step("node.state")); err != nil {
 		return fmt.Errorf("writing node state: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to a temp file beside path, fsyncs it, renames
-// it over path and fsyncs the directory.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	crash.Point("node.write")
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	crash.Point("node.rename")
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// symlinkAtomic points link at target by renaming a fresh symlink over it.
-func symlinkAtomic(target, link string) error {
-	tmp := link + ".tmp"
-	_ = os.Remove(tmp)
-	crash.Point("node.symlink")
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	crash.Point("node.symlink.rename")
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(link))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // crashChild switches the node at root to ref and exits; run with
@@ -17,7 +20,7 @@ func crashChild(root, ref string) {
 	ctx := context.Background()
 	n, err := Open(ctx, Config{Root: root, NoChroot: true})
 	if err == nil {
-		_, err = n.Switch(ctx, ref, false)
+		_, err = n.Switch(ctx, ref, unsigned)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -32,9 +35,7 @@ func crashChild(root, ref string) {
 // image's config, status says which, a pending switch is recorded when b
 // became current before its health gate ran, and switching again finishes.
 func TestSwitchCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process per write step")
-	}
+	testsupport.SkipShort(t, "spawns a process per write step")
 	ctx := context.Background()
 	refs := testRoles(t)
 	template := filepath.Join(t.TempDir(), "template")
@@ -42,7 +43,7 @@ func TestSwitchCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Switch(ctx, refs["a"], false); err != nil {
+	if _, err := n.Switch(ctx, refs["a"], unsigned); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := n.current()
@@ -62,18 +63,28 @@ func TestSwitchCrash(t *testing.T) {
 			t.Fatalf("step %d: switch failed without a crash: %v\n%s", i, err, out)
 		}
 
+		childErr := err
 		n, err := Open(ctx, Config{Root: root, NoChroot: true})
 		if err != nil {
 			t.Fatalf("step %d: reopening after the crash: %v", i, err)
 		}
-		st, err := n.Status()
+		st, err := n.Status(ctx)
 		if err != nil {
 			t.Fatalf("step %d: status: %v", i, err)
 		}
 		if st.Current == nil {
-			t.Fatalf("step %d: no current image after the crash", i)
+			t.Fatalf("step %d: no current image after the crash (child: %v)\n%s", i, childErr, out)
 		}
 		role := st.Current.Role
+		ents, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if atomicfile.IsTemp(e.Name()) {
+				t.Errorf("step %d: temp file %s left after reopening", i, e.Name())
+			}
+		}
 		rootfs, err := n.st.Rootfs(ctx, st.Current.Digest)
 		if err != nil {
 			t.Fatalf("step %d: %s's root: %v", i, role, err)
@@ -90,10 +101,10 @@ func TestSwitchCrash(t *testing.T) {
 			t.Fatalf("step %d: current is %s, want a %s", i, st.Current.Digest, a.Digest)
 		}
 		conf[role]++
-		if _, err := n.Switch(ctx, refs["b"], false); err != nil {
+		if _, err := n.Switch(ctx, refs["b"], unsigned); err != nil {
 			t.Fatalf("step %d: switching again after the crash: %v", i, err)
 		}
-		if st, _ := n.Status(); st.Current == nil || st.Current.Role != "b" {
+		if st, _ := n.Status(ctx); st.Current == nil || st.Current.Role != "b" {
 			t.Fatalf("step %d: switching again did not finish: %+v", i, st.Current)
 		}
 		n.Close()

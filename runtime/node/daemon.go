@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -32,12 +33,17 @@ func (n *Node) Run(ctx context.Context) error {
 	defer os.Remove(n.cfg.Socket)
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
+	chroot := !n.cfg.NoChroot && os.Geteuid() == 0
+	cg, noCg := limits(chroot)
 	sup := supervise.New(supCtx, supervise.Options{
-		Root:    n.activeLink(),
-		Chroot:  !n.cfg.NoChroot && os.Geteuid() == 0,
-		LogDir:  LogDir(n.cfg.Root),
-		Tag:     n.cfg.Root,
-		Backoff: n.cfg.Backoff,
+		Root:     n.activeLink(),
+		Chroot:   chroot,
+		LogDir:   LogDir(n.cfg.Root),
+		StateDir: filepath.Join(n.cfg.Root, "state"),
+		Cgroup:   cg,
+		NoCgroup: noCg,
+		Tag:      n.cfg.Root,
+		Backoff:  n.cfg.Backoff,
 	})
 	go logEvents(supCtx, sup)
 	// Services a previous daemon of this root left running when it died
@@ -190,4 +196,22 @@ func logEvents(ctx context.Context, sup *supervise.Supervisor) {
 			}
 		}
 	}
+}
+
+// limits returns the cgroup v2 subtree that enforces the services'
+// limits, set up with the daemon in its leaf, or why there is none (then
+// rlimits do). Nothing is created or moved unless detection succeeds: a
+// v1 or hybrid host keeps its cgroups as they are.
+func limits(sandboxed bool) (*supervise.Cgroup, error) {
+	if !sandboxed {
+		return nil, errors.New("services are not sandboxed")
+	}
+	cg, err := supervise.DetectCgroup()
+	if err != nil {
+		return nil, err
+	}
+	if err := cg.Setup(os.Getpid()); err != nil {
+		return nil, fmt.Errorf("setting up %s: %w", cg.Dir, err)
+	}
+	return cg, nil
 }

@@ -2,16 +2,25 @@ package node
 
 import (
 	"context"
+	"crypto"
+	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/node/nodetest"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/un-distro/undistro/runtime/policy/layoutreg"
+	"github.com/un-distro/undistro/runtime/trust"
+
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
-type role = nodetest.Role
+type role = imagetest.Role
 
-var writeLayout = nodetest.WriteLayout
+var writeLayout = imagetest.WriteRoles
 
 // testConfig is a node config for tests: services on host paths, quick
 // backoff, a short health gate.
@@ -63,4 +72,46 @@ func svc(st *Status, name string) supervise.ServiceStatus {
 		}
 	}
 	return supervise.ServiceStatus{}
+}
+
+// unsigned and unsignedDryRun switch to the unsigned test images (the node
+// refuses them without this opt-in).
+var (
+	unsigned       = SwitchOptions{Admit: Admit{InsecureAllowUnsigned: true}}
+	unsignedDryRun = SwitchOptions{Admit: Admit{InsecureAllowUnsigned: true}, DryRun: true}
+)
+
+// push copies the image of a layout reference to a registry reference.
+func push(t *testing.T, from, to string) {
+	t.Helper()
+	tg, err := layoutreg.Resolve(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(tg.Ref, tg.Remote...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.ParseReference(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cpR(from, to string) ([]byte, error) {
+	return exec.Command("cp", "-a", from, to).CombinedOutput()
+}
+
+func hashOf(d string) (v1.Hash, error) { return v1.NewHash(d) }
+
+func mustParse(t *testing.T, pemBytes []byte) crypto.PublicKey {
+	t.Helper()
+	k, err := trust.Parse(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k[0]
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -33,8 +34,11 @@ type Node struct {
 
 // Open opens the node at cfg.Root, creating it if needed.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
-	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("opening node: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("opening node %s: %w", cfg.Root, err)
 	}
 	st, err := store.Open(ctx, cfg.Root)
@@ -61,33 +65,58 @@ func (n *Node) activeLink() string { return filepath.Join(n.cfg.Root, "active") 
 // LogDir is where the daemon writes service logs.
 func LogDir(root string) string { return filepath.Join(root, "logs") }
 
+// PullOptions configure Pull.
+type PullOptions struct {
+	Admit
+	// Progress, if not nil, is called with bytes done and total (not
+	// through the daemon).
+	Progress func(done, total int64) `json:"-"`
+}
+
 // Pull fetches ref (a registry reference or oci:PATH[:ROLE]) into the
-// store; progress, if not nil, is called with bytes done and total.
-func (n *Node) Pull(ctx context.Context, ref string, progress func(done, total int64)) (*store.Image, error) {
+// store once the node's trust policy admits it: its signature (unless
+// o.InsecureAllowUnsigned) and role are checked from the manifest and
+// config before any layer is fetched, so a refused image leaves nothing in
+// the store.
+func (n *Node) Pull(ctx context.Context, ref string, o PullOptions) (*store.Image, error) {
+	src, adm, err := n.resolve(ctx, ref, o.Admit, false)
+	if err != nil {
+		return nil, err
+	}
+	img, err := n.add(ctx, src, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	return img, n.record(adm)
+}
+
+// resolve reads ref's manifest and config and admits it; nothing is written.
+func (n *Node) resolve(ctx context.Context, ref string, o Admit, isSwitch bool) (*store.Source, *Admission, error) {
+	src, err := store.Resolve(ctx, ref)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	adm, err := n.admit(ctx, src, o, isSwitch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if adm.Unsigned {
+		slog.Default().Warn("admitting an unsigned image: --insecure-allow-unsigned", "image", ref, "digest", src.Digest)
+	}
+	return src, adm, nil
+}
+
+// add fetches an admitted image's layers into the store.
+func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, total int64)) (*store.Image, error) {
 	var opts []store.PullOption
 	if progress != nil {
 		opts = append(opts, store.WithProgress(progress))
 	}
-	img, err := n.st.Pull(ctx, ref, opts...)
+	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
 	}
 	return img, nil
-}
-
-// verify runs the node's policy on ref at digest.
-func (n *Node) verify(ctx context.Context, ref, digest string) error {
-	if n.cfg.Verifier == nil {
-		if hasKeys(n.cfg.Root) {
-			return fmt.Errorf("switching to %s: %w: %s holds public keys but none was given: pass --key", ref, ErrUnverified, KeysDir(n.cfg.Root))
-		}
-		slog.Default().Warn("no verification policy: accepting the image unverified (pass --key to require signatures)", "image", ref, "digest", digest)
-		return nil
-	}
-	if err := n.cfg.Verifier.Verify(ctx, ref, digest); err != nil {
-		return fmt.Errorf("refusing %s: %w", ref, err)
-	}
-	return nil
 }
 
 // current returns the store's current image, or nil when it has none.
@@ -99,21 +128,26 @@ func (n *Node) current() (*store.Image, error) {
 	return cur, err
 }
 
-// Switch makes ref the current image: it pulls it if needed, verifies it,
-// plans the service changes and, unless dryRun, switches the store and
-// applies the plan to the running services (only affected ones restart),
-// then waits for every service to be ready. If they are not within
-// HealthTimeout it rolls back and returns an error wrapping ErrRolledBack
-// and the reason. Without a daemon the switch only changes the store; the
-// daemon runs the health gate when it starts.
-func (n *Node) Switch(ctx context.Context, ref string, dryRun bool) (*Plan, error) {
+// SwitchOptions configure Switch.
+type SwitchOptions struct {
+	Admit
+	// DryRun plans the switch and changes nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Switch makes ref the current image: it resolves and admits it (see Pull;
+// an image older than the current one also needs o.AllowDowngrade), pulls
+// it, plans the service changes and, unless o.DryRun, switches the store
+// and applies the plan to the running services (only affected ones
+// restart), then waits for every service to be ready. If they are not
+// within HealthTimeout it rolls back and returns an error wrapping
+// ErrRolledBack and the reason. Without a daemon the switch only changes
+// the store; the daemon runs the health gate when it starts.
+func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error) {
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
-	img, err := n.Pull(ctx, ref, nil)
+	src, adm, err := n.resolve(ctx, ref, o.Admit, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.verify(ctx, ref, img.Digest); err != nil {
 		return nil, err
 	}
 	cur, err := n.current()
@@ -124,9 +158,19 @@ func (n *Node) Switch(ctx context.Context, ref string, dryRun bool) (*Plan, erro
 	if n.supervisor() == nil && cur != nil {
 		old, from = cur.Meta, cur.Digest
 	}
-	plan := Diff(old, img.Meta)
-	plan.From, plan.To, plan.Ref, plan.DryRun = from, img.Digest, ref, dryRun
-	if dryRun || (cur != nil && cur.Digest == img.Digest && from == img.Digest) {
+	plan := Diff(old, src.Meta)
+	plan.From, plan.To, plan.Ref, plan.DryRun = from, src.Digest, ref, o.DryRun
+	if o.DryRun {
+		return plan, nil
+	}
+	img, err := n.add(ctx, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.record(adm); err != nil {
+		return nil, err
+	}
+	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
 	rootfs, err := n.st.Rootfs(ctx, img.Digest)
@@ -136,12 +180,26 @@ func (n *Node) Switch(ctx context.Context, ref string, dryRun bool) (*Plan, erro
 	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
 		return nil, err
 	}
-	if err := n.st.Switch(ctx, img.Digest); err != nil {
+	was, err := n.st.SwitchFrom(ctx, img.Digest)
+	if err != nil {
 		_ = n.setPending(nil)
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	if n.supervisor() == nil {
 		// No daemon: the pending record makes the next `node run` gate it.
+		// Another process may have switched since cur was read: report what
+		// this switch really replaced.
+		if was != from {
+			var wasMeta *imagespec.Image
+			if prev, err := n.st.Image(was); err == nil {
+				wasMeta = prev.Meta
+			}
+			plan = Diff(wasMeta, img.Meta)
+			plan.From, plan.To, plan.Ref = was, img.Digest, ref
+			if err := n.setPending(&Pending{From: was, To: img.Digest, Ref: ref}); err != nil {
+				return plan, err
+			}
+		}
 		return plan, nil
 	}
 	err = n.apply(ctx, plan, img.Meta, rootfs)
@@ -184,7 +242,7 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			delete(known, name)
 		}
 	}
-	if err := symlinkAtomic(rootfs, n.activeLink()); err != nil {
+	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
 		return fmt.Errorf("activating %s: %w", rootfs, err)
 	}
 	n.supervisor().SetUsers(meta.Users, meta.Groups)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -59,7 +58,7 @@ func pids(st *Status) map[string]int {
 
 func mustStatus(t *testing.T, api API) *Status {
 	t.Helper()
-	st, err := api.Status()
+	st, err := api.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +90,7 @@ func TestSwitchRollback(t *testing.T) {
 	defer n.Close()
 	c := runDaemon(t, n)
 
-	p, err := c.Switch(ctx, refs["a"], false)
+	p, err := c.Switch(ctx, refs["a"], unsigned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func TestSwitchRollback(t *testing.T) {
 	before := pids(stA)
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
-		p, err := c.Switch(ctx, refs["b"], true)
+		p, err := c.Switch(ctx, refs["b"], unsignedDryRun)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +122,7 @@ func TestSwitchRollback(t *testing.T) {
 	})
 
 	t.Run("switch restarts only the changed service", func(t *testing.T) {
-		p, err := c.Switch(ctx, refs["b"], false)
+		p, err := c.Switch(ctx, refs["b"], unsigned)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,14 +166,14 @@ func TestSwitchRollback(t *testing.T) {
 	})
 
 	t.Run("switch again", func(t *testing.T) {
-		if _, err := c.Switch(ctx, refs["b"], false); err != nil {
+		if _, err := c.Switch(ctx, refs["b"], unsigned); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("failed readiness rolls back", func(t *testing.T) {
 		prev := pids(mustStatus(t, c))
-		_, err := c.Switch(ctx, refs["bad"], false)
+		_, err := c.Switch(ctx, refs["bad"], unsigned)
 		if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), `service "web" not ready`) {
 			t.Fatalf("Switch(bad) = %v, want ErrRolledBack naming web", err)
 		}
@@ -223,7 +222,7 @@ func TestSwitchWithoutDaemon(t *testing.T) {
 		t.Fatalf("Connect without a daemon = %T, want *Node", api)
 	}
 	api.(*Node).Close()
-	if _, err := n.Switch(ctx, refs["bad"], false); err != nil {
+	if _, err := n.Switch(ctx, refs["bad"], unsigned); err != nil {
 		t.Fatal(err)
 	}
 	st := mustStatus(t, n)
@@ -253,64 +252,6 @@ func TestSwitchWithoutDaemon(t *testing.T) {
 	}
 }
 
-// verifier accepts or refuses every image and records what it saw.
-type verifier struct {
-	err  error
-	seen []string
-}
-
-func (v *verifier) Verify(_ context.Context, ref, digest string) error {
-	v.seen = append(v.seen, ref+"@"+digest)
-	return v.err
-}
-
-func TestVerification(t *testing.T) {
-	ctx := context.Background()
-	refs := testRoles(t)
-	tests := []struct {
-		name     string
-		verifier Verifier
-		keys     bool
-		wantErr  string
-	}{
-		{name: "accepted", verifier: &verifier{}},
-		{name: "refused", verifier: &verifier{err: errors.New("image is not signed")}, wantErr: "refusing " + refs["a"] + ": image is not signed"},
-		{name: "no policy, no keys"},
-		{name: "keys but no verifier", keys: true, wantErr: "node requires signed images"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig(t)
-			cfg.Verifier = tc.verifier
-			if tc.keys {
-				if err := os.MkdirAll(KeysDir(cfg.Root), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(KeysDir(cfg.Root), "k.pub"), []byte("x"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			n, err := Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer n.Close()
-			_, err = n.Switch(ctx, refs["a"], false)
-			st := mustStatus(t, n)
-			if tc.wantErr == "" {
-				if err != nil || st.Current == nil {
-					t.Fatalf("Switch = %v, current %+v", err, st.Current)
-				}
-			} else if err == nil || !strings.Contains(err.Error(), tc.wantErr) || st.Current != nil || st.Pending != nil {
-				t.Fatalf("Switch = %v (current %+v), want %q and the node unchanged", err, st.Current, tc.wantErr)
-			}
-			if v, ok := tc.verifier.(*verifier); ok && (len(v.seen) != 1 || !strings.HasPrefix(v.seen[0], refs["a"]+"@sha256:")) {
-				t.Errorf("verifier saw %v, want one call with the ref and its digest", v.seen)
-			}
-		})
-	}
-}
-
 func TestLogsFollow(t *testing.T) {
 	ctx := context.Background()
 	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"), role{Name: "tick",
@@ -324,7 +265,7 @@ func TestLogsFollow(t *testing.T) {
 	}
 	defer n.Close()
 	c := runDaemon(t, n)
-	if _, err := c.Switch(ctx, refs["tick"], false); err != nil {
+	if _, err := c.Switch(ctx, refs["tick"], unsigned); err != nil {
 		t.Fatal(err)
 	}
 	for _, api := range []API{n, c} {

@@ -13,10 +13,11 @@ import (
 type (
 	pullRequest struct {
 		Ref string `json:"ref"`
+		Admit
 	}
 	switchRequest struct {
-		Ref    string `json:"ref"`
-		DryRun bool   `json:"dryRun"`
+		Ref string `json:"ref"`
+		SwitchOptions
 	}
 	gcRequest struct {
 		Keep int `json:"keep"`
@@ -27,7 +28,7 @@ type (
 	errorResponse struct {
 		Error string `json:"error"`
 		// Kind names the sentinel the error wraps, so the client's error
-		// matches errors.Is: "rolledBack", "unverified", "noPrevious".
+		// matches errors.Is: "rolledBack", "unverified", "noPrevious", ...
 		Kind string `json:"kind,omitempty"`
 		Plan *Plan  `json:"plan,omitempty"`
 	}
@@ -37,6 +38,9 @@ type (
 var sentinels = map[string]error{
 	"rolledBack": ErrRolledBack,
 	"unverified": ErrUnverified,
+	"wrongRole":  ErrWrongRole,
+	"downgrade":  ErrDowngrade,
+	"locked":     store.ErrLocked,
 	"noPrevious": store.ErrNoPrevious,
 }
 
@@ -44,7 +48,7 @@ var sentinels = map[string]error{
 func (n *Node) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		st, err := n.Status()
+		st, err := n.Status(r.Context())
 		reply(w, st, err, nil)
 	})
 	mux.HandleFunc("POST /v1/pull", func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +57,7 @@ func (n *Node) handler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		img, err := n.Pull(r.Context(), req.Ref, nil)
+		img, err := n.Pull(r.Context(), req.Ref, PullOptions{Admit: req.Admit})
 		reply(w, img, err, nil)
 	})
 	mux.HandleFunc("POST /v1/switch", func(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +66,7 @@ func (n *Node) handler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		plan, err := n.Switch(r.Context(), req.Ref, req.DryRun)
+		plan, err := n.Switch(r.Context(), req.Ref, req.SwitchOptions)
 		reply(w, plan, err, plan)
 	})
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {

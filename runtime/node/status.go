@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -28,6 +29,10 @@ type Status struct {
 	LastRollback *Rollback `json:"lastRollback,omitempty"`
 	// Pending is a switch whose health gate has not passed yet.
 	Pending *Pending `json:"pending,omitempty"`
+	// Limits says what enforces the services' memory_max, tasks_max,
+	// cpu_weight and io_weight: a cgroup v2 subtree or the rlimit
+	// fallback (each service's Sandbox says it per limit).
+	Limits string `json:"limits,omitempty"`
 }
 
 // ImageInfo names one image in the store.
@@ -36,6 +41,9 @@ type ImageInfo struct {
 	Ref    string `json:"ref,omitempty"`
 	Role   string `json:"role,omitempty"`
 	Size   int64  `json:"size"`
+	// Admission says why the node accepted the image: the keys whose
+	// signatures verified, or that it runs unsigned by explicit opt-in.
+	Admission *Admission `json:"admission,omitempty"`
 }
 
 func info(img *store.Image) *ImageInfo {
@@ -51,7 +59,10 @@ func info(img *store.Image) *ImageInfo {
 
 // Status reports the current and previous images, the services, the last
 // rollback and any switch still pending.
-func (n *Node) Status() (*Status, error) {
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s := &Status{Root: n.cfg.Root, Services: []supervise.ServiceStatus{}}
 	cur, err := n.current()
 	if err != nil {
@@ -68,11 +79,17 @@ func (n *Node) Status() (*Status, error) {
 		return nil, err
 	}
 	s.LastRollback, s.Pending = st.LastRollback, st.Pending
+	for _, i := range []*ImageInfo{s.Current, s.Previous} {
+		if i != nil {
+			i.Admission = st.Admitted[i.Digest]
+		}
+	}
 	sup := n.supervisor()
 	switch {
 	case sup != nil:
 		s.Daemon = true
 		s.Services = sup.Status()
+		s.Limits = sup.Limits()
 		for _, ss := range s.Services {
 			if ss.State == supervise.StateFailed {
 				s.GiveUps = append(s.GiveUps, ss.Name)
@@ -94,6 +111,9 @@ func (s *Status) Print(w io.Writer) {
 			return
 		}
 		fmt.Fprintf(w, "%-9s %s %s %s\n", label+":", i.Digest, i.Role, i.Ref)
+		if a := i.Admission; a != nil {
+			fmt.Fprintf(w, "%-9s %s\n", "", a.describe())
+		}
 	}
 	img("current", s.Current)
 	img("previous", s.Previous)
@@ -123,4 +143,50 @@ func (s *Status) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", ss.Name, ss.State, pid, ss.Restarts, since, last)
 	}
 	tw.Flush()
+	printSandboxes(w, s)
+}
+
+// printSandboxes writes each service's sandbox: user, capabilities,
+// namespaces, seccomp and limits with what enforces them.
+func printSandboxes(w io.Writer, s *Status) {
+	any := false
+	for _, ss := range s.Services {
+		sb := ss.Sandbox
+		if sb == nil {
+			continue
+		}
+		if !any {
+			fmt.Fprintf(w, "\nsandboxes (limits: %s):\n", s.Limits)
+			any = true
+		}
+		caps := "none"
+		if len(sb.Capabilities) > 0 {
+			caps = strings.Join(sb.Capabilities, ",")
+		}
+		fmt.Fprintf(w, "  %s: user %s (uid %d), capabilities %s, no_new_privs %t, namespaces %s, network %s, seccomp %s\n",
+			ss.Name, sb.User, sb.UID, caps, sb.NoNewPrivs, strings.Join(sb.Namespaces, ","), sb.Network, sb.Seccomp)
+		for _, l := range []struct {
+			name string
+			l    *supervise.Limit
+		}{{"memory_max", sb.MemoryMax}, {"tasks_max", sb.TasksMax}, {"cpu_weight", sb.CPUWeight}, {"io_weight", sb.IOWeight}} {
+			if l.l != nil {
+				fmt.Fprintf(w, "    %s %d: %s (%s)\n", l.name, l.l.Value, l.l.EnforcedBy, l.l.How)
+			}
+		}
+		if len(sb.ReadWritePaths) > 0 {
+			fmt.Fprintf(w, "    read_write_paths %s\n", strings.Join(sb.ReadWritePaths, " "))
+		}
+	}
+}
+
+// describe says in one line why the image was admitted.
+func (a *Admission) describe() string {
+	s := "signed by " + strings.Join(a.KeyIDs, ", ")
+	if a.Unsigned {
+		s = "UNSIGNED: admitted with --insecure-allow-unsigned at " + a.Time.Format(time.RFC3339)
+	}
+	if a.Downgrade {
+		s += "; downgrade admitted with --allow-downgrade"
+	}
+	return s
 }

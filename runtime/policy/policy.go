@@ -2,17 +2,19 @@ package policy
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/un-distro/undistro/runtime/trust"
 )
 
 // Verification failures. Verify's errors wrap exactly one of them; check
@@ -25,6 +27,10 @@ var (
 	// ErrDigestMismatch: the reference resolves to another digest than the
 	// one expected, or the signature was made over another digest.
 	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrWrongRepository: the signature verifies but was made for another
+	// repository than the one the image is pulled from (its payload's
+	// docker-reference).
+	ErrWrongRepository = errors.New("signed for another repository")
 	// ErrNoSBOM: no SPDX attestation verifies with a policy key.
 	ErrNoSBOM = errors.New("no verified SPDX SBOM attestation")
 )
@@ -46,8 +52,8 @@ type Policy struct {
 	keyIDs []string
 }
 
-// Load reads PEM public keys (cosign .pub files; a file may hold several)
-// into a Policy that requires an SBOM.
+// Load reads PEM public keys (cosign .pub files; a file may hold several;
+// see trust.Parse for what is accepted) into a Policy that requires an SBOM.
 func Load(paths ...string) (*Policy, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("loading verification policy: no public key given (generate one with `undistro key generate`)")
@@ -58,24 +64,13 @@ func Load(paths ...string) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading verification policy: %w", err)
 		}
-		keys, err := parsePublicKeys(b)
+		keys, err := trust.Parse(b)
 		if err != nil {
-			return nil, fmt.Errorf("loading verification policy: %s: %w: pass the .pub file of `undistro key generate` or `cosign generate-key-pair`", path, err)
+			return nil, fmt.Errorf("loading verification policy: %s: %w", path, err)
 		}
 		p.Keys = append(p.Keys, keys...)
 	}
 	return p, nil
-}
-
-// KeyID is a public key's fingerprint: "sha256:" and the hex SHA-256 of its
-// DER (PKIX) encoding.
-func KeyID(k crypto.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(k)
-	if err != nil {
-		return "unknown"
-	}
-	s := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(s[:])
 }
 
 // Result is what Verify checked.
@@ -83,6 +78,9 @@ type Result struct {
 	// Image is the reference as given; Digest the manifest digest verified.
 	Image  string `json:"image"`
 	Digest string `json:"digest"`
+	// Repository is the repository the image was resolved in, which its
+	// signatures name.
+	Repository string `json:"repository"`
 	// Signatures are the signatures that verified.
 	Signatures []Signature `json:"signatures"`
 	// Attestations are the attestations that verified.
@@ -95,6 +93,8 @@ type Signature struct {
 	KeyID string `json:"keyID"`
 	// Digest is the manifest digest the signature's payload names.
 	Digest string `json:"signedDigest"`
+	// Repository is the payload's docker-reference.
+	Repository string `json:"signedRepository"`
 	// Layer is the digest of the signature layer in the .sig image.
 	Layer string `json:"layer"`
 }
@@ -106,50 +106,116 @@ type Attestation struct {
 	Layer         string `json:"layer"`
 }
 
-// simpleSigning is the part of cosign's payload that names the digest.
+// simpleSigning is the part of cosign's signature payload (Red Hat's
+// "simple signing" format) that the node checks.
 type simpleSigning struct {
 	Critical struct {
+		Identity struct {
+			DockerReference string `json:"docker-reference"`
+		} `json:"identity"`
 		Image struct {
 			DockerManifestDigest string `json:"docker-manifest-digest"`
 		} `json:"image"`
+		Type string `json:"type"`
 	} `json:"critical"`
 }
 
-func signedDigest(payload []byte) string {
+func decodeSimpleSigning(payload []byte) (*simpleSigning, error) {
 	var s simpleSigning
-	if json.Unmarshal(payload, &s) != nil {
-		return ""
+	if err := json.Unmarshal(payload, &s); err != nil {
+		return nil, err
 	}
-	return s.Critical.Image.DockerManifestDigest
+	if s.Critical.Type != cosignSignatureType {
+		return nil, fmt.Errorf("critical.type is %q, want %q", s.Critical.Type, cosignSignatureType)
+	}
+	return &s, nil
 }
 
-// statementOf decodes the in-toto statement inside a DSSE envelope.
-func statementOf(envelope []byte) (predicateType string, subjects []string, err error) {
-	var env struct {
-		Payload string `json:"payload"`
+// verifySig checks sig over msg the way cosign does for a key: ECDSA
+// (ASN.1) and RSA (PKCS #1 v1.5) over the SHA-256 of msg, Ed25519 over msg.
+func verifySig(k crypto.PublicKey, msg, sig []byte) error {
+	sum := sha256.Sum256(msg)
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		if ecdsa.VerifyASN1(k, sum[:], sig) {
+			return nil
+		}
+	case ed25519.PublicKey:
+		if ed25519.Verify(k, msg, sig) {
+			return nil
+		}
+	case *rsa.PublicKey:
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil {
+			return nil
+		}
+	default:
+		return fmt.Errorf("unsupported key type %T", k)
 	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
-		return "", nil, fmt.Errorf("decoding DSSE envelope: %w", err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		return "", nil, fmt.Errorf("decoding DSSE payload: %w", err)
-	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-		Subject       []struct {
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return "", nil, fmt.Errorf("decoding in-toto statement: %w", err)
-	}
+	return errors.New("invalid signature")
+}
+
+// statement is the part of an in-toto statement the node checks.
+type statement struct {
+	PredicateType string `json:"predicateType"`
+	Subject       []struct {
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+}
+
+// about reports whether digest is one of the statement's subjects.
+func (st *statement) about(digest string) bool {
 	for _, s := range st.Subject {
-		if d, ok := s.Digest["sha256"]; ok {
-			subjects = append(subjects, "sha256:"+d)
+		if "sha256:"+s.Digest["sha256"] == digest {
+			return true
 		}
 	}
-	return st.PredicateType, subjects, nil
+	return false
+}
+
+// envelope is a DSSE envelope.
+type envelope struct {
+	PayloadType string `json:"payloadType"`
+	Payload     string `json:"payload"`
+	Signatures  []struct {
+		Sig string `json:"sig"`
+	} `json:"signatures"`
+}
+
+// pae is DSSE's pre-authentication encoding, what a DSSE signature signs.
+func pae(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+}
+
+// verifyEnvelope checks that a signature of the DSSE envelope b verifies
+// with k and returns the in-toto statement it carries.
+func verifyEnvelope(k crypto.PublicKey, b []byte) (*statement, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("decoding DSSE envelope: %w", err)
+	}
+	if env.PayloadType != intotoPayloadType {
+		return nil, fmt.Errorf("DSSE payload type %q, want %q", env.PayloadType, intotoPayloadType)
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("decoding DSSE payload: %w", err)
+	}
+	msg := pae(env.PayloadType, payload)
+	ok := false
+	for _, s := range env.Signatures {
+		if sig, err := base64.StdEncoding.DecodeString(s.Sig); err == nil && verifySig(k, msg, sig) == nil {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("no signature of the envelope verifies with key %s", trust.KeyID(k))
+	}
+	var st statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
+	}
+	return &st, nil
 }
 
 func checkDigest(d string) (v1.Hash, error) {
@@ -158,28 +224,4 @@ func checkDigest(d string) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("expected digest %q: want sha256:<64 hex>", d)
 	}
 	return h, nil
-}
-
-// parsePublicKeys decodes every PUBLIC KEY block of a PEM file.
-func parsePublicKeys(b []byte) ([]crypto.PublicKey, error) {
-	var keys []crypto.PublicKey
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "PUBLIC KEY" {
-			return nil, fmt.Errorf("PEM block %q is not a PUBLIC KEY (is this the private key?)", blk.Type)
-		}
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing public key: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("no PEM public key found")
-	}
-	return keys, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
+	"github.com/un-distro/undistro/runtime/trust"
 )
 
 // fixture holds two images, A and B, in one backend.
@@ -32,10 +35,10 @@ type backend struct {
 
 var backends = []backend{
 	{"registry", func(t testing.TB) *fixture {
-		reg := newRegistry(t)
+		reg := imagetest.Registry(t)
 		f := &fixture{refA: reg + "/app:web", refB: reg + "/app:other"}
-		f.digestA = pushRandom(t, f.refA)
-		f.digestB = pushRandom(t, f.refB)
+		f.digestA = imagetest.PushRandom(t, f.refA)
+		f.digestB = imagetest.PushRandom(t, f.refB)
 		f.retag = func(t testing.TB) {
 			rb, _ := name.ParseReference(f.refB)
 			ra, _ := name.ParseReference(f.refA)
@@ -50,7 +53,7 @@ var backends = []backend{
 		return f
 	}},
 	{"layout", func(t testing.TB) *fixture {
-		dir, ds := newLayout(t, "web", "other")
+		dir, ds := imagetest.RandomLayout(t, "web", "other")
 		f := &fixture{refA: "oci:" + dir + ":web", refB: "oci:" + dir + ":other", digestA: ds["web"], digestB: ds["other"]}
 		f.retag = func(t testing.TB) {
 			h, _ := v1.NewHash(f.digestB)
@@ -211,8 +214,8 @@ func TestVerify(t *testing.T) {
 					if res.Digest != f.digestA || len(res.Signatures) != 1 || res.Signatures[0].Digest != f.digestA {
 						t.Fatalf("result = %+v, want one signature over %s", res, f.digestA)
 					}
-					if res.Signatures[0].KeyID != KeyID(k.trusted.pub) {
-						t.Errorf("key = %s, want %s", res.Signatures[0].KeyID, KeyID(k.trusted.pub))
+					if res.Signatures[0].KeyID != trust.KeyID(k.trusted.pub) {
+						t.Errorf("key = %s, want %s", res.Signatures[0].KeyID, trust.KeyID(k.trusted.pub))
 					}
 					if p.RequireSBOM && (len(res.Attestations) != 1 || res.Attestations[0].PredicateType != PredicateSPDX) {
 						t.Errorf("attestations = %+v, want one SPDX", res.Attestations)
@@ -238,7 +241,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyLayoutWithoutRole(t *testing.T) {
-	dir, ds := newLayout(t, "web")
+	dir, ds := imagetest.RandomLayout(t, "web")
 	k := newKey(t)
 	tg, d := resolved(t, "oci:"+dir+":web")
 	k.sign(t, tg, d, d)
@@ -257,7 +260,7 @@ func TestVerifyLayoutWithoutRole(t *testing.T) {
 
 func TestVerifyBadInput(t *testing.T) {
 	k := newKey(t)
-	dir, ds := newLayout(t, "web", "other")
+	dir, ds := imagetest.RandomLayout(t, "web", "other")
 	cases := []struct {
 		name, ref, digest, want string
 		p                       *Policy
@@ -306,8 +309,8 @@ func TestLoad(t *testing.T) {
 		{"two keys in one file", []string{both}, 2, ""},
 		{"no paths", nil, 0, "no public key given"},
 		{"missing file", []string{filepath.Join(dir, "nope.pub")}, 0, "no such file"},
-		{"not PEM", []string{write("junk.pub", "hello")}, 0, "junk.pub: no PEM public key found"},
-		{"private key", []string{write("k.key", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")}, 0, `PEM block "ENCRYPTED SIGSTORE PRIVATE KEY" is not a PUBLIC KEY`},
+		{"not PEM", []string{write("junk.pub", "hello")}, 0, "junk.pub: not a supported public key: no PEM block found"},
+		{"private key", []string{write("k.key", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")}, 0, "k.key: this is a private key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -325,5 +328,39 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("Load = %d keys, RequireSBOM %v; want %d, true", len(p.Keys), p.RequireSBOM, tc.wantKeys)
 			}
 		})
+	}
+}
+
+// TestVerifySignatureCopiedToAnotherRepository: base's image, signature and
+// SBOM copied next to web's tag verify cryptographically, but the
+// signature's docker-reference names base, so pulling it as web is refused.
+func TestVerifySignatureCopiedToAnotherRepository(t *testing.T) {
+	ctx := context.Background()
+	reg := imagetest.Registry(t)
+	k := newKey(t)
+	digest := imagetest.PushRandom(t, reg+"/undistro/base:latest")
+	tg, dBase := resolved(t, reg+"/undistro/base:latest")
+	k.sign(t, tg, dBase, dBase)
+	k.attest(t, tg, dBase, PredicateSPDX)
+	p := &Policy{Keys: []crypto.PublicKey{k.pub}, RequireSBOM: true}
+	if res, err := p.Verify(ctx, reg+"/undistro/base:latest", digest); err != nil || res.Signatures[0].Repository != reg+"/undistro/base" {
+		t.Fatalf("base: %+v, %v", res, err)
+	}
+	src, _ := name.ParseReference(reg + "/undistro/base:latest")
+	dst, _ := name.ParseReference(reg + "/undistro/web:latest")
+	img, err := remote.Image(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img); err != nil {
+		t.Fatal(err)
+	}
+	dWeb := dst.Context().Digest(digest)
+	copyAttachment(t, tg, dBase, dWeb, "sig")
+	copyAttachment(t, tg, dBase, dWeb, "att")
+	_, err = p.Verify(ctx, reg+"/undistro/web:latest", digest)
+	want := fmt.Sprintf(`signed for another repository: the signature by key %s was made for repository "%s/undistro/base", not "%s/undistro/web"`, trust.KeyID(k.pub), reg, reg)
+	if !errors.Is(err, ErrWrongRepository) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Verify = %v, want %q", err, want)
 	}
 }

@@ -1,26 +1,28 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/sigstore/cosign/v2/pkg/cosign"
-	"github.com/sigstore/cosign/v2/pkg/oci"
-	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
-	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
+	"github.com/un-distro/undistro/runtime/trust"
 )
 
 // Error is a refused image: which image, why, and which of the sentinel
-// errors (ErrUnsigned, ErrBadSignature, ErrDigestMismatch, ErrNoSBOM).
+// errors (ErrUnsigned, ErrBadSignature, ErrDigestMismatch,
+// ErrWrongRepository, ErrNoSBOM).
 type Error struct {
 	Image  string
 	Digest string
@@ -34,12 +36,27 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// cosign's names for what it stores beside an image.
+const (
+	signatureAnnotation = "dev.cosignproject.cosign/signature"
+	dsseMediaType       = "application/vnd.dsse.envelope.v1+json"
+	intotoPayloadType   = "application/vnd.in-toto+json"
+	cosignSignatureType = "cosign container image signature"
+	// maxAttachment bounds a signature payload or attestation envelope read
+	// from a registry.
+	maxAttachment = 4 << 20
+)
+
 // Verify checks that ref (a registry reference by tag or digest, or
 // oci:PATH[:ROLE]) resolves to exactly digest, that a cosign signature over
-// digest verifies with one of p.Keys and, if p.RequireSBOM, that an SPDX
+// digest verifies with one of p.Keys and names the repository ref was
+// resolved in (its docker-reference), and, if p.RequireSBOM, that an SPDX
 // attestation about digest verifies with one of p.Keys. No transparency log
 // is consulted. If digest is "", whatever ref resolves to now is verified:
-// that is for interactive use; a node passes the digest it pulled.
+// that is for interactive use; a node passes the digest it is about to pull.
+//
+// Only the manifest and the small .sig and .att images are read: Verify
+// runs before any layer of the image is fetched.
 //
 // It returns what verified, or an *Error wrapping the reason's sentinel;
 // other errors (unreachable registry, missing image) are returned wrapped.
@@ -61,31 +78,43 @@ func (p *Policy) Verify(ctx context.Context, ref, digest string) (*Result, error
 		return nil, err
 	}
 	image := t.String()
-	ro := []ociremote.Option{ociremote.WithRemoteOptions(t.Remote...)}
-	got, err := ociremote.ResolveDigest(t.Ref, ro...)
+	ro := append([]remote.Option{remote.WithContext(ctx)}, t.Remote...)
+	got, err := resolveDigest(t.Ref, ro)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: resolving its digest: %w", image, err)
 	}
 	if digest == "" {
-		digest = got.DigestStr()
+		digest = got
 	}
-	if got.DigestStr() != digest {
+	if got != digest {
 		return nil, &Error{Image: image, Digest: digest, Err: ErrDigestMismatch,
-			Reason: fmt.Sprintf("the reference now resolves to %s, not the expected digest (the tag moved since it was resolved: resolve and verify again)", got.DigestStr())}
+			Reason: fmt.Sprintf("the reference now resolves to %s, not the expected digest (the tag moved since it was resolved: resolve and verify again)", got)}
 	}
-	dref := t.Ref.Context().Digest(digest)
-	res := &Result{Image: image, Digest: digest}
-	verifiers, err := p.verifiers()
+	repo := t.Ref.Context()
+	res := &Result{Image: image, Digest: digest, Repository: repo.Name()}
+	vs, err := p.verifiers()
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySignatures(ctx, dref, ro, verifiers, res); err != nil {
+	a := &attachments{repo: repo, digest: digest, ro: ro}
+	if err := a.verifySignatures(vs, res); err != nil {
 		return nil, fail(image, digest, err)
 	}
-	if err := verifyAttestations(ctx, dref, ro, verifiers, res, p.RequireSBOM); err != nil {
+	if err := a.verifyAttestations(vs, res, p.RequireSBOM); err != nil {
 		return nil, fail(image, digest, err)
 	}
 	return res, nil
+}
+
+func resolveDigest(ref name.Reference, ro []remote.Option) (string, error) {
+	if d, ok := ref.(name.Digest); ok {
+		return d.DigestStr(), nil
+	}
+	desc, err := remote.Head(ref, ro...)
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest.String(), nil
 }
 
 // refusal is an Error without the image, filled in by fail.
@@ -105,101 +134,145 @@ func fail(image, digest string, err error) error {
 }
 
 type keyVerifier struct {
-	id string
-	v  signature.Verifier
+	id  string
+	key crypto.PublicKey
 }
 
 func (p *Policy) verifiers() ([]keyVerifier, error) {
 	out := make([]keyVerifier, 0, len(p.Keys))
 	for _, k := range p.Keys {
-		v, err := signature.LoadVerifier(k, crypto.SHA256)
-		if err != nil {
-			return nil, fmt.Errorf("loading policy key %s: %w", KeyID(k), err)
+		if _, err := trust.Encode(k); err != nil {
+			return nil, fmt.Errorf("loading policy key: %w", err)
 		}
-		out = append(out, keyVerifier{id: KeyID(k), v: v})
+		out = append(out, keyVerifier{id: trust.KeyID(k), key: k})
 	}
 	return out, nil
 }
 
-func checkOpts(v signature.Verifier, ro []ociremote.Option, claims func(oci.Signature, v1.Hash, map[string]any) error) *cosign.CheckOpts {
-	return &cosign.CheckOpts{
-		RegistryClientOpts: ro,
-		SigVerifier:        v,
-		ClaimVerifier:      claims,
-		IgnoreTlog:         true,
-		IgnoreSCT:          true,
-		Offline:            true,
-	}
+// attachments reads cosign's .sig and .att images of one digest.
+type attachments struct {
+	repo   name.Repository
+	digest string
+	ro     []remote.Option
 }
 
-func verifySignatures(ctx context.Context, dref name.Digest, ro []ociremote.Option, vs []keyVerifier, res *Result) error {
-	st, err := ociremote.SignatureTag(dref, ro...)
+// tag is cosign's tag for an attachment: sha256-HEX.suffix.
+func (a *attachments) tag(suffix string) name.Tag {
+	return a.repo.Tag(strings.Replace(a.digest, ":", "-", 1) + "." + suffix)
+}
+
+// blob is one layer of an attachment image, read (bounded) and checked
+// against its digest.
+type blob struct {
+	desc v1.Descriptor
+	data []byte
+}
+
+// read returns the layers of the attachment image at suffix; none when
+// there is no such image.
+func (a *attachments) read(suffix string) ([]blob, error) {
+	tag := a.tag(suffix)
+	img, err := remote.Image(tag, a.ro...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("fetching %s: %w", tag, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", tag, err)
+	}
+	var out []blob
+	for _, d := range m.Layers {
+		if d.Size > maxAttachment {
+			return nil, fmt.Errorf("reading %s: layer %s is %d bytes, more than a signature or attestation can be", tag, d.Digest, d.Size)
+		}
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", tag, err)
+		}
+		rc, err := l.Compressed() // verified against d.Digest at EOF
+		if err != nil {
+			return nil, fmt.Errorf("reading %s layer %s: %w", tag, d.Digest, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxAttachment+1))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s layer %s: %w", tag, d.Digest, err)
+		}
+		if len(b) > maxAttachment || int64(len(b)) != d.Size {
+			return nil, fmt.Errorf("reading %s: layer %s is not the %d bytes its descriptor says", tag, d.Digest, d.Size)
+		}
+		out = append(out, blob{desc: d, data: b})
+	}
+	return out, nil
+}
+
+func (a *attachments) verifySignatures(vs []keyVerifier, res *Result) error {
+	st := a.tag("sig")
+	list, err := a.read("sig")
 	if err != nil {
 		return err
-	}
-	sigs, err := ociremote.Signatures(st, ro...)
-	if err != nil {
-		return fmt.Errorf("fetching signatures %s: %w", st, err)
-	}
-	list, err := sigs.Get()
-	if err != nil {
-		return fmt.Errorf("reading signatures %s: %w", st, err)
 	}
 	if len(list) == 0 {
 		return &refusal{ErrUnsigned, fmt.Sprintf("no cosign signature at %s: sign it with `undistro sign` (or `cosign sign`)", st.TagStr())}
 	}
-	var lastErr error
-	for _, kv := range vs {
-		checked, _, err := cosign.VerifyImageSignatures(ctx, dref, checkOpts(kv.v, ro, cosign.SimpleClaimVerifier))
-		if err != nil {
-			lastErr = err
+	var mismatch *refusal
+	for _, s := range list {
+		raw, err := base64.StdEncoding.DecodeString(s.desc.Annotations[signatureAnnotation])
+		if err != nil || len(raw) == 0 {
 			continue
 		}
-		for _, s := range checked {
-			pl, _ := s.Payload()
-			l, _ := s.Digest()
-			res.Signatures = append(res.Signatures, Signature{KeyID: kv.id, Digest: signedDigest(pl), Layer: l.String()})
+		for _, kv := range vs {
+			if verifySig(kv.key, s.data, raw) != nil {
+				continue
+			}
+			ss, err := decodeSimpleSigning(s.data)
+			switch {
+			case err != nil:
+				mismatch = &refusal{ErrBadSignature, fmt.Sprintf("the signature by key %s has a payload that is not a cosign simple-signing document: %v", kv.id, err)}
+			case ss.Critical.Image.DockerManifestDigest != a.digest:
+				mismatch = &refusal{ErrDigestMismatch, fmt.Sprintf("the signature by key %s is over %s, not over this image (a signature copied from another image)", kv.id, ss.Critical.Image.DockerManifestDigest)}
+			case ss.Critical.Identity.DockerReference != a.repo.Name():
+				mismatch = &refusal{ErrWrongRepository, fmt.Sprintf("the signature by key %s was made for repository %q, not %q this image is pulled from (a signature copied from another repository)", kv.id, ss.Critical.Identity.DockerReference, a.repo.Name())}
+			default:
+				res.Signatures = append(res.Signatures, Signature{KeyID: kv.id, Digest: a.digest, Repository: ss.Critical.Identity.DockerReference, Layer: s.desc.Digest.String()})
+			}
 		}
 	}
 	if len(res.Signatures) > 0 {
 		return nil
 	}
-	// Tell a signature over another digest from one by another key: check
-	// the signatures cryptographically ourselves.
-	for _, s := range list {
-		pl, err1 := s.Payload()
-		raw, err2 := s.Signature()
-		if err1 != nil || err2 != nil {
+	if mismatch != nil {
+		return mismatch
+	}
+	return &refusal{ErrBadSignature, fmt.Sprintf("%d signature(s) at %s, none made by the trusted key(s) %s", len(list), st.TagStr(), ids(vs))}
+}
+
+func (a *attachments) verifyAttestations(vs []keyVerifier, res *Result, requireSBOM bool) error {
+	at := a.tag("att")
+	list, err := a.read("att")
+	if err != nil {
+		return err
+	}
+	var why []string
+	for _, l := range list {
+		if l.desc.MediaType != dsseMediaType {
 			continue
 		}
 		for _, kv := range vs {
-			if kv.v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(pl)) == nil {
-				return &refusal{ErrDigestMismatch, fmt.Sprintf("the signature by key %s is over %s, not over this image (a signature copied from another image)", kv.id, signedDigest(pl))}
-			}
-		}
-	}
-	return &refusal{ErrBadSignature, fmt.Sprintf("%d signature(s) at %s, none made by the trusted key(s) %s (%v)", len(list), st.TagStr(), ids(vs), lastErr)}
-}
-
-func verifyAttestations(ctx context.Context, dref name.Digest, ro []ociremote.Option, vs []keyVerifier, res *Result, requireSBOM bool) error {
-	var errs []string
-	for _, kv := range vs {
-		checked, _, err := cosign.VerifyImageAttestations(ctx, dref, checkOpts(kv.v, ro, cosign.IntotoSubjectClaimVerifier))
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		for _, a := range checked {
-			pl, err := a.Payload()
+			st, err := verifyEnvelope(kv.key, l.data)
 			if err != nil {
+				why = append(why, err.Error())
 				continue
 			}
-			pt, _, err := statementOf(pl)
-			if err != nil {
+			if !st.about(a.digest) {
+				why = append(why, fmt.Sprintf("a %s attestation by key %s is about another image", st.PredicateType, kv.id))
 				continue
 			}
-			l, _ := a.Digest()
-			res.Attestations = append(res.Attestations, Attestation{KeyID: kv.id, PredicateType: pt, Layer: l.String()})
+			res.Attestations = append(res.Attestations, Attestation{KeyID: kv.id, PredicateType: st.PredicateType, Layer: l.desc.Digest.String()})
 		}
 	}
 	sort.SliceStable(res.Attestations, func(i, j int) bool { return res.Attestations[i].PredicateType < res.Attestations[j].PredicateType })
@@ -213,19 +286,14 @@ func verifyAttestations(ctx context.Context, dref name.Digest, ro []ociremote.Op
 		}
 		types = append(types, a.PredicateType)
 	}
-	at, err := ociremote.AttestationTag(dref, ro...)
-	if err != nil {
-		return err
+	const hint = "attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`"
+	switch {
+	case len(types) > 0:
+		return &refusal{ErrNoSBOM, fmt.Sprintf("verified attestations at %s are of types %s, none %s: %s", at.TagStr(), strings.Join(types, ", "), PredicateSPDX, hint)}
+	case len(list) == 0:
+		return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s: %s", at.TagStr(), hint)}
 	}
-	if len(types) > 0 {
-		return &refusal{ErrNoSBOM, fmt.Sprintf("verified attestations at %s are of types %s, none %s: attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr(), strings.Join(types, ", "), PredicateSPDX)}
-	}
-	if atts, err := ociremote.Signatures(at, ro...); err == nil {
-		if l, err := atts.Get(); err == nil && len(l) == 0 {
-			return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s: attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr())}
-		}
-	}
-	return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s verifies with the trusted key(s) %s (%s): attach the SBOM with `undistro build --sign-key` or `cosign attest --type spdxjson`", at.TagStr(), ids(vs), strings.Join(errs, "; "))}
+	return &refusal{ErrNoSBOM, fmt.Sprintf("no attestation at %s verifies with the trusted key(s) %s (%s): %s", at.TagStr(), ids(vs), strings.Join(why, "; "), hint)}
 }
 
 func ids(vs []keyVerifier) string {

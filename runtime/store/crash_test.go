@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // TestMain doubles as the crash child: with STORE_CRASH_CHILD=ROOT,LAYOUT
@@ -17,6 +19,10 @@ import (
 // switches to it, as `undistro node switch oci:LAYOUT:b` does, dying
 // wherever UNDISTRO_CRASH_AT says.
 func TestMain(m *testing.M) {
+	if v := os.Getenv("STORE_LOCK_CHILD"); v != "" {
+		mode, root, _ := strings.Cut(v, ",")
+		os.Exit(lockChild(mode, root))
+	}
 	if v := os.Getenv("STORE_CRASH_CHILD"); v != "" {
 		root, lay, _ := strings.Cut(v, ",")
 		if err := crashChild(root, lay); err != nil {
@@ -134,7 +140,7 @@ func checkRoot(t *testing.T, s *Store, digest string, ti testImage) {
 	if link, err := os.Readlink(filepath.Join(s.Root(), "current")); err != nil || filepath.Join(s.Root(), link) != dir {
 		t.Errorf("current symlink = %q, %v; want %s", link, err, dir)
 	}
-	diffTrees(t, listing(t, dir), expect(ti.layers))
+	diffTrees(t, listing(t, dir), expect(ti.Layers))
 }
 
 // checkClean fails if a temporary leftover or a journal survived Open.
@@ -146,7 +152,7 @@ func checkClean(t *testing.T, root string) {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), tmpPrefix) || e.Name() == "journal.json" {
+			if atomicfile.IsTemp(e.Name()) || e.Name() == "journal.json" {
 				t.Errorf("left after recovery: %s", filepath.Join(d, e.Name()))
 			}
 		}

@@ -1,91 +1,32 @@
 package store
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
-const tmpPrefix = ".tmp-"
+// tmpName returns a fresh temporary name in dir for final; sweep removes
+// it after a crash.
+func tmpName(dir, final string) string { return atomicfile.TempName(dir, final) }
 
-// tmpName returns a fresh temporary name in dir for final.
-func tmpName(dir, final string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return filepath.Join(dir, tmpPrefix+filepath.Base(final)+"-"+hex.EncodeToString(b[:]))
-}
-
-// writeFile writes data to path atomically: temp file in the same
-// directory, fsync, rename, fsync of the directory.
+// writeFile writes data to path atomically (temp file, fsync, rename,
+// directory fsync); what names its crash points.
 func writeFile(path string, data []byte, what string) error {
-	dir := filepath.Dir(path)
-	tmp := tmpName(dir, path)
-	crash.Point(what + ".create")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
-	}
-	crash.Point(what + ".write")
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	crash.Point(what + ".fsync")
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("syncing %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	crash.Point(what + ".rename")
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("renaming %s: %w", tmp, err)
-	}
-	return syncDir(dir, what)
+	return atomicfile.WriteFile(path, data, 0o644, atomicfile.Step(what))
 }
 
 // syncDir fsyncs a directory so the renames in it are durable.
-func syncDir(dir, what string) error {
-	crash.Point(what + ".dirsync")
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir, what string) error { return atomicfile.SyncDir(dir, atomicfile.Step(what)) }
 
 // syncFS flushes the whole filesystem holding dir (syncfs(2)): one call
 // instead of one fsync per file of an unpacked tree.
-func syncFS(dir, what string) error {
-	crash.Point(what + ".syncfs")
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return fmt.Errorf("syncing filesystem of %s: %w", dir, err)
-	}
-	return nil
-}
+func syncFS(dir, what string) error { return atomicfile.SyncFS(dir, atomicfile.Step(what)) }
 
 // removeTree removes a published tree: first renamed to a temporary name
 // (so it never looks complete while half removed), then deleted.
@@ -124,7 +65,7 @@ func sweep(dir string) error {
 		return fmt.Errorf("reading %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
+		if atomicfile.IsTemp(e.Name()) {
 			if err := removeAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}

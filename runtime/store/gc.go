@@ -8,7 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 // GC removes every image but the current, the previous and the keep newest
@@ -88,7 +89,7 @@ func (s *Store) prune(dir string, keep map[string]bool, stats bool) error {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasPrefix(name, tmpPrefix) || strings.HasSuffix(name, ".json") || keep[name] {
+		if atomicfile.IsTemp(name) || strings.HasSuffix(name, ".json") || keep[name] {
 			continue
 		}
 		if err := removeTree(s.path(dir, name), "gc."+dir); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/crash"
 	"github.com/un-distro/undistro/runtime/unpack"
 )
 

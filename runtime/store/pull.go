@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,18 +11,35 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
-	"github.com/un-distro/undistro/runtime/internal/crash"
 )
 
-// Pull fetches the image ref names into the store and returns it. ref is a
-// registry reference ("host:port/repo:tag", "host/repo@sha256:…") or
+// Source is an image resolved from a reference but not in the store yet:
+// its manifest and config have been read and checked against their
+// digests; no layer has been fetched and nothing has been written. A node
+// checks a Source (signature, role, age) before it lets Add fetch and
+// unpack the layers.
+type Source struct {
+	// Ref is the reference as given; Digest the manifest digest.
+	Ref    string
+	Digest string
+	// Meta is the undistro metadata of the config; Config the config.
+	Meta   *imagespec.Image
+	Config *v1.ConfigFile
+
+	img         v1.Image
+	hash        v1.Hash
+	manifest    *v1.Manifest
+	rawManifest []byte
+	rawConfig   []byte
+}
+
+// Resolve reads the manifest and config of the image ref names: a registry
+// reference ("host[:port]/repo:tag", "host/repo@sha256:…") or
 // "oci:PATH[:ROLE]", ROLE being the org.opencontainers.image.ref.name
-// annotation (omitted: the layout's only image). Every blob is verified
-// against its digest, every layer against its diffID; layers already in the
-// store are neither fetched nor unpacked again. Pulling an image already in
-// the store returns it.
-func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+// annotation (omitted: the layout's only image). It writes nothing.
+func Resolve(ctx context.Context, ref string, opts ...PullOption) (*Source, error) {
 	var o pullOptions
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -35,29 +50,14 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.acquire(ctx)
+	src, err := read(ref, img, digest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	defer unlock()
-	if r, err := s.readRecord(digest.String()); err == nil {
-		return s.image(r)
-	}
-	if err := s.begin(journal{Op: "pull", Target: digest.String()}); err != nil {
-		return nil, err
-	}
-	r, err := s.pull(ctx, ref, img, digest, &o)
-	if err != nil {
-		_ = s.end() // what was verified stays (content-addressed); temporaries are gone
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	if err := s.end(); err != nil {
-		return nil, err
-	}
-	return s.image(r)
+	return src, nil
 }
 
-func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Hash, o *pullOptions) (*record, error) {
+func read(ref string, img v1.Image, digest v1.Hash) (*Source, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
@@ -87,8 +87,58 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest lists %d layers, config %d diffIDs", len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
-	r := &record{Digest: digest.String(), Ref: ref, ConfigDigest: m.Config.Digest.String(),
-		Size: int64(len(rawManifest)) + m.Config.Size, Pulled: time.Now().UTC()}
+	return &Source{Ref: ref, Digest: digest.String(), Meta: meta, Config: cf,
+		img: img, hash: digest, manifest: m, rawManifest: rawManifest, rawConfig: rawConfig}, nil
+}
+
+// Pull is Resolve then Add: it fetches the image ref names into the store
+// without any check beyond digests. A node verifies between the two.
+func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+	src, err := Resolve(ctx, ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.Add(ctx, src, opts...)
+}
+
+// Add fetches src's config and layers into the store, verifying every blob
+// against its digest and every layer against its diffID, and returns the
+// image; layers already in the store are neither fetched nor unpacked again.
+// Adding an image already in the store returns it. Of opts only
+// WithProgress applies.
+func (s *Store) Add(ctx context.Context, src *Source, opts ...PullOption) (*Image, error) {
+	var o pullOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if r, err := s.readRecord(src.Digest); err == nil {
+		return s.image(r)
+	}
+	if err := s.begin(journal{Op: "pull", Target: src.Digest}); err != nil {
+		return nil, err
+	}
+	r, err := s.pull(ctx, src, &o)
+	if err != nil {
+		_ = s.end() // what was verified stays (content-addressed); temporaries are gone
+		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	return s.image(r)
+}
+
+func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record, error) {
+	m, cf, meta, img := src.manifest, src.Config, src.Meta, src.img
+	r := &record{Digest: src.Digest, Ref: src.Ref, ConfigDigest: m.Config.Digest.String(),
+		Size: int64(len(src.rawManifest)) + m.Config.Size, Pulled: time.Now().UTC()}
 	prog := &progress{fn: o.progress}
 	for _, l := range m.Layers {
 		r.Size += l.Size
@@ -97,7 +147,7 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 		}
 	}
 	prog.report()
-	if err := s.putBlob(bytes.NewReader(rawConfig), m.Config.Digest, nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawConfig), m.Config.Digest, int64(len(src.rawConfig)), nil); err != nil {
 		return nil, err
 	}
 	for i, desc := range m.Layers {
@@ -116,7 +166,7 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 			if err != nil {
 				return nil, fmt.Errorf("fetching layer %s: %w", desc.Digest, err)
 			}
-			err = s.putBlob(rc, desc.Digest, prog)
+			err = s.putBlob(rc, desc.Digest, desc.Size, prog)
 			rc.Close()
 			if err != nil {
 				return nil, err
@@ -128,14 +178,14 @@ func (s *Store) pull(ctx context.Context, ref string, img v1.Image, digest v1.Ha
 	}
 	// The manifest goes last: a manifest blob in the store means its
 	// config and layers are there too.
-	if err := s.putBlob(bytes.NewReader(rawManifest), digest, nil); err != nil {
+	if err := s.putBlob(bytes.NewReader(src.rawManifest), src.hash, int64(len(src.rawManifest)), nil); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(s.path("images", digest.Hex+".json"), b, "image"); err != nil {
+	if err := writeFile(s.path("images", src.hash.Hex+".json"), b, "image"); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -150,55 +200,22 @@ func (s *Store) hasBlob(digest string) bool {
 	return err == nil
 }
 
-// putBlob stores r as blobs/sha256/HEX if it hashes to want.
-func (s *Store) putBlob(r io.Reader, want v1.Hash, prog *progress) error {
+// putBlob stores r as blobs/sha256/HEX if it is size bytes long and hashes
+// to want.
+func (s *Store) putBlob(r io.Reader, want v1.Hash, size int64, prog *progress) error {
 	if want.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: only sha256 digests are supported", want)
 	}
 	if _, err := hexOf(want.String()); err != nil {
 		return err
 	}
-	final := s.path("blobs", "sha256", want.Hex)
-	if _, err := os.Stat(final); err == nil {
-		return nil
-	}
-	tmp := tmpName(s.path("blobs", "sha256"), final)
-	crash.Point("blob.create")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
-	}
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	h := sha256.New()
-	var w io.Writer = io.MultiWriter(f, h)
 	if prog != nil {
-		w = io.MultiWriter(w, prog)
+		r = io.TeeReader(r, prog)
 	}
-	crash.Point("blob.write")
-	if _, err := io.Copy(w, r); err != nil {
-		return fail(fmt.Errorf("fetching blob %s: %w", want, err))
+	if err := atomicfile.WriteBlob(s.path("blobs", "sha256", want.Hex), r, want.Hex, size, 0o444, atomicfile.Step("blob")); err != nil {
+		return fmt.Errorf("blob %s: %w", want, err)
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != want.String() {
-		return fail(fmt.Errorf("blob %s: content hashes to %s: the source is corrupt or was tampered with", want, got))
-	}
-	crash.Point("blob.fsync")
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("syncing %s: %w", tmp, err))
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	crash.Point("blob.rename")
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("renaming %s: %w", tmp, err)
-	}
-	return syncDir(s.path("blobs", "sha256"), "blob")
+	return nil
 }
 
 type progress struct {

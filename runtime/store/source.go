@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -13,9 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
-
-// RoleAnnotation names an image in an OCI layout index.
-const RoleAnnotation = imagespec.RefNameAnnotation
 
 // PullOption configures Pull.
 type PullOption func(*pullOptions) error
@@ -39,8 +38,10 @@ func WithProgress(fn func(done, total int64)) PullOption {
 }
 
 // WithRemoteOptions passes options (authentication, transport, platform) to
-// go-containerregistry's remote package for registry pulls. Default: the
-// default keychain-less anonymous access over the default transport.
+// go-containerregistry's remote package for registry pulls, after the
+// default: credentials from authn.DefaultKeychain (docker's config.json in
+// $DOCKER_CONFIG or ~/.docker, and its credential helpers), anonymous where
+// it has none.
 func WithRemoteOptions(opts ...remote.Option) PullOption {
 	return func(o *pullOptions) error {
 		o.remote = append(o.remote, opts...)
@@ -58,7 +59,7 @@ func source(ctx context.Context, ref string, o *pullOptions) (v1.Image, v1.Hash,
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("parsing reference %q: %w (want host[:port]/repo:tag, host/repo@sha256:…, or oci:PATH[:ROLE])", ref, err)
 	}
-	desc, err := remote.Get(r, append([]remote.Option{remote.WithContext(ctx)}, o.remote...)...)
+	desc, err := remote.Get(r, append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)...)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("fetching %s: %w", ref, err)
 	}
@@ -79,7 +80,7 @@ func source(ctx context.Context, ref string, o *pullOptions) (v1.Image, v1.Hash,
 // ociImage opens "PATH[:ROLE]". PATH wins when it is a directory as a whole,
 // so a path with a colon and no role still works.
 func ociImage(spec string) (v1.Image, v1.Hash, error) {
-	path, role := imagespec.SplitLayoutRef(spec)
+	path, role := imagespec.SplitLayoutRef(spec, isDir)
 	p, err := layout.FromPath(path)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("opening OCI layout %s: %w", path, err)
@@ -95,8 +96,8 @@ func ociImage(spec string) (v1.Image, v1.Hash, error) {
 	var found []v1.Descriptor
 	var roles []string
 	for _, d := range im.Manifests {
-		roles = append(roles, d.Annotations[RoleAnnotation])
-		if role == "" || d.Annotations[RoleAnnotation] == role {
+		roles = append(roles, d.Annotations[imagespec.RefNameAnnotation])
+		if role == "" || d.Annotations[imagespec.RefNameAnnotation] == role {
 			found = append(found, d)
 		}
 	}
@@ -117,4 +118,11 @@ func ociImage(spec string) (v1.Image, v1.Hash, error) {
 		return nil, v1.Hash{}, fmt.Errorf("reading image %s from %s: %w", d.Digest, path, err)
 	}
 	return img, d.Digest, nil
+}
+
+// isDir reports whether path is a directory: how a layout reference whose
+// path holds a colon is told from PATH:ROLE.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

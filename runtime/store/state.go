@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 // state is state.json: the pointers a node runs from. One file, so both
@@ -146,14 +147,8 @@ func (s *Store) links(st state) error {
 			}
 			continue
 		}
-		tmp := tmpName(s.root, p)
-		crash.Point("link.create")
-		if err := os.Symlink(want, tmp); err != nil {
-			return fmt.Errorf("creating %s: %w", tmp, err)
-		}
-		crash.Point("link.rename")
-		if err := os.Rename(tmp, p); err != nil {
-			return fmt.Errorf("renaming %s: %w", tmp, err)
+		if err := atomicfile.Symlink(want, p, atomicfile.Step("link")); err != nil {
+			return err
 		}
 	}
 	return syncDir(s.root, "link")
@@ -163,26 +158,34 @@ func (s *Store) links(st state) error {
 // it assembles the image's root first if needed, then replaces state.json in
 // one rename. Switching to the current image changes nothing.
 func (s *Store) Switch(ctx context.Context, digest string) error {
+	_, err := s.SwitchFrom(ctx, digest)
+	return err
+}
+
+// SwitchFrom is Switch that also returns the digest that was current when
+// the switch happened under the store's lock ("" for none): with several
+// processes switching at once, only this tells what each switched from.
+func (s *Store) SwitchFrom(ctx context.Context, digest string) (string, error) {
 	unlock, err := s.acquire(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	d, err := s.resolve(digest)
 	if err != nil {
-		return fmt.Errorf("switching to %s: %w", digest, err)
+		return "", fmt.Errorf("switching to %s: %w", digest, err)
 	}
 	if _, err := s.rootfs(ctx, d); err != nil {
-		return fmt.Errorf("switching to %s: %w", d, err)
+		return "", fmt.Errorf("switching to %s: %w", d, err)
 	}
 	st, err := s.readState()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st.Current == d {
-		return nil
+		return d, nil
 	}
-	return s.flip("switch", state{Current: d, Previous: st.Current})
+	return st.Current, s.flip("switch", state{Current: d, Previous: st.Current})
 }
 
 // Rollback swaps the current and previous images. The error matches

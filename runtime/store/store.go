@@ -15,25 +15,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
-
-// DefaultRoot is where a node keeps its store unless told otherwise.
-const DefaultRoot = "/var/lib/undistro"
-
-// RootFromEnv returns $UNDISTRO_ROOT, or DefaultRoot when it is unset: the
-// default of the CLI's --root flag.
-func RootFromEnv() string {
-	if r := os.Getenv("UNDISTRO_ROOT"); r != "" {
-		return r
-	}
-	return DefaultRoot
-}
 
 // Errors callers branch on.
 var (
@@ -87,14 +76,26 @@ func Open(ctx context.Context, root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
 	}
-	for _, d := range []string{"", "blobs/sha256", "layers", "images", "roots"} {
+	// The root is the owner's alone: other users can neither read the
+	// store nor open (and so hold) its lock.
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("creating store %s: %w", abs, err)
+	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting store %s to its owner: %w", abs, err)
+	}
+	for _, d := range []string{"blobs/sha256", "layers", "images", "roots"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
 			return nil, fmt.Errorf("creating store layout: %w", err)
 		}
 	}
-	lock, err := os.OpenFile(filepath.Join(abs, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := os.OpenFile(filepath.Join(abs, "lock"), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening store lock: %w", err)
+	}
+	if err := lock.Chmod(0o600); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("restricting store lock: %w", err)
 	}
 	s := &Store{root: abs, lock: lock}
 	unlock, err := s.acquire(ctx)
@@ -116,18 +117,19 @@ func (s *Store) Close() error { return s.lock.Close() }
 // Root returns the store's absolute root directory.
 func (s *Store) Root() string { return s.root }
 
-// acquire takes the in-process mutex and the cross-process flock.
+// acquire takes the in-process mutex and the cross-process lock (see
+// lock.go). It gives up when ctx ends, naming who holds the lock.
 func (s *Store) acquire(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	if err := unix.Flock(int(s.lock.Fd()), unix.LOCK_EX); err != nil {
+	if err := s.lockFile(ctx); err != nil {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("locking store %s: %w", s.root, err)
+		return nil, err
 	}
 	return func() {
-		_ = unix.Flock(int(s.lock.Fd()), unix.LOCK_UN)
+		s.unlockFile()
 		s.mu.Unlock()
 	}, nil
 }
@@ -259,7 +261,7 @@ func (s *Store) records() ([]*record, error) {
 	var out []*record
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(name, tmpPrefix) {
+		if !ok || atomicfile.IsTemp(name) {
 			continue
 		}
 		r, err := s.readRecord("sha256:" + name)

@@ -3,13 +3,13 @@ package supervise
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -19,15 +19,10 @@ var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head",
 // busyboxRoot builds a tiny image root holding a static busybox, the
 // applets the tests use, and the directories named in dirs (such as proc,
 // dev, tmp, run).
-func busyboxRoot(t *testing.T, dirs ...string) string {
+func busyboxRoot(t testing.TB, dirs ...string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("chroot needs root")
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox (Debian busybox-static) not installed")
-	}
+	testsupport.RequireRoot(t, "chroot")
+	bb := testsupport.RequireTool(t, "busybox", "apt-get install busybox-static")
 	root := t.TempDir()
 	for _, d := range append([]string{"bin", "etc"}, dirs...) {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -65,9 +60,9 @@ func TestChroot(t *testing.T) {
 	// user, in a PID namespace of its own.
 	err := s.Start(context.Background(), []imagespec.Service{
 		{Name: "who", User: "svc", Exec: []string{"sh", "-c", `echo "pid=$$ ppid=$PPID uid=$(id -u) gid=$(id -g) groups=$(id -G) root=$(ls / | tr '\n' ' ')"; echo ok >&3; exec sleep 300`},
-			Ready: &imagespec.Ready{NotifyFD: 3}},
+			Ready: &imagespec.Ready{NotifyFD: 3}, StopTimeout: imagespec.Duration(time.Hour)},
 		{Name: "checked", User: "svc", Exec: []string{"/bin/sh", "-c", "touch /tmp/marker; exec sleep 300"}, After: []string{"who"},
-			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ] && [ $$ = 1 ]"}}},
+			Ready: &imagespec.Ready{Command: []string{"/bin/sh", "-c", "[ -e /tmp/marker ] && [ $(id -u) = 1234 ] && [ $$ = 1 ]"}}, StopTimeout: imagespec.Duration(time.Hour)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,14 +76,13 @@ func TestChroot(t *testing.T) {
 		b, _ := os.ReadFile(LogPath(logs, "who"))
 		return strings.Contains(string(b), want)
 	})
-	start := time.Now()
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	// sleep, PID 1 of its namespace, has no SIGTERM handler, so the kernel
-	// would drop SIGTERM: it gets SIGKILL at once, not after StopTimeout.
-	if took := time.Since(start); took > DefaultStopTimeout/2 {
-		t.Errorf("Stop took %v: the SIGTERM-less init waited for its stop timeout", took)
+	// would drop SIGTERM: it gets SIGKILL at once, not after its hour-long
+	// StopTimeout (the minute is only a guard against hanging the test).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v: the SIGTERM-less init waited for its stop timeout", err)
 	}
 	for _, n := range []string{"who", "checked"} {
 		if st := status(t, s, n); st.LastExit != "signal: killed" {
@@ -271,12 +265,8 @@ while :; do sleep 1 & wait $!; done`},
 		}
 		return n == 1
 	})
-	start := time.Now()
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("Stop took %v: SIGTERM did not reach the service's handler", took)
 	}
 	st := status(t, s, "svc")
 	if st.LastExit != "exit status 0" {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -70,24 +69,6 @@ func waitState(t *testing.T, s *Supervisor, name string, st State) ServiceStatus
 		return last.State == st
 	})
 	return last
-}
-
-// readNanos reads the whitespace-separated nanosecond timestamps in file.
-func readNanos(t *testing.T, file string) []int64 {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int64
-	for _, f := range strings.Fields(string(b)) {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		out = append(out, n)
-	}
-	return out
 }
 
 // alive reports whether pid still exists (zombies included).

@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/supervise/internal/launch"
@@ -74,8 +77,7 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 	switch {
 	case r.TCP != "":
 		return func(ctx context.Context) error {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", r.TCP)
+			c, err := dialer(p)(ctx, "tcp", r.TCP)
 			if err != nil {
 				return err
 			}
@@ -87,7 +89,11 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 			if err != nil {
 				return err
 			}
-			resp, err := s.http.Do(req)
+			client := s.http
+			if p.private {
+				client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: dialer(p)}}
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				return err
 			}
@@ -99,6 +105,43 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 		}, "http " + r.HTTP
 	default:
 		return func(ctx context.Context) error { return s.runCheck(ctx, spec, p) }, fmt.Sprintf("command %q", r.Command)
+	}
+}
+
+// dialer returns how to reach p's ports: from the host, or for a service
+// with a network namespace of its own from inside that namespace. The
+// socket is made by a thread that joined the namespace (setns) and is
+// discarded afterwards, so nothing else of the supervisor runs there.
+func dialer(p *proc) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	if !p.private {
+		return d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			// Never unlocked: the thread, in the service's namespace, ends
+			// with this goroutine.
+			runtime.LockOSThread()
+			ns, err := os.Open("/proc/" + strconv.Itoa(p.pid) + "/ns/net")
+			if err != nil {
+				ch <- result{nil, fmt.Errorf("opening the service's network namespace: %w", err)}
+				return
+			}
+			defer ns.Close()
+			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+				ch <- result{nil, fmt.Errorf("joining the service's network namespace: %w", err)}
+				return
+			}
+			c, err := d.DialContext(ctx, network, addr)
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
 	}
 }
 

@@ -116,6 +116,9 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 	if err != nil {
 		return outcome{err: err}
 	}
+	s.mu.Lock()
+	sv.st.Sandbox = p.sandbox
+	s.mu.Unlock()
 	started := time.Now()
 	var readyCh chan error
 	cancelReady := func() {}

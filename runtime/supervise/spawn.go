@@ -27,6 +27,10 @@ type proc struct {
 	// sandboxed is set when p runs in a sandbox (Options.Chroot): p is
 	// PID 1 of its own PID namespace, its root /proc/PID/root.
 	sandboxed bool
+	// sandbox is what the sandbox holds (nil unsandboxed); private is set
+	// when p has a network namespace of its own.
+	sandbox *SandboxStatus
+	private bool
 }
 
 // exitInfo is how a process ended.
@@ -95,13 +99,35 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		}
 	}
 	var l *launch.Launcher
+	var sbst *SandboxStatus
+	var cg *os.File
 	argv0, argv, pattr := path, spec.Exec, &os.ProcAttr{Dir: dir, Env: env, Files: files, Sys: attr}
 	if s.o.Chroot {
-		if l, err = s.launcher(spec, path, env, attr.Credential, files); err != nil {
+		if l, sbst, err = s.launcher(spec, path, env, attr.Credential, files); err != nil {
 			closeReaders()
 			return nil, err
 		}
 		argv0, argv, pattr = l.Path, l.Args, l.Attr
+		if s.o.Cgroup != nil && !s.o.Unhardened {
+			// The kernel starts the launcher in the service's group: no
+			// moment outside it.
+			if cg, err = s.o.Cgroup.serviceGroup(spec.Name, spec.Sandbox); err != nil {
+				closeReaders()
+				l.Abort()
+				return nil, fmt.Errorf("service %q: %w", spec.Name, err)
+			}
+			defer cg.Close()
+			pattr.Sys.UseCgroupFD, pattr.Sys.CgroupFD = true, int(cg.Fd())
+		}
+	}
+	ooms := 0
+	if cg != nil {
+		ooms = s.o.Cgroup.ooms(spec.Name)
+	}
+	var watch *oomWatch
+	if sbst != nil && sbst.MemoryMax != nil {
+		watch = &oomWatch{}
+		out = io.MultiWriter(out, watch)
 	}
 	p, err := startTracked(argv0, argv, pattr)
 	if err != nil {
@@ -112,7 +138,8 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 
-	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), sandboxed: l != nil}
+	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), sandboxed: l != nil, sandbox: sbst,
+		private: sbst != nil && sbst.Network != imagespec.NetworkHost}
 	go func() {
 		_, _ = io.Copy(out, or)
 		or.Close()
@@ -136,7 +163,15 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 			pr.exited <- exitInfo{code: -1, desc: err.Error()}
 			return
 		}
-		pr.exited <- exitInfo{code: st.ExitCode(), desc: st.String()}
+		desc := st.String()
+		if !st.Success() {
+			now := 0
+			if cg != nil {
+				now = s.o.Cgroup.ooms(spec.Name)
+			}
+			desc += exitReason(sbst, now-ooms, watch)
+		}
+		pr.exited <- exitInfo{code: st.ExitCode(), desc: desc}
 	}()
 	if startErr != nil {
 		<-pr.exited
@@ -157,20 +192,31 @@ func startTracked(path string, argv []string, attr *os.ProcAttr) (*os.Process, e
 }
 
 // launcher prepares the sandbox launcher that sets up the sandbox in the
-// image root and execs path as spec's service (see package launch).
-func (s *Supervisor) launcher(spec imagespec.Service, path string, env []string, cred *syscall.Credential, files []*os.File) (*launch.Launcher, error) {
+// image root and execs path as spec's service (see package launch), and
+// says what the sandbox holds.
+func (s *Supervisor) launcher(spec imagespec.Service, path string, env []string, cred *syscall.Credential, files []*os.File) (*launch.Launcher, *SandboxStatus, error) {
 	root, err := filepath.EvalSymlinks(s.o.Root)
 	if err == nil {
 		root, err = filepath.Abs(root)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolving the image root: %w", err)
+		return nil, nil, fmt.Errorf("resolving the image root: %w", err)
 	}
 	ls := launch.Spec{Name: spec.Name, Root: root, Path: path, Args: spec.Exec, Env: env, Dir: spec.WorkDir}
 	if cred != nil {
 		ls.Cred = &launch.Cred{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}
 	}
-	return launch.New(ls, files)
+	if r := spec.Ready; r != nil && r.NotifyFD > 0 {
+		ls.KeepFDs = []int{r.NotifyFD}
+	}
+	var st *SandboxStatus
+	if s.o.Unhardened {
+		ls.Legacy = true
+	} else if st, err = s.sandboxSpec(spec.Name, spec.Sandbox, &ls, cred, spec.User); err != nil {
+		return nil, nil, err
+	}
+	l, err := launch.New(ls, files)
+	return l, st, err
 }
 
 // catchesSignal reports whether pid has a handler for sig, from the SigCgt

@@ -73,6 +73,21 @@ type Options struct {
 	LogKeep int
 	// Backoff times restarts; zero fields take DefaultBackoff's.
 	Backoff Backoff
+	// Cgroup, when set, enforces services' memory_max, tasks_max,
+	// cpu_weight and io_weight with a cgroup v2 group per service (see
+	// DetectCgroup); without it memory_max and tasks_max fall back to
+	// RLIMIT_AS and RLIMIT_NPROC, the weights are not enforced, and
+	// SandboxStatus says so. Default: none.
+	Cgroup *Cgroup
+	// NoCgroup says why Cgroup is nil, for Limits. Default: none.
+	NoCgroup error
+	// StateDir holds the services' read_write_paths, as
+	// StateDir/SERVICE/PATH. Default: none (such services fail to start).
+	StateDir string
+	// Unhardened runs sandboxed services in the sandbox of before issue
+	// 13 (mount and PID namespaces, nine capabilities dropped, nothing
+	// else): only the benchmark's baseline sets it. Default false.
+	Unhardened bool
 	// Settle is how long a service that declares no readiness check must
 	// stay up before it counts as ready (state running): one that exits
 	// sooner was never ready, so a crash-looping service fails WaitReady
@@ -92,6 +107,9 @@ type ServiceStatus struct {
 	LastExit  string    `json:"lastExit,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
 	Since     time.Time `json:"since"`
+	// Sandbox is the sandbox of its last start (nil when it runs
+	// unsandboxed: Options.Chroot off).
+	Sandbox *SandboxStatus `json:"sandbox,omitempty"`
 }
 
 // Event is one state change of a service.
@@ -297,6 +315,19 @@ func (s *Supervisor) SetUsers(users []imagespec.User, groups []imagespec.Group) 
 	s.mu.Lock()
 	s.o.Users, s.o.Groups = users, groups
 	s.mu.Unlock()
+}
+
+// Limits says what enforces the services' limits: the cgroup v2
+// subtree, or the rlimit fallback and why.
+func (s *Supervisor) Limits() string {
+	if s.o.Cgroup != nil {
+		return EnforcedByCgroup + " " + s.o.Cgroup.Dir
+	}
+	why := ""
+	if s.o.NoCgroup != nil {
+		why = ": " + s.o.NoCgroup.Error()
+	}
+	return EnforcedByRlimit + " (RLIMIT_AS, RLIMIT_NPROC; cpu and io weights not enforced)" + why
 }
 
 // Status returns a snapshot of every service, in the order they were first

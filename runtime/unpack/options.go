@@ -1,20 +1,19 @@
 package unpack
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
-// Default limits. A layer is a package or a role's config files; these are
-// far above any real one and far below what would fill a node's disk by
-// surprise.
+// Default limits: those of the shared rule set (internal/archive).
 const (
 	// DefaultMaxFileSize is the largest regular file accepted: 4 GiB.
-	DefaultMaxFileSize int64 = 4 << 30
+	DefaultMaxFileSize = archive.DefaultMaxFileSize
 	// DefaultMaxTotalSize is the largest sum of regular file sizes: 64 GiB.
-	DefaultMaxTotalSize int64 = 64 << 30
+	DefaultMaxTotalSize = archive.DefaultMaxTotalSize
 	// DefaultMaxEntries is the largest number of tar entries: 1<<20.
-	DefaultMaxEntries = 1 << 20
+	DefaultMaxEntries = archive.DefaultMaxEntries
 )
 
 // Options says what Unpack allows. The zero value is valid: no privileged
@@ -34,20 +33,9 @@ type Options struct {
 	MaxEntries int
 }
 
-func (o Options) withDefaults() (Options, error) {
-	if o.MaxFileSize < 0 || o.MaxTotalSize < 0 || o.MaxEntries < 0 {
-		return o, fmt.Errorf("unpack options: negative limit (MaxFileSize %d, MaxTotalSize %d, MaxEntries %d): use 0 for the default", o.MaxFileSize, o.MaxTotalSize, o.MaxEntries)
-	}
-	if o.MaxFileSize == 0 {
-		o.MaxFileSize = DefaultMaxFileSize
-	}
-	if o.MaxTotalSize == 0 {
-		o.MaxTotalSize = DefaultMaxTotalSize
-	}
-	if o.MaxEntries == 0 {
-		o.MaxEntries = DefaultMaxEntries
-	}
-	return o, nil
+// rules are the shared rules (internal/archive) these options ask for.
+func (o Options) rules() archive.Rules {
+	return archive.Rules{Privileged: o.Privileged, MaxFileSize: o.MaxFileSize, MaxTotalSize: o.MaxTotalSize, MaxEntries: o.MaxEntries}
 }
 
 // Stats describes what Unpack did.
@@ -72,19 +60,13 @@ type Stats struct {
 }
 
 // ErrRefused matches every error that refuses a hostile entry.
-var ErrRefused = errors.New("refused")
+var ErrRefused = archive.ErrRefused
 
-// Error is a refused tar entry.
-type Error struct {
-	Entry  string // the entry's name as it appears in the tar
-	Reason string
-}
+// Error is a refused tar entry: the shared rule set's error, naming the
+// entry, the rule and the reason.
+type Error = archive.Error
 
-func (e *Error) Error() string { return fmt.Sprintf("refusing layer entry %q: %s", e.Entry, e.Reason) }
-
-// Is makes errors.Is(err, ErrRefused) true.
-func (e *Error) Is(target error) bool { return target == ErrRefused }
-
-func refuse(entry, format string, args ...any) error {
-	return &Error{Entry: entry, Reason: fmt.Sprintf(format, args...)}
+// refuse refuses an entry for what only the writer can see (the disk).
+func refuse(entry string, rule archive.Rule, format string, args ...any) error {
+	return &Error{Entry: entry, Rule: rule, Reason: fmt.Sprintf(format, args...)}
 }

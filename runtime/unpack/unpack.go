@@ -13,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/un-distro/undistro/runtime/internal/crash"
+	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/crash"
 )
 
 type kind uint8
@@ -50,8 +51,7 @@ type dirMeta struct {
 type unpacker struct {
 	root   *os.Root
 	o      Options
-	priv   map[string]bool
-	seen   map[string]kind
+	seen   map[string]kind // what is on disk, as far as we know
 	dirs   map[string]dirMeta
 	wh     map[string]bool
 	st     Stats
@@ -63,9 +63,9 @@ type unpacker struct {
 // partial extraction the caller removes; nothing outside dst is touched
 // either way. See the package documentation for what is refused.
 func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, error) {
-	o, err := o.withDefaults()
+	ar, err := archive.NewReader(r, o.rules())
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("unpack options: %w", err)
 	}
 	if err := os.Mkdir(dst, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return Stats{}, fmt.Errorf("creating %s: %w", dst, err)
@@ -78,35 +78,27 @@ func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, err
 	u := &unpacker{
 		root:   root,
 		o:      o,
-		priv:   make(map[string]bool, len(o.Privileged)),
 		seen:   make(map[string]kind),
 		dirs:   make(map[string]dirMeta),
 		wh:     make(map[string]bool),
 		asRoot: os.Geteuid() == 0,
 	}
-	for _, p := range o.Privileged {
-		u.priv[path.Clean("/"+p)] = true
-	}
-	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return u.st, err
 		}
-		hdr, err := tr.Next()
-		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
-			err = nil // our own checks below refuse it with a precise reason
-		}
+		hdr, e, err := ar.Next()
+		u.st.Entries = ar.Entries()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, archive.ErrRefused) {
+			return u.st, err
 		}
 		if err != nil {
 			return u.st, fmt.Errorf("reading layer tar after %d entries: %w", u.st.Entries, err)
 		}
-		u.st.Entries++
-		if u.st.Entries > o.MaxEntries {
-			return u.st, refuse(hdr.Name, "more than %d entries in one layer", o.MaxEntries)
-		}
-		if err := u.entry(hdr, tr); err != nil {
+		if err := u.entry(hdr, e, ar); err != nil {
 			return u.st, err
 		}
 	}
@@ -119,71 +111,33 @@ func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, err
 	return u.st, nil
 }
 
-// cleanName returns the slash-separated name relative to the root, or a
-// reason to refuse it.
-func cleanName(name string) (string, string) {
-	if name == "" {
-		return "", "empty name"
-	}
-	if strings.HasPrefix(name, "/") {
-		return "", "absolute path"
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", "NUL byte in name"
-	}
-	for c := range strings.SplitSeq(name, "/") {
-		if c == ".." {
-			return "", `".." component`
-		}
-	}
-	return path.Clean(name), ""
-}
-
-func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil
-	}
+// entry writes one entry the shared rules have accepted.
+func (u *unpacker) entry(hdr *tar.Header, e archive.Entry, content io.Reader) error {
 	crash.Point("unpack.entry")
-	name, why := cleanName(hdr.Name)
-	if why != "" {
-		return refuse(hdr.Name, "%s", why)
-	}
-	if name == "." {
-		if hdr.Typeflag != tar.TypeDir {
-			return refuse(hdr.Name, "the root must be a directory")
-		}
-		return nil // dst's own mode is the caller's business
-	}
-	if base := path.Base(name); strings.HasPrefix(base, ".wh.") {
-		return u.whiteout(hdr.Name, name, base)
+	name := e.Name
+	if e.Kind == archive.KindWhiteout {
+		return u.whiteout(hdr.Name, e)
 	}
 	if err := u.parents(hdr.Name, name, true); err != nil {
 		return err
 	}
-	if k, ok := u.seen[name]; ok {
-		if k == kDir && hdr.Typeflag == tar.TypeDir {
-			u.dirs[name] = meta(name, hdr)
-			return nil
-		}
-		return refuse(hdr.Name, "duplicate entry: already unpacked as a %s", k)
+	if k, ok := u.seen[name]; ok && k == kDir && e.Kind == archive.KindDir {
+		u.dirs[name] = meta(name, hdr) // a repeated directory entry
+		return nil
 	}
 	if _, err := u.root.Lstat(name); err == nil {
-		return refuse(hdr.Name, "already exists in the target directory")
+		return refuse(hdr.Name, archive.RuleDuplicate, "already exists in the target directory")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", name, err)
 	}
-	mode := hdr.FileInfo().Mode()
-	privileged := u.priv["/"+name]
-	if mode&fs.ModeSetuid != 0 || (mode&fs.ModeSetgid != 0 && hdr.Typeflag != tar.TypeDir) {
-		if !privileged {
-			return refuse(hdr.Name, "setuid/setgid bit (mode %04o) on a path the image metadata does not declare privileged", hdr.Mode&0o7777)
-		}
+	if e.Privileged {
 		u.st.Privileged = append(u.st.Privileged, "/"+name)
 	}
-	switch hdr.Typeflag {
-	case tar.TypeReg:
-		return u.file(hdr, name, mode, tr)
-	case tar.TypeDir:
+	mode := hdr.FileInfo().Mode()
+	switch e.Kind {
+	case archive.KindFile:
+		return u.file(hdr, name, mode, content)
+	case archive.KindDir:
 		if err := u.root.Mkdir(name, 0o755); err != nil {
 			return fmt.Errorf("creating directory %s: %w", name, err)
 		}
@@ -191,14 +145,14 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		u.dirs[name] = meta(name, hdr)
 		u.st.Dirs++
 		return nil
-	case tar.TypeSymlink:
+	case archive.KindSymlink:
 		return u.symlink(hdr, name)
-	case tar.TypeLink:
-		return u.hardlink(hdr, name, privileged)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return u.special(hdr, name, mode, privileged)
+	case archive.KindHardlink:
+		return u.hardlink(hdr, name, e.Link)
+	case archive.KindSpecial:
+		return u.special(hdr, name, mode)
 	}
-	return refuse(hdr.Name, "unsupported entry type %q", string(hdr.Typeflag))
+	return refuse(hdr.Name, archive.RuleType, "unsupported entry type %q", string(hdr.Typeflag))
 }
 
 func meta(name string, hdr *tar.Header) dirMeta {
@@ -240,59 +194,41 @@ func (u *unpacker) parents(entry, name string, create bool) error {
 			u.seen[p] = k
 		}
 		if k == kSymlink {
-			return refuse(entry, "parent %q is a symlink", p)
+			return refuse(entry, archive.RuleParent, "parent %q is a symlink", p)
 		}
 		if k != kDir {
-			return refuse(entry, "parent %q is a %s, not a directory", p, k)
+			return refuse(entry, archive.RuleParent, "parent %q is a %s, not a directory", p, k)
 		}
 	}
 	return nil
 }
 
-func (u *unpacker) whiteout(entry, name, base string) error {
-	if err := u.parents(entry, name, false); err != nil {
+func (u *unpacker) whiteout(entry string, e archive.Entry) error {
+	if err := u.parents(entry, e.Name, false); err != nil {
 		return err
 	}
-	dir := path.Dir(name)
-	var target string
-	switch {
-	case base == ".wh..wh..opq":
-		target = dir
-		if !u.wh["opq:"+target] {
-			u.st.Opaque = append(u.st.Opaque, target)
+	if e.Opaque != "" {
+		if !u.wh["opq:"+e.Opaque] {
+			u.st.Opaque = append(u.st.Opaque, e.Opaque)
 		}
-		u.wh["opq:"+target] = true
+		u.wh["opq:"+e.Opaque] = true
 		return nil
-	case strings.HasPrefix(base, ".wh..wh."):
-		return refuse(entry, "unsupported whiteout %q (only .wh.NAME and .wh..wh..opq are OCI whiteouts)", base)
 	}
-	victim := strings.TrimPrefix(base, ".wh.")
-	if victim == "" || victim == "." || victim == ".." {
-		return refuse(entry, "whiteout of %q names no file", victim)
+	if !u.wh[e.Whiteout] {
+		u.st.Whiteouts = append(u.st.Whiteouts, e.Whiteout)
 	}
-	target = path.Join(dir, victim)
-	if !u.wh[target] {
-		u.st.Whiteouts = append(u.st.Whiteouts, target)
-	}
-	u.wh[target] = true
+	u.wh[e.Whiteout] = true
 	return nil
 }
 
 func (u *unpacker) file(hdr *tar.Header, name string, mode fs.FileMode, r io.Reader) error {
-	switch {
-	case hdr.Size < 0:
-		return refuse(hdr.Name, "negative size %d", hdr.Size)
-	case hdr.Size > u.o.MaxFileSize:
-		return refuse(hdr.Name, "file size %d exceeds the limit of %d bytes", hdr.Size, u.o.MaxFileSize)
-	case u.st.Bytes+hdr.Size > u.o.MaxTotalSize:
-		return refuse(hdr.Name, "layer content exceeds the limit of %d bytes", u.o.MaxTotalSize)
-	}
+	// The checker has refused negative and oversized files.
 	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)
 	}
 	u.seen[name] = kFile
-	n, err := io.Copy(f, r)
+	n, err := io.Copy(f, io.LimitReader(r, hdr.Size))
 	u.st.Bytes += n
 	if err == nil && n != hdr.Size {
 		err = io.ErrUnexpectedEOF

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
 const victim = "do not touch\n"
@@ -67,7 +69,7 @@ func checkOutside(t testing.TB, parent string) {
 		}
 		target, _ := os.Readlink(p)
 		rel, _ := filepath.Rel(filepath.Join(parent, "dst"), filepath.Dir(p))
-		if escapes(filepath.ToSlash(rel), target) {
+		if archive.Escapes(filepath.ToSlash(rel), target) {
 			t.Errorf("escaping symlink left in dst: %s -> %s", p, target)
 		}
 		return nil

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // Arg is the argument (os.Args[1]) that makes the program a launcher.
@@ -33,6 +35,44 @@ type Spec struct {
 	Dir string `json:"dir,omitempty"`
 	// Cred is the user to run as; nil keeps root.
 	Cred *Cred `json:"cred,omitempty"`
+
+	// Caps are the capabilities the service keeps (numbers), as ambient
+	// capabilities; every other one leaves every set.
+	Caps []int `json:"caps,omitempty"`
+	// AllowSetuid leaves out no_new_privs and nosuid on the root, so the
+	// image's setuid programs work (still within Caps' bounding set).
+	AllowSetuid bool `json:"allowSetuid,omitempty"`
+	// Network is imagespec.NetworkPrivate (loopback up), NetworkNone
+	// (loopback down) or NetworkHost (the host's namespace); New unshares
+	// the namespace for the first two.
+	Network string `json:"network,omitempty"`
+	// Seccomp are the additions to the default filter.
+	Seccomp []string `json:"seccomp,omitempty"`
+	// TmpSize, RunSize and ShmSize size the tmpfs on /tmp, /run and
+	// /dev/shm (bytes; 0 is the kernel's default, half the RAM).
+	TmpSize int64 `json:"tmpSize,omitempty"`
+	RunSize int64 `json:"runSize,omitempty"`
+	ShmSize int64 `json:"shmSize,omitempty"`
+	// Binds are host directories mounted writable on directories of the
+	// image (read_write_paths).
+	Binds []Bind `json:"binds,omitempty"`
+	// RlimitAS and RlimitNproc, when not 0, are set as both soft and hard
+	// limits (the rlimit fallback of memory_max and tasks_max).
+	RlimitAS    uint64 `json:"rlimitAS,omitempty"`
+	RlimitNproc uint64 `json:"rlimitNproc,omitempty"`
+	// KeepFDs are the descriptors above stderr the service gets (its
+	// notification fd); every other one is closed at exec.
+	KeepFDs []int `json:"keepFDs,omitempty"`
+	// Legacy turns the hardening of issue 13 off (namespaces beyond mount
+	// and PID, seccomp, capability and fd cleanup): the launcher of before,
+	// kept only as the benchmark's baseline. Never set by the node.
+	Legacy bool `json:"legacy,omitempty"`
+}
+
+// Bind is a host directory mounted on a directory of the image.
+type Bind struct {
+	Source string `json:"source"` // absolute host path
+	Target string `json:"target"` // absolute path in the image
 }
 
 // Cred is a user, its primary group and supplementary groups.
@@ -82,7 +122,7 @@ func New(spec Spec, files []*os.File) (*Launcher, error) {
 			Files: all,
 			Sys: &syscall.SysProcAttr{
 				Setpgid:    true,
-				Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+				Cloneflags: cloneFlags(spec),
 			},
 		},
 		spec:  spec,
@@ -91,6 +131,20 @@ func New(spec Spec, files []*os.File) (*Launcher, error) {
 		statW: statW,
 		statR: statR,
 	}, nil
+}
+
+// cloneFlags are the namespaces the launcher starts in: mount, PID, IPC
+// and UTS always, network unless the service takes the host's.
+func cloneFlags(spec Spec) uintptr {
+	f := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID)
+	if spec.Legacy {
+		return f
+	}
+	f |= syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+	if spec.Network != imagespec.NetworkHost {
+		f |= syscall.CLONE_NEWNET
+	}
+	return f
 }
 
 // Abort releases the pipes of a launcher that could not be started.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestReadStatus checks how the launcher's reports, up to EOF, read.
@@ -68,9 +70,7 @@ func TestNewLayout(t *testing.T) {
 // TestStartConfined checks a command started confined lacks the dropped
 // capabilities in its bounding set, and the caller keeps them.
 func TestStartConfined(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("dropping capabilities needs root")
-	}
+	testsupport.RequireRoot(t, "dropping capabilities")
 	capBnd := func(status string) uint64 {
 		for line := range strings.Lines(status) {
 			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,17 +29,51 @@ type special struct {
 	flags             uintptr
 }
 
-var specials = []special{
-	{"proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-	{"dev", "tmpfs", "mode=0755,size=64k", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-	{"tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV},
-	{"run", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV},
+const hardened = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// specials are the filesystems mounted for spec: nosuid, nodev and noexec
+// all, the tmpfs sized as spec says.
+func specials(spec *Spec) []special {
+	size := func(n int64) string {
+		if n <= 0 {
+			return ""
+		}
+		return ",size=" + strconv.FormatInt(n, 10)
+	}
+	if spec.Legacy {
+		return []special{
+			{"proc", "proc", "", hardened},
+			{"dev", "tmpfs", "mode=0755,size=64k", hardened},
+			{"tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV},
+			{"run", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV},
+		}
+	}
+	return []special{
+		{"proc", "proc", "", hardened},
+		{"dev", "tmpfs", "mode=0755,size=64k", hardened},
+		{"tmp", "tmpfs", "mode=1777" + size(spec.TmpSize), hardened},
+		{"run", "tmpfs", "mode=0755" + size(spec.RunSize), hardened},
+	}
 }
 
+// maskedProc are the kernel files of /proc a service never reads (host
+// memory, kernel addresses, other users' keys): /dev/null is bound over
+// each, as container runtimes do.
+var maskedProc = []string{"kcore", "kallsyms", "keys", "key-users", "timer_list", "sched_debug", "latency_stats", "kpagecount", "kpageflags", "kpagecgroup", "vmallocinfo", "config.gz"}
+
+// maskedProcDirs get an empty read-only tmpfs over them.
+var maskedProcDirs = []string{"acpi", "scsi", "asound", "firmware"}
+
+// readOnlyProc are the kernel's knobs under /proc: bound read-only.
+var readOnlyProc = []string{"sys", "sysrq-trigger", "bus", "fs", "irq"}
+
 // sandbox turns this process's new mount namespace into the service's
-// view: root read-only, fresh /proc, a minimal /dev, private /tmp and
-// /run; then makes root the root directory.
-func sandbox(root string) error {
+// view: root read-only (nosuid and nodev too unless spec allows setuid),
+// fresh /proc with the kernel's knobs read-only or masked, a minimal
+// /dev, private /tmp and /run, the spec's writable binds; then makes
+// root the root directory.
+func sandbox(spec *Spec) error {
+	root := spec.Root
 	if !filepath.IsAbs(root) {
 		return fmt.Errorf("root %q is not an absolute path", root)
 	}
@@ -52,9 +88,20 @@ func sandbox(root string) error {
 	if err != nil {
 		return err
 	}
-	for _, sp := range specials {
-		if err := sp.mount(root); err != nil {
+	for _, sp := range specials(spec) {
+		if err := sp.mount(root, spec.ShmSize, spec.Legacy); err != nil {
 			return err
+		}
+	}
+	for _, b := range spec.Binds {
+		if err := bind(root, b); err != nil {
+			return err
+		}
+	}
+	if !spec.Legacy {
+		keep |= unix.MS_NODEV
+		if !spec.AllowSetuid {
+			keep |= unix.MS_NOSUID
 		}
 	}
 	// Read-only: the root's files are hardlinks shared with the store's
@@ -86,7 +133,7 @@ func mountFlags(dir string) (uintptr, error) {
 
 // mount mounts sp on root/sp.dir when that is a directory (not a symlink:
 // the image must not aim a mount elsewhere).
-func (sp special) mount(root string) error {
+func (sp special) mount(root string, shmSize int64, legacy bool) error {
 	p := filepath.Join(root, sp.dir)
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
@@ -102,15 +149,94 @@ func (sp special) mount(root string) error {
 	if err := unix.Mount(sp.fstype, target, sp.fstype, sp.flags, sp.data); err != nil {
 		return fmt.Errorf("mounting %s on /%s: %w", sp.fstype, sp.dir, err)
 	}
-	if sp.dir == "dev" {
-		return populateDev(p)
+	switch {
+	case sp.dir == "dev":
+		return populateDev(p, shmSize, legacy)
+	case sp.dir == "proc" && !legacy:
+		return maskProc(p)
+	}
+	return nil
+}
+
+// maskProc hides or freezes the kernel's files under the fresh proc at
+// dir. What this kernel lacks is skipped.
+func maskProc(dir string) error {
+	for _, name := range maskedProc {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("masking /proc/%s: %w", name, err)
+		}
+	}
+	for _, name := range maskedProcDirs {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|hardened, "size=0"); err != nil {
+			return fmt.Errorf("masking /proc/%s: %w", name, err)
+		}
+	}
+	for _, name := range readOnlyProc {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding /proc/%s: %w", name, err)
+		}
+		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|hardened, ""); err != nil {
+			return fmt.Errorf("making /proc/%s read-only: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// bind mounts b.Source on b.Target inside root, writable but nosuid and
+// nodev. The target is resolved beneath root without following any
+// symlink, so the image cannot aim the mount elsewhere.
+func bind(root string, b Bind) error {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the root: %w", err)
+	}
+	defer unix.Close(rfd)
+	open := func() (int, error) {
+		fd, err := unix.Openat2(rfd, strings.TrimPrefix(b.Target, "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return -1, fmt.Errorf("read_write_paths %s: the image has no such directory (or reaches it through a symlink): create it in the package: %w", b.Target, err)
+		}
+		return fd, nil
+	}
+	fd, err := open()
+	if err != nil {
+		return err
+	}
+	err = unix.Mount(b.Source, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, "")
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("binding %s on %s: %w", b.Source, b.Target, err)
+	}
+	// Opened again, the directory is the new mount's root, which the
+	// remount needs.
+	if fd, err = open(); err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("", fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("remounting %s nosuid,nodev: %w", b.Target, err)
 	}
 	return nil
 }
 
 // populateDev fills the fresh tmpfs at dev: bind mounts of the host's
 // harmless devices, the /proc/self/fd links and a tmpfs /dev/shm.
-func populateDev(dev string) error {
+func populateDev(dev string, shmSize int64, legacy bool) error {
 	for _, name := range devices {
 		host := "/dev/" + name
 		if _, err := os.Stat(host); err != nil {
@@ -135,7 +261,11 @@ func populateDev(dev string) error {
 	if err := os.Mkdir(shm, 0o755); err != nil {
 		return fmt.Errorf("creating /dev/shm: %w", err)
 	}
-	if err := unix.Mount("tmpfs", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777"); err != nil {
+	data := "mode=1777"
+	if !legacy && shmSize > 0 {
+		data += ",size=" + strconv.FormatInt(shmSize, 10)
+	}
+	if err := unix.Mount("tmpfs", shm, "tmpfs", hardened, data); err != nil {
 		return fmt.Errorf("mounting tmpfs on /dev/shm: %w", err)
 	}
 	return nil

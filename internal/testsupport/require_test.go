@@ -1,0 +1,69 @@
+package testsupport
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// recorder stands in for the testing.TB given to the helpers and records
+// whether they skipped or failed, without ending this test.
+type recorder struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Skip(args ...any) {
+	r.skipped, r.msg = true, fmt.Sprint(args...)
+}
+func (r *recorder) Skipf(format string, args ...any) {
+	r.skipped, r.msg = true, fmt.Sprintf(format, args...)
+}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+}
+
+func TestRequire(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", "/nonexistent-dir")
+	cases := []struct {
+		name     string
+		ci       string
+		call     func(testing.TB)
+		wantSkip bool
+		wantFail bool
+		wantMsg  string
+	}{
+		{name: "missing tool skips locally", call: func(tb testing.TB) { RequireTool(tb, "bwrap", "apt-get install bubblewrap") },
+			wantSkip: true, wantMsg: "bwrap not installed: apt-get install bubblewrap"},
+		{name: "missing tool fails in CI", ci: "1", call: func(tb testing.TB) { RequireTool(tb, "bwrap", "apt-get install bubblewrap") },
+			wantFail: true, wantMsg: "bwrap not installed: apt-get install bubblewrap (CI is set: a missing prerequisite fails the test; `make deps` installs it)"},
+		{name: "CI=false is local", ci: "false", call: func(tb testing.TB) { RequireTool(tb, "python3", "apt-get install python3") },
+			wantSkip: true, wantMsg: "python3 not installed: apt-get install python3"},
+		{name: "tool by absolute path is found", ci: "1", call: func(tb testing.TB) { RequireTool(tb, self, "n/a") }},
+		{name: "unavailable fails in CI", ci: "true", call: func(tb testing.TB) { Unavailable(tb, "no %s", "seccomp filter") },
+			wantFail: true, wantMsg: "no seccomp filter (CI is set"},
+		{name: "root required in CI", ci: "1", call: func(tb testing.TB) { RequireRoot(tb, "chroot") },
+			wantFail: os.Geteuid() != 0, wantMsg: map[bool]string{true: "", false: "chroot needs root: run the tests as root (CI does) (CI is set"}[os.Geteuid() == 0]},
+		{name: "root required locally", call: func(tb testing.TB) { RequireRoot(tb, "chroot") },
+			wantSkip: os.Geteuid() != 0, wantMsg: map[bool]string{true: "", false: "chroot needs root"}[os.Geteuid() == 0]},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			r := &recorder{TB: t}
+			tc.call(r)
+			if r.skipped != tc.wantSkip || r.failed != tc.wantFail {
+				t.Fatalf("skipped=%v failed=%v (%q), want skipped=%v failed=%v", r.skipped, r.failed, r.msg, tc.wantSkip, tc.wantFail)
+			}
+			if len(r.msg) < len(tc.wantMsg) || r.msg[:len(tc.wantMsg)] != tc.wantMsg {
+				t.Errorf("message = %q, want it to start with %q", r.msg, tc.wantMsg)
+			}
+		})
+	}
+}

@@ -1,0 +1,255 @@
+package supervise
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/internal/sandboxprobe"
+	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/runtime/imagespec"
+)
+
+// needRoot skips (fails in CI) a test that needs root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	testsupport.RequireRoot(t, "the service sandbox")
+}
+
+// probeRoot builds the sandbox probe into a fresh image root as
+// /usr/bin/probe, with a setuid-root copy /usr/bin/probe-suid and the
+// directories the sandbox mounts on.
+func probeRoot(t *testing.T) string {
+	t.Helper()
+	needRoot(t)
+	root := t.TempDir()
+	for _, d := range []string{"usr/bin", "etc", "proc", "dev", "tmp", "run", "var/lib/state"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(root, "usr/bin/probe"), ".")
+	cmd.Dir = filepath.Join("testdata", "probe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the probe: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "usr/bin/probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	suid := filepath.Join(root, "usr/bin/probe-suid")
+	if err := os.WriteFile(suid, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(suid, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// hostBait sets up what the probe must not reach: a key in root's user
+// keyring, a SysV shared memory segment, a listener on the host's
+// loopback and a descriptor the supervisor inherits without
+// close-on-exec. It returns the probe's environment naming them.
+func hostBait(t *testing.T) []string {
+	t.Helper()
+	key, err := unix.AddKey("user", "undistro-probe-"+strconv.Itoa(os.Getpid()), []byte("secret"), unix.KEY_SPEC_USER_KEYRING)
+	if err != nil {
+		t.Fatalf("adding a key to root's keyring: %v", err)
+	}
+	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_INVALIDATE, key, 0, 0, 0) })
+	shm, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
+	if err != nil {
+		t.Fatalf("creating a shared memory segment: %v", err)
+	}
+	t.Cleanup(func() { _, _ = unix.SysvShmCtl(shm, unix.IPC_RMID, nil) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// An inherited descriptor: not close-on-exec, as what a daemon's
+	// parent leaves it.
+	var p [2]int
+	if err := unix.Pipe2(p[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return []string{"PROBE_SANDBOXED=1", "PROBE_KEY=" + strconv.Itoa(key), "PROBE_SHM=" + strconv.Itoa(shm),
+		"PROBE_PORT=" + port, "PROBE_SUID=/usr/bin/probe-suid"}
+}
+
+// TestHardening runs the probe as services, as root and as other users,
+// with the defaults and with one grant each, and checks each attempt is
+// refused but what the grant gives; then memory_max and tasks_max.
+func TestHardening(t *testing.T) {
+	root := probeRoot(t)
+	env := hostBait(t)
+	logs, state := t.TempDir(), t.TempDir()
+	s := newSup(t, Options{
+		Root: root, Chroot: true, LogDir: logs, StateDir: state,
+		Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}, {Name: "tasks", UID: 1235, GID: 1235}, {Name: "root"}},
+	})
+	probe := func(name, user string, sb imagespec.Sandbox, extra ...string) imagespec.Service {
+		return imagespec.Service{Name: name, User: user, Exec: []string{"/usr/bin/probe"}, Env: append(append([]string(nil), env...), extra...),
+			Restart: imagespec.RestartNever, Sandbox: sb}
+	}
+	const netBind = 1 << unix.CAP_NET_BIND_SERVICE
+	tests := []struct {
+		svc    imagespec.Service
+		expect sandboxprobe.Expect
+	}{
+		{probe("root", "root", imagespec.Sandbox{}), sandboxprobe.Expect{UID: 0, NoNewPrivs: true}},
+		{probe("user", "svc", imagespec.Sandbox{}), sandboxprobe.Expect{UID: 1234, NoNewPrivs: true}},
+		{probe("cap", "svc", imagespec.Sandbox{Capabilities: []string{"net_bind_service"}}),
+			sandboxprobe.Expect{UID: 1234, Caps: netBind, NoNewPrivs: true, Allowed: []string{"bind_port_80"}}},
+		{probe("host", "svc", imagespec.Sandbox{Network: imagespec.NetworkHost}),
+			sandboxprobe.Expect{UID: 1234, NoNewPrivs: true, Allowed: []string{"connect_host_loopback"}}},
+		{probe("rootcap", "root", imagespec.Sandbox{Capabilities: []string{"net_bind_service"}, ReadWritePaths: []string{"/var/lib/state"}}),
+			sandboxprobe.Expect{UID: 0, Caps: netBind, NoNewPrivs: true, Allowed: []string{"bind_port_80"}}},
+	}
+	var svcs []imagespec.Service
+	for _, tc := range tests {
+		svcs = append(svcs, tc.svc)
+	}
+	// Go reserves some 750 MiB of address space at start: under the
+	// rlimit fallback memory_max must leave room for that.
+	svcs = append(svcs,
+		probe("mem", "svc", imagespec.Sandbox{MemoryMax: 1 << 30}, "PROBE_ALLOC_MB=1536"),
+		probe("tasks", "tasks", imagespec.Sandbox{TasksMax: 24}, "PROBE_TASKS=64"))
+	if err := s.Start(context.Background(), svcs); err != nil {
+		t.Fatal(err)
+	}
+	done := func(name string) ServiceStatus {
+		var st ServiceStatus
+		waitFor(t, name+" to exit", func() bool {
+			st = status(t, s, name)
+			return st.State == StateStopped || st.State == StateFailed
+		})
+		return st
+	}
+	result := func(name string) *sandboxprobe.Result {
+		b, err := os.ReadFile(LogPath(logs, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := sandboxprobe.Parse(string(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return r
+	}
+	for _, tc := range tests {
+		t.Run(tc.svc.Name, func(t *testing.T) {
+			if st := done(tc.svc.Name); st.LastExit != "exit status 0" {
+				t.Fatalf("probe exited %q (%s)", st.LastExit, st.LastError)
+			}
+			for _, p := range sandboxprobe.Problems(result(tc.svc.Name), tc.expect) {
+				t.Error(p)
+			}
+		})
+	}
+	t.Run("memory_max", func(t *testing.T) {
+		st := done("mem")
+		if st.State != StateFailed || !strings.Contains(st.LastExit, "memory_max 1073741824 bytes") {
+			t.Fatalf("state %s, exit %q: want failed, the memory limit named", st.State, st.LastExit)
+		}
+		mech := "RLIMIT_AS"
+		if s.o.Cgroup != nil {
+			mech = "OOM killer"
+		}
+		if !strings.Contains(st.LastExit, mech) {
+			t.Errorf("exit %q does not say %s enforced it", st.LastExit, mech)
+		}
+		if sb := st.Sandbox; sb == nil || sb.MemoryMax == nil || sb.MemoryMax.Value != 1<<30 {
+			t.Errorf("status sandbox %+v lacks memoryMax", sb)
+		}
+	})
+	t.Run("tasks_max", func(t *testing.T) {
+		if st := done("tasks"); st.LastExit != "exit status 0" {
+			t.Fatalf("probe exited %q", st.LastExit)
+		}
+		if r := result("tasks"); r.Tasks <= 0 || r.Tasks >= 24 {
+			t.Errorf("started %d of 64 processes under tasks_max 24, want fewer than 24 and some", r.Tasks)
+		}
+	})
+	t.Run("read_write_paths", func(t *testing.T) {
+		fi, err := os.Stat(filepath.Join(state, "rootcap", "var/lib/state"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			t.Errorf("state dir mode %v, want 0700", fi.Mode())
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		sb := status(t, s, "cap").Sandbox
+		if sb == nil || sb.User != "svc" || sb.UID != 1234 || strings.Join(sb.Capabilities, ",") != "net_bind_service" ||
+			!sb.NoNewPrivs || strings.Join(sb.Namespaces, ",") != "mount,pid,ipc,uts,net" || sb.Network != "private" || sb.Seccomp != "@system-service" {
+			t.Errorf("sandbox status %+v", sb)
+		}
+		if sb := status(t, s, "host").Sandbox; sb == nil || strings.Join(sb.Namespaces, ",") != "mount,pid,ipc,uts" {
+			t.Errorf("host network: namespaces %+v", sb)
+		}
+	})
+}
+
+// TestAllowSetuid checks allow_setuid makes the image's setuid program
+// run as its owner, root, and still with no capability.
+func TestAllowSetuid(t *testing.T) {
+	root := probeRoot(t)
+	logs := t.TempDir()
+	s := newSup(t, Options{Root: root, Chroot: true, LogDir: logs, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
+	err := s.Start(context.Background(), []imagespec.Service{{Name: "suid", User: "svc", Exec: []string{"/usr/bin/probe-suid", "whoami"},
+		Restart: imagespec.RestartNever, Sandbox: imagespec.Sandbox{AllowSetuid: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st ServiceStatus
+	waitFor(t, "suid to exit", func() bool { st = status(t, s, "suid"); return st.State == StateStopped || st.State == StateFailed })
+	var out string
+	for range 100 {
+		b, _ := os.ReadFile(LogPath(logs, "suid"))
+		if out = string(b); out != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasPrefix(out, "euid=0 capEff=0000000000000000") {
+		t.Errorf("the setuid program said %q (exit %q %s), want euid=0 capEff=0000000000000000", out, st.LastExit, st.LastError)
+	}
+}
+
+// TestCloseInheritedNotify checks the notification fd survives the
+// descriptor cleanup.
+func TestCloseInheritedNotify(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	s := newSup(t, Options{Root: root, Chroot: true})
+	err := s.Start(context.Background(), []imagespec.Service{{Name: "n", User: "0", Exec: []string{"/bin/sh", "-c", "echo ready >&5; exec sleep 300"},
+		Ready: &imagespec.Ready{NotifyFD: 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,3 @@
+module undistro.test/probe
+
+go 1.26

@@ -1,0 +1,7 @@
+package main
+
+const (
+	sysBPF           = 321
+	sysPerfEventOpen = 298
+	sysIOURingSetup  = 425
+)

@@ -1,0 +1,7 @@
+package main
+
+const (
+	sysBPF           = 280
+	sysPerfEventOpen = 241
+	sysIOURingSetup  = 425
+)
