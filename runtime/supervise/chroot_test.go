@@ -14,7 +14,7 @@ import (
 )
 
 // applets are the busybox applets the sandbox tests' images hold.
-var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head", "wc", "readlink", "touch", "tr", "mkdir", "cut", "kill", "mount"}
+var applets = []string{"sh", "id", "ls", "sleep", "echo", "true", "cat", "head", "wc", "readlink", "touch", "tr", "mkdir", "cut", "kill", "mount", "httpd", "wget"}
 
 // busyboxRoot builds a tiny image root holding a static busybox, the
 // applets the tests use, and the directories named in dirs (such as proc,
