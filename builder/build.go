@@ -158,7 +158,7 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	if err := b.cfg.sandbox.Run(ctx, spec); err != nil {
 		return fmt.Errorf("building %s (%s): %w", u.name, u.recipe.File, err)
 	}
-	e, err = b.pkgs.Put(u.key, spec.DestDir(), cache.WithContext(ctx), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
+	e, err = b.pkgs.Put(ctx, u.key, spec.DestDir(), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
 	if err != nil {
 		return fmt.Errorf("packaging %s (%s): %w", u.name, u.recipe.File, err)
 	}
