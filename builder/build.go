@@ -49,6 +49,9 @@ func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error
 	if len(roles) == 0 {
 		return nil, fmt.Errorf("no role given: name one or more of images/*.toml")
 	}
+	if c.cacheRepo != "" {
+		return nil, fmt.Errorf("the registry cache (--cache-registry) is not implemented yet") // TODO(cicache)
+	}
 	src, err := source.NewCache(filepath.Join(c.cacheDir, "src"), source.WithRepoRoot(c.repo))
 	if err != nil {
 		return nil, err
