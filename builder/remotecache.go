@@ -1,14 +1,18 @@
 package builder
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/un-distro/undistro/builder/cache"
+	"github.com/un-distro/undistro/builder/remotecache"
 	"github.com/un-distro/undistro/builder/sign"
 	"github.com/un-distro/undistro/runtime/trust"
 )
@@ -111,4 +115,51 @@ func (c *config) cacheTrusted() []crypto.PublicKey {
 		keys = append(keys, c.cachePushKey)
 	}
 	return keys
+}
+
+// remoteCache opens the registry cache, or returns nil without one.
+func (c *config) remoteCache() (*remotecache.Store, error) {
+	if c.cacheRepo == "" {
+		return nil, nil
+	}
+	opts := []remotecache.Option{remotecache.WithKeys(c.cacheTrusted()...)}
+	if c.cachePush != nil {
+		opts = append(opts, remotecache.WithSigner(c.cachePush))
+	}
+	return remotecache.New(c.cacheRepo, opts...)
+}
+
+// pull takes u from the registry cache if a trusted entry is there. An
+// entry that does not verify is not an error: it is logged and u is built.
+func (b *runner) pull(ctx context.Context, u *unit, i, n int) (bool, error) {
+	if b.remote == nil {
+		return false, nil
+	}
+	e, err := b.remote.Pull(ctx, b.pkgs, u.name, u.key, u.recipe.Privileged)
+	switch {
+	case err == nil:
+		b.say("[%d/%d] pulled %s %s from the cache registry", i, n, u.name, u.recipe.Version)
+		b.entries[u.key] = e
+		b.pulled[u.key] = true
+		return true, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case errors.Is(err, remotecache.ErrNotFound):
+		slog.DebugContext(ctx, "not in the cache registry", "package", u.name, "key", u.key)
+	default:
+		slog.WarnContext(ctx, "ignoring the cache registry's entry: building from source", "package", u.name, "key", u.key, "err", err)
+	}
+	return false, nil
+}
+
+// push sends u's entry to the registry cache when pushing is on.
+func (b *runner) push(ctx context.Context, u *unit, e *cache.Entry) error {
+	if b.remote == nil || b.cfg.cachePush == nil {
+		return nil
+	}
+	b.say("pushing %s %s to the cache registry", u.name, u.recipe.Version)
+	if _, err := b.remote.Push(ctx, b.pkgs, u.name, e); err != nil {
+		return fmt.Errorf("%s: %w", u.recipe.File, err)
+	}
+	return nil
 }
