@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/un-distro/undistro/builder/layer"
@@ -19,13 +21,13 @@ import (
 )
 
 // ErrMismatch is wrapped by Import's errors when the blob does not match
-// the layer Info it came with (digest, size, DiffID or file count).
+// the layer Info it came with (digest, size, DiffID or file list).
 var ErrMismatch = errors.New("layer blob does not match its metadata")
 
 // Import puts a package built elsewhere into the cache under key: blob is
 // its compressed layer blob, exactly as Put wrote it where it was built,
 // and info what Put recorded for it. The blob's size and digest, its tar's
-// DiffID and its number of non-directory entries must match info; the
+// DiffID and its list of non-directory entries must match info; the
 // tree dependents build against is unpacked from the layer with the
 // node's rules (runtime/unpack: no path out of the tree, setuid/setgid
 // only on privileged paths). Nothing is cached unless everything matches;
@@ -124,7 +126,7 @@ func unpackBlob(ctx context.Context, blobPath, tree string, info layer.Info, pri
 	}
 	sum := sha256.New()
 	tr := io.TeeReader(zr, sum)
-	st, err := unpack.Unpack(ctx, tr, tree, unpack.Options{Privileged: privileged})
+	_, err = unpack.Unpack(ctx, tr, tree, unpack.Options{Privileged: privileged})
 	if err != nil {
 		return fmt.Errorf("unpacking layer: %w", err)
 	}
@@ -134,8 +136,27 @@ func unpackBlob(ctx context.Context, blobPath, tree string, info layer.Info, pri
 	if got := "sha256:" + hex.EncodeToString(sum.Sum(nil)); got != info.DiffID {
 		return fmt.Errorf("layer tar digest is %s, its metadata says %s: %w", got, info.DiffID, ErrMismatch)
 	}
-	if n := st.Files + st.Symlinks + st.Hardlinks + st.Special; n != len(info.Files) {
-		return fmt.Errorf("layer holds %d files, its metadata lists %d: %w", n, len(info.Files), ErrMismatch)
+	return sameFiles(tree, info.Files)
+}
+
+// sameFiles checks that the non-directory entries under tree are exactly
+// files (relative, slash-separated, sorted, as layer.Info lists them).
+func sameFiles(tree string, files []string) error {
+	var got []string
+	err := filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(tree, p)
+		got = append(got, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listing the unpacked layer: %w", err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, files) {
+		return fmt.Errorf("layer holds %d files, its metadata lists %d other ones: %w", len(got), len(files), ErrMismatch)
 	}
 	return nil
 }

@@ -45,7 +45,8 @@ func TestImport(t *testing.T) {
 		{name: "truncated", blob: blob[:len(blob)-1], wantErr: "bytes, its metadata says"},
 		{name: "longer", blob: append(append([]byte{}, blob...), 0), wantErr: "more than"},
 		{name: "wrong diffID", blob: blob, info: func(i layer.Info) layer.Info { i.DiffID = i.Digest; return i }, wantErr: "tar digest is"},
-		{name: "files hidden", blob: blob, info: func(i layer.Info) layer.Info { i.Files = nil; return i }, wantErr: "holds 1 files, its metadata lists 0"},
+		{name: "files hidden", blob: blob, info: func(i layer.Info) layer.Info { i.Files = nil; return i }, wantErr: "holds 1 files, its metadata lists 0 other"},
+		{name: "files renamed", blob: blob, info: func(i layer.Info) layer.Info { i.Files = []string{"usr/bin/other"}; return i }, wantErr: "holds 1 files, its metadata lists 1 other"},
 		{name: "escaping entry", blob: evil, info: func(layer.Info) layer.Info { return evilInfo }, wantErr: "escape"},
 	}
 	for _, tc := range tests {
