@@ -94,9 +94,9 @@ dated by the last git commit of its recipe.`,
 				return enc.Encode(results)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROLE\tDIGEST\tSIZE\tLAYERS\tBUILT")
+			fmt.Fprintln(tw, "ROLE\tDIGEST\tSIZE\tLAYERS\tBUILT\tPULLED")
 			for _, r := range results {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", r.Role, r.Digest, humanSize(r.Size), len(r.Layers), len(r.Built))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", r.Role, r.Digest, humanSize(r.Size), len(r.Layers), len(r.Built), len(r.Pulled))
 			}
 			return tw.Flush()
 		},
