@@ -173,7 +173,7 @@ func matchID(keys []Key, arg string) (string, error) {
 	}
 	var found []string
 	for _, k := range keys {
-		if strings.HasPrefix(strings.TrimPrefix(k.ID, "sha256:"), h) {
+		if strings.HasPrefix(strings.TrimPrefix(k.ID, "sha256:"), h) && !slices.Contains(found, k.ID) {
 			found = append(found, k.ID)
 		}
 	}
