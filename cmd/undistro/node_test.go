@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
-	"github.com/un-distro/undistro/runtime/node/nodetest"
 	"github.com/un-distro/undistro/runtime/trust"
 )
 
@@ -59,13 +59,13 @@ func TestNodeCommands(t *testing.T) {
 		return []imagespec.Service{{Name: "db", Exec: []string{"/svc/db.sh"}, Restart: "never",
 			Ready: &imagespec.Ready{NotifyFD: 3, Timeout: ready}}}
 	}
-	refs := nodetest.WriteLayout(t, filepath.Join(t.TempDir(), "layout"),
-		nodetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
-		nodetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
+	refs := imagetest.WriteRoles(t, filepath.Join(t.TempDir(), "layout"),
+		imagetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up}, Services: svc(0)},
+		imagetest.Role{Name: "bad", Files: map[string]string{"/svc/db.sh": stuck}, Services: svc(imagespec.Duration(200 * time.Millisecond))},
 	)
-	unsigned := nodetest.WriteLayout(t, filepath.Join(t.TempDir(), "unsigned"),
-		nodetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up, "/etc/x": "unsigned"}, Services: svc(0)})
-	signer := nodetest.NewSigner(t)
+	unsigned := imagetest.WriteRoles(t, filepath.Join(t.TempDir(), "unsigned"),
+		imagetest.Role{Name: "a", Files: map[string]string{"/svc/db.sh": up, "/etc/x": "unsigned"}, Services: svc(0)})
+	signer := imagetest.NewSigner(t)
 	signer.Sign(t, refs["a"])
 	signer.Sign(t, refs["bad"])
 	root := filepath.Join(t.TempDir(), "node")

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/builder/graph"
-	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/recipe/scaffold"
 )
 
@@ -57,7 +56,8 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
   undistro recipe deps whoami --tree`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := loadGraph(dirs, args)
+			r, _ := dirs()
+			g, err := graph.Load(r, args[0])
 			if err != nil {
 				return err
 			}
@@ -86,22 +86,11 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, _ := dirs()
-			all, err := recipe.LoadDir(r)
+			users, err := graph.Users(r, args[0])
 			if err != nil {
 				return err
 			}
-			if _, ok := all[args[0]]; !ok {
-				return fmt.Errorf("no recipe %q in %s", args[0], r)
-			}
-			var names []string
-			for n := range all {
-				names = append(names, n)
-			}
-			g, err := graph.Resolve(all, names)
-			if err != nil {
-				return err
-			}
-			for _, n := range g.ReverseDeps(args[0]) {
+			for _, n := range users {
 				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
@@ -112,9 +101,11 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
 	newc := &cobra.Command{
 		Use:   "new NAME --url URL",
 		Short: "Start a recipe from a source archive URL",
-		Long: `new downloads URL, computes its sha256, guesses the build system
-(autotools, cmake, meson, go, make) and writes recipes/NAME.toml for you to
-finish. It never overwrites an existing recipe.`,
+		Long: `new downloads URL (a tar, plain or compressed with gzip, bzip2, xz or
+zstd, or a zip), computes its sha256, guesses the build system (autotools,
+cmake, meson, go, make) and writes recipes/NAME.toml for you to finish. The
+archive is read under the same rules as any source; a hostile one is
+refused. It never overwrites an existing recipe.`,
 		Example: `  undistro recipe new jq --url https://example.org/jq-1.7.1.tar.gz`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,13 +124,4 @@ finish. It never overwrites an existing recipe.`,
 	newc.Flags().StringVar(&url, "url", "", "source archive URL (http, https or file)")
 	cmd.AddCommand(lint, deps, uses, newc)
 	return cmd
-}
-
-func loadGraph(dirs func() (string, string), roots []string) (*graph.Graph, error) {
-	r, _ := dirs()
-	all, err := recipe.LoadDir(r)
-	if err != nil {
-		return nil, err
-	}
-	return graph.Resolve(all, roots)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/internal/sandboxprobe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // sandboxStatus is what this test reads of `node status --json`.
@@ -50,12 +51,7 @@ type sandboxStatus struct {
 // service fail with the reason said, and tasks_max caps its processes.
 func TestNodeSandboxProbe(t *testing.T) {
 	need(t, "bwrap", "apt-get", "dpkg-source")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the node runtime sandboxes services as root: run the tests as root (CI does)")
-		}
-		t.Skip("the node runtime sandboxes services: run as root")
-	}
+	testsupport.RequireRoot(t, "the node runtime's service sandbox")
 	undistroBin(t)
 	repo := copyRepo(t, repoRoot(t))
 	bait, extra := hostBait(t)

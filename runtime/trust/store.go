@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // Dir is where the node at root keeps its trusted keys.
@@ -163,7 +165,7 @@ func Remove(root, arg string) ([]Key, error) {
 	if len(removed) == 0 {
 		return nil, fmt.Errorf("removing trusted key %s: %w (see `undistro node trust list`)", arg, ErrUnknownKey)
 	}
-	return removed, syncDir(Dir(root))
+	return removed, atomicfile.SyncDir(Dir(root), atomicfile.Step("trust.remove"))
 }
 
 func matchID(keys []Key, arg string) (string, error) {
