@@ -262,6 +262,11 @@ func TestTrustChangeReachesRunningDaemon(t *testing.T) {
 		_, err := c.Switch(ctx, refs["web"], SwitchOptions{})
 		return err
 	})
+	addKey(t, n.Root(), imagetest.NewSigner(t)) // another key: the daemon sees it, the image is not signed by it
+	refusedUnchanged(t, n.Root(), policy.ErrBadSignature, "none made by the trusted key(s)", func() error {
+		_, err := c.Switch(ctx, refs["web"], SwitchOptions{})
+		return err
+	})
 	addKey(t, n.Root(), s) // as `undistro node trust add` does, beside the daemon
 	if _, err := c.Switch(ctx, refs["web"], SwitchOptions{}); err != nil {
 		t.Fatalf("switch after trust add, same daemon: %v", err)
