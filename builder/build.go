@@ -111,6 +111,7 @@ type runner struct {
 	built   map[string]bool         // keys built in this run
 	pulled  map[string]bool         // keys pulled from the registry cache in this run
 	remote  *remotecache.Store      // nil without WithCacheRegistry
+	noPull  bool                    // the registry failed: stop pulling
 }
 
 func (b *runner) say(format string, a ...any) {

@@ -131,8 +131,11 @@ func (c *config) remoteCache() (*remotecache.Store, error) {
 
 // pull takes u from the registry cache if a trusted entry is there. An
 // entry that does not verify is not an error: it is logged and u is built.
+// After a failure that is not the entry's (the registry is unreachable,
+// refuses us, or the disk is full) the run stops asking the registry, so
+// an outage costs one warning and one timeout, not one per package.
 func (b *runner) pull(ctx context.Context, u *unit, i, n int) (bool, error) {
-	if b.remote == nil {
+	if b.remote == nil || b.noPull {
 		return false, nil
 	}
 	e, err := b.remote.Pull(ctx, b.pkgs, u.name, u.key, u.recipe.Privileged)
@@ -146,8 +149,11 @@ func (b *runner) pull(ctx context.Context, u *unit, i, n int) (bool, error) {
 		return false, ctx.Err()
 	case errors.Is(err, remotecache.ErrNotFound):
 		slog.DebugContext(ctx, "not in the cache registry", "package", u.name, "key", u.key)
-	default:
+	case errors.Is(err, remotecache.ErrUntrusted), errors.Is(err, remotecache.ErrInvalid):
 		slog.WarnContext(ctx, "ignoring the cache registry's entry: building from source", "package", u.name, "key", u.key, "err", err)
+	default:
+		slog.WarnContext(ctx, "cache registry unavailable: building from source, no more pulls in this run", "package", u.name, "err", err)
+		b.noPull = true
 	}
 	return false, nil
 }

@@ -1,11 +1,14 @@
 package builder
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/un-distro/undistro/builder/cache"
@@ -111,10 +114,31 @@ func TestRegistryCache(t *testing.T) {
 		}
 	})
 
+	t.Run("an unreachable registry costs one warning", func(t *testing.T) {
+		var logs bytes.Buffer
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+		defer slog.SetDefault(prev)
+		b := machine(t, repo, WithCacheRegistry("127.0.0.1:1/undistro"), WithCacheKeys(pubABytes))
+		if !slices.Equal(sorted(b.Built), all) || b.Digest != a.Digest {
+			t.Fatalf("built %v, digest %s; want all built, digest %s", b.Built, b.Digest, a.Digest)
+		}
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "cache registry unavailable") {
+			t.Fatalf("%d warnings, want one saying the registry is unavailable:\n%s", n, logs.String())
+		}
+	})
+
 	t.Run("entries signed by an untrusted key are rebuilt", func(t *testing.T) {
+		var logs bytes.Buffer
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+		defer slog.SetDefault(prev)
 		b := machine(t, clone(t, repo), WithCacheRegistry(prefix), WithCacheKeyFiles(pubX))
 		if !slices.Equal(sorted(b.Built), all) || len(b.Pulled) != 0 || b.Digest != a.Digest {
 			t.Fatalf("trusting only X: built %v, pulled %v, digest %s (A: %s); want all rebuilt, same digest", b.Built, b.Pulled, b.Digest, a.Digest)
+		}
+		if n := strings.Count(logs.String(), "ignoring the cache registry's entry"); n != len(all) {
+			t.Fatalf("%d warnings about ignored entries, want %d:\n%s", n, len(all), logs.String())
 		}
 	})
 
