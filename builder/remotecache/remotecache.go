@@ -91,10 +91,18 @@ func WithSigner(sg *sign.Signer) Option {
 	}
 }
 
-// WithRemoteOptions adds go-containerregistry options (transport, auth).
-// Default: credentials from the Docker config keychain.
+// WithRemoteOptions adds go-containerregistry options (transport, auth)
+// for the entries' manifests and blobs; signatures are read and written
+// with the Docker config keychain. Default: credentials from the Docker
+// config keychain.
 func WithRemoteOptions(opts ...remote.Option) Option {
-	return func(s *Store) error { s.remote = append(s.remote, opts...); return nil }
+	return func(s *Store) error {
+		if len(opts) == 0 {
+			return errors.New("remotecache: WithRemoteOptions: no options given")
+		}
+		s.remote = append(s.remote, opts...)
+		return nil
+	}
 }
 
 // New returns the cache under repo ("REGISTRY/PREFIX"): entries are at
