@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -20,22 +21,42 @@ import (
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
-func newSigner(t *testing.T, prefix string) (*sign.Signer, crypto.PublicKey) {
+// signers holds the test keys: generating (scrypt-encrypting) one takes
+// seconds under the race detector, so each name is made once per run.
+var signers sync.Map // name -> *testSigner
+
+type testSigner struct {
+	once sync.Once
+	s    *sign.Signer
+	pub  crypto.PublicKey
+	err  error
+}
+
+func newSigner(t testing.TB, prefix string) (*sign.Signer, crypto.PublicKey) {
 	t.Helper()
-	pass := func() ([]byte, error) { return []byte("test"), nil }
-	key := filepath.Join(t.TempDir(), prefix)
-	if err := sign.GenerateKey(context.Background(), key, pass); err != nil {
-		t.Fatal(err)
+	v, _ := signers.LoadOrStore(prefix, &testSigner{})
+	ts := v.(*testSigner)
+	ts.once.Do(func() {
+		dir, err := os.MkdirTemp("", "remotecache-key-")
+		if err != nil {
+			ts.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		pass := func() ([]byte, error) { return []byte("test"), nil }
+		key := filepath.Join(dir, prefix)
+		if ts.err = sign.GenerateKey(context.Background(), key, pass); ts.err != nil {
+			return
+		}
+		if ts.s, ts.err = sign.NewSigner(key+".key", pass); ts.err != nil {
+			return
+		}
+		ts.pub, ts.err = ts.s.PublicKey()
+	})
+	if ts.err != nil {
+		t.Fatal(ts.err)
 	}
-	s, err := sign.NewSigner(key+".key", pass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := s.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, pub
+	return ts.s, ts.pub
 }
 
 // entry caches a one-file package under the key derived from content.
@@ -210,16 +231,7 @@ func TestNewAndRefErrors(t *testing.T) {
 //	go test -run '^$' -bench Pull ./builder/remotecache
 func BenchmarkPull(b *testing.B) {
 	ctx := context.Background()
-	pass := func() ([]byte, error) { return []byte("test"), nil }
-	key := filepath.Join(b.TempDir(), "k")
-	if err := sign.GenerateKey(ctx, key, pass); err != nil {
-		b.Fatal(err)
-	}
-	signer, err := sign.NewSigner(key+".key", pass)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, _ := signer.PublicKey()
+	signer, pub := newSigner(b, "a")
 	src, err := cache.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
