@@ -13,7 +13,8 @@ DEMO_ADDR ?= 127.0.0.1:5055
 # Debian packages the tests and the demo drive for real, by the tool each provides.
 DEB_TOOLS := bwrap:bubblewrap skopeo:skopeo umoci:umoci docker-registry:docker-registry \
 	s6-svscan:s6 dpkg-source:dpkg-dev git:git xz:xz-utils pigz:pigz busybox:busybox-static \
-	apt-get:apt curl:curl python3:python3 bzip2:bzip2 tar:tar bash:bash
+	apt-get:apt curl:curl python3:python3 bzip2:bzip2 tar:tar bash:bash \
+	gcc:gcc make:make
 
 .PHONY: help
 help: ## list the targets

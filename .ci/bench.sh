@@ -35,6 +35,50 @@ echo "command: $bin build web --out $work/oci --json"
 	END { printf "image (compressed, all layers + config + manifest): %.1f MiB; package payloads (uncompressed tar): %.1f MiB; ratio %.2f\n", img/1048576, payload/1048576, img/payload }'
 echo
 
+echo "## binary size: the full undistro vs the node binary every image carries (target node <= 10 MB)"
+nodebin=$work/undistro-node
+CGO_ENABLED=0 go build -tags undistro_node -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
+echo "command: CGO_ENABLED=0 go build [-tags undistro_node] -trimpath -ldflags '-s -w' ./cmd/undistro"
+echo "full: $(stat -c %s "$bin") bytes ($bin); node: $(stat -c %s "$nodebin") bytes (-tags undistro_node)"
+echo
+
+echo "## registry push and pull throughput of the web image: undistro serve vs Debian's docker-registry, same run"
+# Each trial starts both registries on empty storage, pushes the web image
+# with skopeo (blobs copied as they are) and pulls it back into an empty
+# OCI layout; best of 3 per registry and direction.
+regbench() {
+	local layout=$work/oci-web reg=$work/registry trials=${BENCH_REGISTRY_TRIALS:-3}
+	local uaddr=${BENCH_UNDISTRO_ADDR:-127.0.0.1:5071} daddr=${BENCH_DOCKER_ADDR:-127.0.0.1:5072}
+	rm -rf "$layout" && "$bin" build web --out "$layout" --quiet >/dev/null
+	local bytes; bytes=$(du -sb --apparent-size "$layout/blobs" | cut -f1)
+	local best_up_u=999999 best_up_d=999999 best_down_u=999999 best_down_d=999999
+	waitreg() { for _ in $(seq 100); do curl -fsS "http://$1/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "registry on $1 never answered" >&2; return 1; }
+	for i in $(seq "$trials"); do
+		rm -rf "$reg" && mkdir -p "$reg/docker"
+		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n' \
+			"$reg/docker" "$daddr" >"$reg/docker.yml"
+		"$bin" serve --addr "$uaddr" --data "$reg/undistro" >"$reg/undistro.log" 2>&1 & local upid=$!
+		docker-registry serve "$reg/docker.yml" >"$reg/docker.log" 2>&1 & local dpid=$!
+		waitreg "$uaddr" && waitreg "$daddr"
+		for who in u d; do
+			local addr=$uaddr; [ $who = d ] && addr=$daddr
+			local t0 t1
+			t0=$(ms); skopeo copy -q --dest-tls-verify=false "oci:$layout:web" "docker://$addr/bench/web:latest"; t1=$(ms)
+			eval "if (( t1 - t0 < best_up_$who )); then best_up_$who=$(( t1 - t0 )); fi"
+			t0=$(ms); skopeo copy -q --src-tls-verify=false "docker://$addr/bench/web:latest" "oci:$reg/pull-$who:web"; t1=$(ms)
+			eval "if (( t1 - t0 < best_down_$who )); then best_down_$who=$(( t1 - t0 )); fi"
+		done
+		kill $upid $dpid; wait $upid $dpid 2>/dev/null || true
+	done
+	mbs() { awk "BEGIN{printf \"%.1f\", $bytes/1e6/($1/1000)}"; }
+	echo "command: skopeo copy oci:$layout:web docker://ADDR/bench/web:latest, then back into an empty layout (best of $trials, fresh storage each trial)"
+	echo "web image: $(awk "BEGIN{printf \"%.1f\", $bytes/1e6}") MB of blobs"
+	echo "push: undistro serve $(mbs $best_up_u) MB/s (${best_up_u} ms), docker-registry $(mbs $best_up_d) MB/s (${best_up_d} ms); ratio undistro/docker-registry $(awk "BEGIN{printf \"%.2f\", $best_up_d/$best_up_u}")x"
+	echo "pull: undistro serve $(mbs $best_down_u) MB/s (${best_down_u} ms), docker-registry $(mbs $best_down_d) MB/s (${best_down_d} ms); ratio undistro/docker-registry $(awk "BEGIN{printf \"%.2f\", $best_down_d/$best_down_u}")x"
+}
+regbench
+echo
+
 echo "## switch between two images differing in one package"
 echo "command: go test -run '^\$' -bench Switch -benchtime 20x ./runtime/store"
 go test -run '^$' -bench Switch -benchtime 20x ./runtime/store | grep -E 'Benchmark' || echo "(no switch benchmark)"

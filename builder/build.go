@@ -65,6 +65,9 @@ func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error
 	if err != nil {
 		return nil, err
 	}
+	if err := keyOutOfSources(ctx, c, src, p); err != nil {
+		return nil, err
+	}
 	b := &runner{cfg: c, src: src, pkgs: pkgs, entries: map[string]*cache.Entry{}, built: map[string]bool{}}
 	for i, u := range p.order {
 		if err := b.ensure(ctx, u, i+1, len(p.order)); err != nil {
@@ -72,6 +75,24 @@ func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error
 		}
 	}
 	return b.assemble(ctx, p, ep, started)
+}
+
+// keyOutOfSources refuses a signing key that a path source would copy
+// into a build, which could then ship it in an image.
+func keyOutOfSources(ctx context.Context, c *config, src *source.Cache, p *plan) error {
+	if c.signKey == "" {
+		return nil
+	}
+	for _, u := range p.order {
+		in, err := src.Includes(ctx, u.recipe, c.signKey)
+		if err != nil {
+			return fmt.Errorf("%s: %w", u.recipe.File, err)
+		}
+		if in {
+			return fmt.Errorf("signing key %s is part of the source of %s (%s), so its build could read it: move the key out of the repository, or git-ignore or exclude it", c.signKey, u.name, u.recipe.File)
+		}
+	}
+	return nil
 }
 
 // runner executes a plan.
@@ -137,7 +158,7 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	if err := b.cfg.sandbox.Run(ctx, spec); err != nil {
 		return fmt.Errorf("building %s (%s): %w", u.name, u.recipe.File, err)
 	}
-	e, err = b.pkgs.Put(u.key, spec.DestDir(), cache.WithContext(ctx), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
+	e, err = b.pkgs.Put(ctx, u.key, spec.DestDir(), cache.WithLayer(layer.Options{Epoch: u.epoch, Privileged: u.recipe.Privileged}))
 	if err != nil {
 		return fmt.Errorf("packaging %s (%s): %w", u.name, u.recipe.File, err)
 	}

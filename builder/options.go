@@ -14,7 +14,7 @@ import (
 
 // Version is the builder's version; it enters every cache key, so a builder
 // change that alters outputs must bump it.
-const Version = "0.1.0"
+const Version = "0.2.0" // 0.2.0: sealed sandbox (uid 1000, host view), layers checked by the node's rules
 
 // Option configures Build.
 type Option func(*config) error

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 	key := Key(baseParts())
-	if _, err := c.Put(key, tree); err != nil {
+	if _, err := c.Put(context.Background(), key, tree); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -145,7 +145,6 @@ type PutOption func(*putConfig)
 
 type putConfig struct {
 	layer layer.Options
-	ctx   context.Context
 }
 
 // WithLayer sets the options the layer blob is written with (epoch, owners,
@@ -153,22 +152,22 @@ type putConfig struct {
 // setuid/setgid bits).
 func WithLayer(o layer.Options) PutOption { return func(c *putConfig) { c.layer = o } }
 
-// WithContext makes Put stop writing the layer when ctx is done. Default:
-// context.Background().
-func WithContext(ctx context.Context) PutOption { return func(c *putConfig) { c.ctx = ctx } }
-
 // Put moves the built tree at tree into the cache under key, writes its
 // layer blob and metadata, and makes the entry visible atomically. If key is
 // already cached (for example by a concurrent Put), the existing entry is
-// returned and tree is left where it is.
-func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
+// returned and tree is left where it is. Writing the layer stops when ctx
+// is done; a ctx already done caches nothing and leaves tree alone.
+func (c *Cache) Put(ctx context.Context, key, tree string, opts ...PutOption) (*Entry, error) {
 	h, err := keyHex(key)
 	if err != nil {
 		return nil, err
 	}
-	cfg := putConfig{ctx: context.Background()}
+	var cfg putConfig
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	if e, ok, err := c.Get(key); err != nil || ok {
 		return e, err
@@ -189,7 +188,7 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	e := &Entry{Key: key}
-	if e.Layer, err = writeLayer(cfg, filepath.Join(tmp, treeDir), filepath.Join(tmp, layerFile)); err != nil {
+	if e.Layer, err = writeLayer(ctx, cfg, filepath.Join(tmp, treeDir), filepath.Join(tmp, layerFile)); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	meta, err := json.Marshal(e)
@@ -224,13 +223,13 @@ func (c *Cache) Put(key, tree string, opts ...PutOption) (*Entry, error) {
 	return e, nil
 }
 
-func writeLayer(cfg putConfig, tree, dst string) (layer.Info, error) {
+func writeLayer(ctx context.Context, cfg putConfig, tree, dst string) (layer.Info, error) {
 	f, err := os.Create(dst)
 	if err != nil {
 		return layer.Info{}, err
 	}
 	defer f.Close()
-	info, err := layer.Write(cfg.ctx, tree, f, cfg.layer)
+	info, err := layer.Write(ctx, tree, f, cfg.layer)
 	if err != nil {
 		return layer.Info{}, err
 	}

@@ -110,7 +110,7 @@ func TestPutGet(t *testing.T) {
 		t.Fatalf("Get on empty cache = %v, %v", ok, err)
 	}
 	tree := makeTree(t, "hello v1")
-	e, err := c.Put(key, tree, WithLayer(layer.Options{Epoch: 42}), WithContext(context.Background()))
+	e, err := c.Put(context.Background(), key, tree, WithLayer(layer.Options{Epoch: 42}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestPutGet(t *testing.T) {
 
 	// Putting an existing key keeps the first entry and leaves the tree.
 	tree2 := makeTree(t, "hello v2")
-	e2, err := c.Put(key, tree2)
+	e2, err := c.Put(context.Background(), key, tree2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestOpenCleansCrashLeftovers(t *testing.T) {
 		}
 	}
 	// And a real Put of that key still works.
-	if _, err := c.Put(key, makeTree(t, "x")); err != nil {
+	if _, err := c.Put(context.Background(), key, makeTree(t, "x")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(c.entriesDir(), h, metaFile)); err != nil {
@@ -236,7 +236,7 @@ func TestConcurrentPut(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			entries[i], errs[i] = ci.Put(key, trees[i])
+			entries[i], errs[i] = ci.Put(context.Background(), key, trees[i])
 		})
 	}
 	wg.Wait()
@@ -283,10 +283,23 @@ func TestErrors(t *testing.T) {
 	}{
 		{name: "open empty dir", run: func() error { _, err := Open(""); return err }, wantErr: "pass --cache DIR or set UNDISTRO_CACHE"},
 		{name: "get bad key", run: func() error { _, _, err := c.Get("md5:abc"); return err }, wantErr: `cache key "md5:abc" is not sha256:<64 lowercase hex digits>`},
-		{name: "put bad key", run: func() error { _, err := c.Put("sha256:ABC", file); return err }, wantErr: `cache key "sha256:ABC" is not`},
-		{name: "put missing tree", run: func() error { _, err := c.Put(good, file+".nope"); return err }, wantErr: "no such file or directory"},
-		{name: "put file as tree", run: func() error { _, err := c.Put(good, file); return err }, wantErr: file + " is not a directory"},
+		{name: "put bad key", run: func() error { _, err := c.Put(context.Background(), "sha256:ABC", file); return err }, wantErr: `cache key "sha256:ABC" is not`},
+		{name: "put missing tree", run: func() error { _, err := c.Put(context.Background(), good, file+".nope"); return err }, wantErr: "no such file or directory"},
+		{name: "put file as tree", run: func() error { _, err := c.Put(context.Background(), good, file); return err }, wantErr: file + " is not a directory"},
 		{name: "corrupt entry", run: func() error { _, _, err := c.Get(corrupt); return err }, wantErr: "is corrupt"},
+		{name: "put with a cancelled context keeps the tree", run: func() error {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			tree := makeTree(t, "kept")
+			_, err := c.Put(ctx, good, tree)
+			if _, serr := os.Stat(tree); serr != nil {
+				return fmt.Errorf("tree gone after a cancelled Put (%v): %w", serr, err)
+			}
+			if _, ok, _ := c.Get(good); ok {
+				return fmt.Errorf("a cancelled Put cached the entry: %w", err)
+			}
+			return err
+		}, wantErr: "context canceled"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 )
 
@@ -32,7 +33,7 @@ type Graph struct {
 // Resolve returns the closure of roots over build and run dependencies of
 // recipes. Host tools ("host:gcc") are not recipes: they are kept apart
 // ([Graph.HostTools]). An unknown root or dependency, or a cycle, is an
-// error ([recipe.Errors]) naming where it is written, the closest recipe
+// error ([tomlpos.Errors]) naming where it is written, the closest recipe
 // name, and for a cycle its path "a -> b -> c -> a".
 func Resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, error) {
 	g, errs := resolve(recipes, roots)
@@ -45,15 +46,15 @@ func Resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, error) 
 
 // resolve builds as much of the graph as it can and reports every problem.
 // With a cycle, order leaves out the recipes on and after it.
-func resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, recipe.Errors) {
+func resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, tomlpos.Errors) {
 	g := &Graph{recipes: recipes, rank: map[string]int{}, edges: map[string][]edge{}, host: map[string][]string{}}
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	names := sortedKeys(recipes)
 	var queue []string
 	seen := map[string]bool{}
 	for _, r := range slices.Sorted(slices.Values(roots)) {
 		if recipes[r] == nil {
-			errs = append(errs, &recipe.Error{Msg: fmt.Sprintf("unknown recipe %q%s", r, recipe.Suggest(r, names))})
+			errs = append(errs, &tomlpos.Error{Msg: fmt.Sprintf("unknown recipe %q%s", r, tomlpos.Suggest(r, names))})
 			continue
 		}
 		if !seen[r] {
@@ -75,7 +76,7 @@ func resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, recipe.
 				return
 			}
 			if recipes[dep] == nil {
-				errs = append(errs, r.Errorf(key, "unknown dependency %q%s", dep, recipe.Suggest(dep, names)))
+				errs = append(errs, r.Errorf(key, "unknown dependency %q%s", dep, tomlpos.Suggest(dep, names)))
 				return
 			}
 			j, ok := byName[dep]
@@ -108,7 +109,7 @@ func resolve(recipes map[string]*recipe.Recipe, roots []string) (*Graph, recipe.
 
 // cycles reports every cycle found by a depth-first walk in name order,
 // each at the dependency that starts it.
-func (g *Graph) cycles(nodes []string) recipe.Errors {
+func (g *Graph) cycles(nodes []string) tomlpos.Errors {
 	const (
 		white = iota
 		grey
@@ -116,7 +117,7 @@ func (g *Graph) cycles(nodes []string) recipe.Errors {
 	)
 	color := map[string]int{}
 	var stack []edge // stack[i].to is the i-th node on the path
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	var visit func(n string)
 	visit = func(n string) {
 		color[n] = grey

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/role"
 )
@@ -11,9 +12,9 @@ import (
 // Lint loads every recipe in recipesDir and every role in imagesDir,
 // resolves the dependencies of all recipes and checks every role against
 // them (packages, option overrides, services). It returns nil, or every
-// problem as [recipe.Errors] sorted by file, line and column.
+// problem as [tomlpos.Errors] sorted by file, line and column.
 func Lint(recipesDir, imagesDir string) error {
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	recipes, err := recipe.LoadDir(recipesDir)
 	errs.Append(err)
 	roles, err := role.LoadAll(imagesDir)

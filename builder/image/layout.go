@@ -185,7 +185,7 @@ func Load(ref string, opts ...remote.Option) (v1.Image, error) {
 }
 
 func loadLayout(spec string) (v1.Image, error) {
-	dir, role := imagespec.SplitLayoutRef(spec)
+	dir, role := imagespec.SplitLayoutRef(spec, isDir)
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
@@ -210,4 +210,11 @@ func loadLayout(spec string) (v1.Image, error) {
 		return nil, fmt.Errorf("OCI layout %s holds %d images (%s): name one as oci:%s:ROLE", dir, len(roles), strings.Join(roles, ", "), dir)
 	}
 	return nil, fmt.Errorf("OCI layout %s has no image named %q; it has: %s", dir, role, strings.Join(roles, ", "))
+}
+
+// isDir reports whether path is a directory: how a layout reference whose
+// path holds a colon is told from PATH:ROLE.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

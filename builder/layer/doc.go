@@ -11,6 +11,13 @@
 // privileged. Compression is parallel gzip (klauspost/pgzip) with a fixed
 // block size and level, so the blob is byte-identical whatever GOMAXPROCS is.
 //
+// Every entry is judged, as it is written, by the rule set the node unpacks
+// with (internal/archive, used by runtime/unpack): a tree the node would
+// refuse — a symlink climbing out of the image root, a device, a setuid
+// file on an undeclared path that was not dropped — fails here with an
+// error naming the file and the rule, so a bad package fails its build
+// rather than its deployment.
+//
 // The builder calls [Write] once per built package and [WriteFiles] once per
 // role; builder/image then assembles the blobs into an image without
 // recompressing them.

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 )
 
 // Canonical returns the recipe as canonical JSON: object keys sorted, named
@@ -117,7 +119,7 @@ func (r *Recipe) EffectiveOptions(overrides map[string]any) (map[string]string, 
 			if len(names) > 0 {
 				valid = "valid: " + strings.Join(names, ", ")
 			}
-			errs = append(errs, fmt.Sprintf("%s has no option %q%s (%s)", r.Name, n, Suggest(n, names), valid))
+			errs = append(errs, fmt.Sprintf("%s has no option %q%s (%s)", r.Name, n, tomlpos.Suggest(n, names), valid))
 			continue
 		}
 		if reflect.TypeOf(val) != reflect.TypeOf(o.Default) {

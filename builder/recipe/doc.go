@@ -4,8 +4,9 @@
 //
 // Decoding is strict: every unknown key, wrong type, missing checksum or bad
 // value is reported with the file, line and column that holds it, and all the
-// problems of a file are reported at once as [Errors]. The same strict,
-// positioned TOML decoder ([Decode]) reads role files in builder/role.
+// problems of a file are reported at once as tomlpos.Errors, by the strict,
+// positioned TOML decoder of builder/internal/tomlpos, which also reads role
+// files in builder/role.
 //
 // A loaded [Recipe] feeds the dependency graph (builder/graph) and the
 // builder's cache key ([Recipe.Canonical], [Recipe.EffectiveOptions]).

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/internal/seccomp"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
@@ -109,7 +110,7 @@ func (g Grants) Problems() []Problem {
 	for i, c := range g.Capabilities {
 		if _, ok := imagespec.Capability(c); !ok {
 			norm := strings.TrimPrefix(strings.ToLower(c), "cap_")
-			hint := Suggest(norm, names)
+			hint := tomlpos.Suggest(norm, names)
 			if _, ok := imagespec.Capability(norm); ok {
 				hint = fmt.Sprintf(" (did you mean %q?)", norm)
 			}
@@ -117,7 +118,7 @@ func (g Grants) Problems() []Problem {
 		}
 	}
 	if g.Network != "" && !slices.Contains(imagespec.Networks, g.Network) {
-		out = append(out, Problem{"network", fmt.Sprintf("network %q: want one of %s%s", g.Network, strings.Join(imagespec.Networks, ", "), Suggest(g.Network, imagespec.Networks))})
+		out = append(out, Problem{"network", fmt.Sprintf("network %q: want one of %s%s", g.Network, strings.Join(imagespec.Networks, ", "), tomlpos.Suggest(g.Network, imagespec.Networks))})
 	}
 	seen := map[string]bool{}
 	for i, pub := range g.Publish {

@@ -6,16 +6,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 )
 
 // Parse decodes and validates one recipe from data, read from file. file
 // names the recipe in errors and its base name must match the recipe's name
 // ("recipes/hello.toml" holds name = "hello"). Parse checks everything that
 // needs no file system; [Load] also checks that a path source stays inside
-// the repository. The error is [Errors], every problem of the file.
+// the repository. The error is [tomlpos.Errors], every problem of the file.
 func Parse(file string, data []byte) (*Recipe, error) {
 	r := &Recipe{File: file}
-	idx, errs := Decode(file, data, r)
+	idx, errs := tomlpos.Decode(file, data, r)
 	r.pos = idx
 	if len(errs) == 0 || !onlySyntax(errs) {
 		v := validator{r: r}
@@ -31,17 +33,17 @@ func Parse(file string, data []byte) (*Recipe, error) {
 
 // dropNear drops the problems of es found where a decoding problem of
 // decoded already is: a value of the wrong type is not also invalid.
-func dropNear(es, decoded Errors) Errors {
-	at := map[Position]bool{}
+func dropNear(es, decoded tomlpos.Errors) tomlpos.Errors {
+	at := map[tomlpos.Position]bool{}
 	for _, e := range decoded {
-		at[Position{e.Line, e.Col}] = true
+		at[tomlpos.Position{Line: e.Line, Col: e.Col}] = true
 	}
-	return slices.DeleteFunc(es, func(e *Error) bool { return at[Position{e.Line, e.Col}] })
+	return slices.DeleteFunc(es, func(e *tomlpos.Error) bool { return at[tomlpos.Position{Line: e.Line, Col: e.Col}] })
 }
 
 // onlySyntax reports whether errs is a syntax error, after which nothing
 // was decoded.
-func onlySyntax(errs Errors) bool {
+func onlySyntax(errs tomlpos.Errors) bool {
 	return len(errs) == 1 && strings.HasPrefix(errs[0].Msg, "syntax error: ")
 }
 
@@ -59,7 +61,7 @@ func Load(path string) (*Recipe, error) {
 	}
 	if r.Source.Path != "" {
 		if _, err := r.SourceDir(); err != nil {
-			return nil, Errors{r.Errorf("source.path", "%v", err)}
+			return nil, tomlpos.Errors{r.Errorf("source.path", "%v", err)}
 		}
 	}
 	return r, nil
@@ -113,7 +115,7 @@ func LoadDir(dir string) (map[string]*Recipe, error) {
 	}
 	slices.Sort(files)
 	out := make(map[string]*Recipe, len(files))
-	var errs Errors
+	var errs tomlpos.Errors
 	for _, f := range files {
 		r, err := Load(f)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -68,16 +70,16 @@ func TestLoadBad(t *testing.T) {
 			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
 				t.Errorf("error:\n%s\nwant:\n%s", got, want)
 			}
-			var errs Errors
+			var errs tomlpos.Errors
 			if !asErrors(err, &errs) || len(errs) != len(tc.want) {
-				t.Errorf("error is not Errors with %d items: %#v", len(tc.want), err)
+				t.Errorf("error is not tomlpos.Errors with %d items: %#v", len(tc.want), err)
 			}
 		})
 	}
 }
 
-func asErrors(err error, out *Errors) bool {
-	es, ok := err.(Errors)
+func asErrors(err error, out *tomlpos.Errors) bool {
+	es, ok := err.(tomlpos.Errors)
 	*out = es
 	return ok
 }
@@ -273,7 +275,7 @@ func FuzzParse(f *testing.F) {
 			if r != nil {
 				t.Fatal("Parse returned a recipe and an error")
 			}
-			for _, e := range err.(Errors) {
+			for _, e := range err.(tomlpos.Errors) {
 				if e.File != "fuzz/hello.toml" || e.Line < 1 || e.Col < 1 {
 					t.Fatalf("error without a position: %q", e)
 				}

@@ -1,6 +1,10 @@
 package recipe
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
+)
 
 // Recipe is one package recipe, recipes/NAME.toml.
 type Recipe struct {
@@ -13,12 +17,12 @@ type Recipe struct {
 	// Supplier is who supplies the package, as SPDX writes it:
 	// "Organization: NAME" or "Person: NAME". Empty: a default from the
 	// source kind (see [Recipe.SupplierOf]).
-	Supplier string            `toml:"supplier"`
-	Source   Source            `toml:"source"`
-	Deps     Dependencies      `toml:"dependencies"`
-	Options  map[string]Option `toml:"options"`
-	Build    Build             `toml:"build"`
-	Services []Service         `toml:"service"`
+	Supplier string                 `toml:"supplier"`
+	Source   Source                 `toml:"source"`
+	Deps     Dependencies           `toml:"dependencies"`
+	Options  map[string]BuildOption `toml:"options"`
+	Build    Build                  `toml:"build"`
+	Services []Service              `toml:"service"`
 	// Privileged lists paths in this package that may be setuid/setgid.
 	Privileged []string `toml:"privileged"`
 
@@ -26,21 +30,21 @@ type Recipe struct {
 	File string `toml:"-"`
 
 	// pos records where each key was written; see Pos.
-	pos Index
+	pos tomlpos.Index
 }
 
 // Pos returns the line and column where key was written in r.File, or of
 // its closest parent key that was; 1, 1 when nothing is known. Keys are
-// paths as in [Index]: "source.sha256", "dependencies.build[1]".
+// paths as in [tomlpos.Index]: "source.sha256", "dependencies.build[1]".
 func (r *Recipe) Pos(key string) (line, col int) {
 	p := r.pos.Lookup(key)
 	return p.Line, p.Col
 }
 
-// Errorf returns an *Error at key's position in r.File.
-func (r *Recipe) Errorf(key, format string, args ...any) *Error {
+// Errorf returns an *tomlpos.Error at key's position in r.File.
+func (r *Recipe) Errorf(key, format string, args ...any) *tomlpos.Error {
 	line, col := r.Pos(key)
-	return &Error{File: r.File, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
+	return &tomlpos.Error{File: r.File, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Source is where a package's source comes from. Exactly one kind is set,
@@ -94,9 +98,10 @@ type Dependencies struct {
 	Run   []string `toml:"run"`
 }
 
-// Option is a build flag or variant, visible to the build as
-// UNDISTRO_OPT_NAME and overridable per role.
-type Option struct {
+// BuildOption is a build flag or variant declared in a recipe's [options]
+// table, visible to the build as UNDISTRO_OPT_NAME and overridable per
+// role. (Not a functional option: those are builder.Option, source.Option.)
+type BuildOption struct {
 	Default     any    `toml:"default"` // bool or string
 	Description string `toml:"description"`
 }

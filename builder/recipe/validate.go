@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 )
 
 var (
@@ -30,7 +32,7 @@ var restartPolicies = []string{"always", "on-failure", "never"}
 
 type validator struct {
 	r    *Recipe
-	errs Errors
+	errs tomlpos.Errors
 }
 
 func (v *validator) errorf(key, format string, args ...any) {
@@ -68,7 +70,7 @@ func (v *validator) validate() {
 	}
 	for k := range r.Build.Env {
 		if !envRE.MatchString(k) {
-			v.errorf("build.env."+keyString(k), "[build.env]: %q is not a valid environment variable name", k)
+			v.errorf("build.env."+tomlpos.KeyString(k), "[build.env]: %q is not a valid environment variable name", k)
 		}
 	}
 	v.services()
@@ -237,7 +239,7 @@ func (v *validator) deps() {
 
 func (v *validator) options() {
 	for name, o := range v.r.Options {
-		key := "options." + keyString(name)
+		key := "options." + tomlpos.KeyString(name)
 		if !optionRE.MatchString(name) {
 			v.errorf(key, "option %q: use lower-case letters, digits and _ (it becomes %s)", name, OptionEnv(name))
 		}
@@ -317,7 +319,7 @@ type Problem struct{ Key, Msg string }
 func ServiceProblems(s Service) []Problem {
 	var out []Problem
 	if s.Restart != "" && !contains(restartPolicies, s.Restart) {
-		out = append(out, Problem{"restart", fmt.Sprintf("restart %q: want one of %s%s", s.Restart, strings.Join(restartPolicies, ", "), Suggest(s.Restart, restartPolicies))})
+		out = append(out, Problem{"restart", fmt.Sprintf("restart %q: want one of %s%s", s.Restart, strings.Join(restartPolicies, ", "), tomlpos.Suggest(s.Restart, restartPolicies))})
 	}
 	if s.StopTimeout != "" {
 		if _, err := ParseDuration(s.StopTimeout); err != nil {
@@ -326,7 +328,7 @@ func ServiceProblems(s Service) []Problem {
 	}
 	for k := range s.Env {
 		if !envRE.MatchString(k) {
-			out = append(out, Problem{"env." + keyString(k), fmt.Sprintf("env %q is not a valid environment variable name", k)})
+			out = append(out, Problem{"env." + tomlpos.KeyString(k), fmt.Sprintf("env %q is not a valid environment variable name", k)})
 		}
 	}
 	if s.Ready != nil {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -17,7 +17,7 @@ import (
 // options, files (by path), users, groups (by name) and service fields are
 // taken from the last role that sets them. Every problem of every file
 // involved, an unknown or cyclic inherit included, is reported as
-// [recipe.Errors].
+// [tomlpos.Errors].
 func Load(imagesDir, name string) (*Role, error) {
 	l := &loader{dir: imagesDir, files: map[string]*parsed{}}
 	r := l.load(name)
@@ -36,7 +36,7 @@ func LoadAll(imagesDir string) (map[string]*Role, error) {
 		return nil, err
 	}
 	out := map[string]*Role{}
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	for _, n := range names {
 		r, err := Load(imagesDir, n)
 		if err != nil {
@@ -52,7 +52,7 @@ func LoadAll(imagesDir string) (map[string]*Role, error) {
 type loader struct {
 	dir   string
 	files map[string]*parsed
-	errs  recipe.Errors
+	errs  tomlpos.Errors
 }
 
 func (l *loader) parse(name string) *parsed {
@@ -82,7 +82,7 @@ func (l *loader) layers(name string, stack []string, out *[]*parsed) {
 			l.errs = append(l.errs, at.errorf("", "inherit cycle: %s", strings.Join(cycle, " -> ")))
 			continue
 		case !slices.Contains(names, parent):
-			l.errs = append(l.errs, at.errorf("", "inherits unknown role %q%s", parent, recipe.Suggest(parent, names)))
+			l.errs = append(l.errs, at.errorf("", "inherits unknown role %q%s", parent, tomlpos.Suggest(parent, names)))
 			continue
 		}
 		l.layers(parent, stack, out)

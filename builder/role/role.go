@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
@@ -76,13 +77,13 @@ type ServiceOverride struct {
 // key.
 type origin struct {
 	file string
-	idx  recipe.Index
+	idx  tomlpos.Index
 	key  string
 }
 
-func (o origin) errorf(sub, format string, args ...any) *recipe.Error {
+func (o origin) errorf(sub, format string, args ...any) *tomlpos.Error {
 	p := o.idx.Lookup(o.key + sub)
-	return &recipe.Error{File: o.file, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)}
+	return &tomlpos.Error{File: o.file, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Schema of a role file.
@@ -159,7 +160,7 @@ type parsed struct {
 	name string
 	file string
 	dir  string // images/NAME, where its config files are
-	idx  recipe.Index
+	idx  tomlpos.Index
 	rf   roleFile
 	// optKey maps a flattened option ("hello.nls") to its key in idx.
 	optKey map[string]string
@@ -168,7 +169,7 @@ type parsed struct {
 func (p *parsed) at(key string) origin { return origin{file: p.file, idx: p.idx, key: key} }
 
 // parseFile reads images/NAME.toml and checks what needs no other file.
-func parseFile(imagesDir, name string) (*parsed, recipe.Errors) {
+func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	file := filepath.Join(imagesDir, name+".toml")
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -176,10 +177,10 @@ func parseFile(imagesDir, name string) (*parsed, recipe.Errors) {
 		if errors.Is(err, fs.ErrNotExist) {
 			msg = fmt.Sprintf("no role %q: %s does not exist%s", name, file, knownRoles(imagesDir, name))
 		}
-		return nil, recipe.Errors{{File: file, Msg: msg}}
+		return nil, tomlpos.Errors{{File: file, Msg: msg}}
 	}
 	p := &parsed{name: name, file: file, dir: filepath.Join(imagesDir, name)}
-	idx, errs := recipe.Decode(file, data, &p.rf)
+	idx, errs := tomlpos.Decode(file, data, &p.rf)
 	p.idx = idx
 	decoded := errs
 	errs = nil
@@ -231,12 +232,12 @@ func parseFile(imagesDir, name string) (*parsed, recipe.Errors) {
 
 // dropNear drops the problems of es found where a decoding problem of
 // decoded already is: a value of the wrong type is not also invalid.
-func dropNear(es, decoded recipe.Errors) recipe.Errors {
+func dropNear(es, decoded tomlpos.Errors) tomlpos.Errors {
 	at := map[[2]int]bool{}
 	for _, e := range decoded {
 		at[[2]int{e.Line, e.Col}] = true
 	}
-	return slices.DeleteFunc(es, func(e *recipe.Error) bool { return at[[2]int{e.Line, e.Col}] })
+	return slices.DeleteFunc(es, func(e *tomlpos.Error) bool { return at[[2]int{e.Line, e.Col}] })
 }
 
 func quoteKey(k string) string {
@@ -248,7 +249,7 @@ func quoteKey(k string) string {
 
 // checkOptions flattens options written as dotted keys (hello.nls = false,
 // a table) into "hello.nls" and checks names and types.
-func (p *parsed) checkOptions(errs *recipe.Errors) {
+func (p *parsed) checkOptions(errs *tomlpos.Errors) {
 	flat := map[string]any{}
 	p.optKey = map[string]string{}
 	for k, v := range p.rf.Options {
@@ -278,7 +279,7 @@ func (p *parsed) checkOptions(errs *recipe.Errors) {
 	}
 }
 
-func (p *parsed) checkFile(i int, f fileSpec, errs *recipe.Errors) {
+func (p *parsed) checkFile(i int, f fileSpec, errs *tomlpos.Errors) {
 	at := p.at(fmt.Sprintf("file[%d]", i))
 	if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/" {
 		*errs = append(*errs, at.errorf(".path", "[[file]]: path %q: use an absolute, clean path in the image such as /etc/app.conf", f.Path))
@@ -362,5 +363,5 @@ func knownRoles(imagesDir, name string) string {
 	if len(names) == 0 {
 		return " (no roles in " + imagesDir + ")"
 	}
-	return recipe.Suggest(name, names) + "; roles: " + strings.Join(names, ", ")
+	return tomlpos.Suggest(name, names) + "; roles: " + strings.Join(names, ", ")
 }

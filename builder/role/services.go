@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
@@ -20,14 +21,14 @@ const DefaultRestart = imagespec.RestartAlways
 // "KEY=VALUE", durations parsed. Enabling a service no package provides,
 // an `after` naming a service that is not enabled, a `files` entry that is
 // not a [[file]] of the role and a user the role does not declare are
-// errors ([recipe.Errors]) at the role's line and column.
+// errors ([tomlpos.Errors]) at the role's line and column.
 func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]imagespec.Service, error) {
 	type provided struct {
 		pkg string
 		svc recipe.Service
 	}
 	byName := map[string]provided{}
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	for _, pkg := range pkgs {
 		rec := recipes[pkg]
 		if rec == nil {
@@ -50,7 +51,7 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 		}
 		if _, ok := byName[name]; !ok {
 			errs = append(errs, o.at.errorf("", "unknown service %q%s: no package of role %s provides it (provided: %s)",
-				name, recipe.Suggest(name, available), r.Name, listOrNone(available)))
+				name, tomlpos.Suggest(name, available), r.Name, listOrNone(available)))
 			continue
 		}
 		enabled = append(enabled, name)
@@ -113,13 +114,13 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 		svc.Sandbox = g.Sandbox()
 		for i, a := range after {
 			if !slices.Contains(enabled, a) {
-				errs = append(errs, o.errorf("after", fmt.Sprintf("[%d]", i), "service %q: after %q: no such service is enabled in role %s%s", name, a, r.Name, recipe.Suggest(a, enabled)))
+				errs = append(errs, o.errorf("after", fmt.Sprintf("[%d]", i), "service %q: after %q: no such service is enabled in role %s%s", name, a, r.Name, tomlpos.Suggest(a, enabled)))
 			}
 		}
 		svc.After = after
 		for i, f := range o.Files {
 			if !files[f] {
-				errs = append(errs, o.errorf("files", fmt.Sprintf("[%d]", i), "service %q: file %q is not a [[file]] of role %s%s", name, f, r.Name, recipe.Suggest(f, slices.Sorted(maps.Keys(files)))))
+				errs = append(errs, o.errorf("files", fmt.Sprintf("[%d]", i), "service %q: file %q is not a [[file]] of role %s%s", name, f, r.Name, tomlpos.Suggest(f, slices.Sorted(maps.Keys(files)))))
 			}
 		}
 		svc.Files = o.Files
@@ -141,7 +142,7 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 
 // errorf reports a problem at field (+sub, such as "[2]") where it was last
 // set, or at the service table.
-func (o *ServiceOverride) errorf(field, sub, format string, args ...any) *recipe.Error {
+func (o *ServiceOverride) errorf(field, sub, format string, args ...any) *tomlpos.Error {
 	if at, ok := o.from[field]; ok {
 		return at.errorf("."+field+sub, format, args...)
 	}
@@ -168,12 +169,12 @@ func listOrNone(l []string) string {
 // type, and the services resolve ([Role.Services]). image is the packages
 // of the image: the role's packages and their run dependencies.
 func (r *Role) Check(recipes map[string]*recipe.Recipe, image []string) error {
-	var errs recipe.Errors
+	var errs tomlpos.Errors
 	names := slices.Sorted(maps.Keys(recipes))
 	for _, pkg := range r.Packages {
 		if recipes[pkg] == nil {
 			at := r.pkgAt[pkg]
-			errs = append(errs, at.errorf("", "unknown package %q%s", pkg, recipe.Suggest(pkg, names)))
+			errs = append(errs, at.errorf("", "unknown package %q%s", pkg, tomlpos.Suggest(pkg, names)))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Options)) {
@@ -182,7 +183,7 @@ func (r *Role) Check(recipes map[string]*recipe.Recipe, image []string) error {
 		rec := recipes[pkg]
 		switch {
 		case rec == nil:
-			errs = append(errs, at.errorf("", "option %q: unknown package %q%s", k, pkg, recipe.Suggest(pkg, names)))
+			errs = append(errs, at.errorf("", "option %q: unknown package %q%s", k, pkg, tomlpos.Suggest(pkg, names)))
 		case !slices.Contains(image, pkg):
 			errs = append(errs, at.errorf("", "option %q: package %s is not in role %s: add it to packages or remove the option", k, pkg, r.Name))
 		default:

@@ -331,6 +331,7 @@ func TestSpecErrors(t *testing.T) {
 		{name: "bad env name", spec: Spec{Root: dir, Script: "true", Env: map[string]string{"A=B": "x"}}, wantErr: `environment variable name "A=B" is invalid`},
 		{name: "relative bind", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "deps/x"}}}, wantErr: `bind target "deps/x" must be an absolute, clean path`},
 		{name: "bind over build", spec: Spec{Root: dir, Script: "true", Writable: []Bind{{Host: dir, Sandbox: "/build/x"}}}, wantErr: `bind target "/build/x" overlaps /build`},
+		{name: "bind over etc", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "/etc/passwd"}}}, wantErr: `bind target "/etc/passwd" overlaps /build, /proc, /dev, /tmp or /etc`},
 		{name: "bind root", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir, Sandbox: "/"}}}, wantErr: `bind target "/" must be`},
 		{name: "missing bind source", spec: Spec{Root: dir, Script: "true", ReadOnly: []Bind{{Host: dir + "/nope", Sandbox: "/deps/x"}}}, wantErr: "bind source for /deps/x: stat " + dir + "/nope: no such file"},
 		{name: "missing bwrap", spec: Spec{Root: dir, Script: "true"}, bwrap: "/nonexistent/bwrap", wantErr: "bwrap not found: install bubblewrap"},

@@ -140,7 +140,7 @@ func (s Spec) validate() (Spec, error) {
 			return s, fmt.Errorf("running build: bind target %q must be an absolute, clean path other than /", b.Sandbox)
 		}
 		if reserved(b.Sandbox) {
-			return s, fmt.Errorf("running build: bind target %q overlaps %s, /proc, /dev or /tmp, which the sandbox owns", b.Sandbox, BuildDir)
+			return s, fmt.Errorf("running build: bind target %q overlaps %s, /proc, /dev, /tmp or /etc, which the sandbox owns", b.Sandbox, BuildDir)
 		}
 		if _, err := os.Stat(b.Host); err != nil {
 			return s, fmt.Errorf("running build: bind source for %s: %w", b.Sandbox, err)
@@ -150,7 +150,7 @@ func (s Spec) validate() (Spec, error) {
 }
 
 func reserved(p string) bool {
-	for _, r := range []string{BuildDir, "/proc", "/dev", "/tmp"} {
+	for _, r := range []string{BuildDir, "/proc", "/dev", "/tmp", "/etc"} {
 		if p == r || strings.HasPrefix(p, r+"/") {
 			return true
 		}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestRunSeesOnlyItsInputs: a build step cannot read the host's secrets,
@@ -35,13 +36,13 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 		{"home", home},
 		{"other checkout", filepath.Join(other, "secret.txt")},
 		{"signing key", key},
-		{"host etc", "/etc/hostname"},
+		{"host etc", "/etc/os-release"},
 		{"var", "/var"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := os.Stat(tc.path); err != nil {
-				t.Skipf("%s does not exist on this host: nothing to hide", tc.path)
+				t.Fatalf("%s does not exist on this host, so the test would prove nothing: %v", tc.path, err)
 			}
 			s := newSpec(t, strings.ReplaceAll(`p='PATH_'; if [ -d "$p" ]; then ls -A "$p"; else cat "$p"; fi`, "PATH_", tc.path))
 			err := bw.Run(context.Background(), s)
@@ -71,15 +72,8 @@ func TestRunSeesOnlyItsInputs(t *testing.T) {
 // TestRunHostTools: a toolchain is visible only when declared.
 func TestRunHostTools(t *testing.T) {
 	bw := requireBwrap(t)
-	for _, tool := range []string{"go", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed: run make deps", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	goBin, _ := exec.LookPath("go")
+	goBin := testsupport.RequireTool(t, "go", "install Go (go.mod's version)")
+	testsupport.RequireTool(t, "gcc", "apt-get install gcc")
 	gccScript := `printf 'int main(void){return 0;}\n' > t.c && gcc -c t.c -o "$TMPDIR/t.o"`
 	tests := []struct {
 		name    string
@@ -90,6 +84,7 @@ func TestRunHostTools(t *testing.T) {
 		{"go declared", []string{"go"}, goBin + ` version`, ""},
 		{"gcc declared", []string{"gcc"}, gccScript, ""},
 		{"gcc undeclared", nil, gccScript, "cc1"},
+		{"cc through /etc/alternatives", []string{"cc"}, `printf 'int main(void){return 0;}\n' > t.c && cc -c t.c -o "$TMPDIR/t.o"`, ""},
 	}
 	if strings.HasPrefix(goBin, "/usr/local/") {
 		tests = append(tests, struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/un-distro/undistro/builder/provenance"
 	"github.com/un-distro/undistro/builder/sbom"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/policy"
 )
@@ -43,7 +44,7 @@ func realAttestations(t *testing.T, repo, digest string) (spdx, slsa []byte) {
 func TestCosignCLIInterop(t *testing.T) {
 	cosignBin(t)
 	ctx := context.Background()
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	work := t.TempDir()
 	mustCosign := func(t *testing.T, args ...string) string {
 		t.Helper()
@@ -68,7 +69,7 @@ func TestCosignCLIInterop(t *testing.T) {
 		for _, key := range []struct{ name, key, pub string }{{"our key", ourKey, ourPub}, {"cosign key", cliKey, cliPub}} {
 			t.Run(key.name, func(t *testing.T) {
 				ref := reg + "/ours/" + strings.ReplaceAll(key.name, " ", "-") + ":latest"
-				digest := pushRandom(t, ref)
+				digest := imagetest.PushRandom(t, ref)
 				s, err := NewSigner(key.key, password)
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +114,7 @@ func TestCosignCLIInterop(t *testing.T) {
 		for _, key := range []struct{ name, key, pub string }{{"cosign key", cliKey, cliPub}, {"our key", ourKey, ourPub}} {
 			t.Run(key.name, func(t *testing.T) {
 				ref := reg + "/theirs/" + strings.ReplaceAll(key.name, " ", "-") + ":latest"
-				digest := pushRandom(t, ref)
+				digest := imagetest.PushRandom(t, ref)
 				byDigest := strings.TrimSuffix(ref, ":latest") + "@" + digest
 				mustCosign(t, "sign", "--key", key.key, "--tlog-upload=false", "--allow-http-registry", "-y", byDigest)
 				p, err := policy.Load(key.pub)

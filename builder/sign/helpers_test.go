@@ -3,9 +3,6 @@ package sign
 import (
 	"context"
 	"go/build"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,64 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 const testPassword = "correct horse battery staple"
 
 func password() ([]byte, error) { return []byte(testPassword), nil }
-
-// newRegistry starts go-containerregistry's registry on loopback.
-func newRegistry(t *testing.T) string {
-	t.Helper()
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
-
-// pushRandom pushes a random image to ref and returns its digest.
-func pushRandom(t *testing.T, ref string) string {
-	t.Helper()
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	return d.String()
-}
-
-// newLayout writes an OCI layout with one random image named role.
-func newLayout(t *testing.T, role string) (dir, digest string) {
-	t.Helper()
-	dir = t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": role})); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	return dir, d.String()
-}
 
 // newKeyPair generates a key pair with GenerateKey in a temp dir and
 // returns its prefix.

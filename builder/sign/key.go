@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -51,7 +52,7 @@ func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
 		os.Remove(keyPath)
 		return err
 	}
-	slogFrom(ctx).Debug("generated key pair", "key", keyPath, "pub", pubPath)
+	slog.DebugContext(ctx, "generated key pair", "key", keyPath, "pub", pubPath)
 	return nil
 }
 

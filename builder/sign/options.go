@@ -1,10 +1,8 @@
 package sign
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -66,5 +64,3 @@ func makeOptions(opts []Option) (*options, error) {
 	}
 	return o, nil
 }
-
-func slogFrom(context.Context) *slog.Logger { return slog.Default() }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 )
@@ -46,9 +47,10 @@ func counts(t *testing.T, ref, digest string) (sigs, atts int) {
 // TestSignThenVerify signs and attests with this package and verifies with
 // runtime/policy, on a registry and on an OCI layout.
 func TestSignThenVerify(t *testing.T) {
-	reg := newRegistry(t)
-	dir, layoutDigest := newLayout(t, "web")
-	regDigest := pushRandom(t, reg+"/undistro/web:latest")
+	reg := imagetest.Registry(t)
+	dir, layoutDigests := imagetest.RandomLayout(t, "web")
+	layoutDigest := layoutDigests["web"]
+	regDigest := imagetest.PushRandom(t, reg+"/undistro/web:latest")
 	for _, tc := range []struct{ name, ref, digest string }{
 		{"registry tag", reg + "/undistro/web:latest", regDigest},
 		{"layout role", "oci:" + dir + ":web", layoutDigest},
@@ -109,9 +111,9 @@ func TestSignThenVerify(t *testing.T) {
 }
 
 func TestSignErrors(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	ref := reg + "/undistro/web:latest"
-	digest := pushRandom(t, ref)
+	digest := imagetest.PushRandom(t, ref)
 	prefix := newKeyPair(t)
 	ctx := context.Background()
 	wrongPass := func() ([]byte, error) { return []byte("nope"), nil }

@@ -167,6 +167,15 @@ func (c *Cache) identity(ctx context.Context, s recipe.Source) (string, error) {
 	return "", fmt.Errorf("%w: no source kind set; give one of url, git, gomod, deb, debsrc, path", ErrBadSource)
 }
 
+// Includes reports whether the host file is part of r's source tree; only
+// path sources (a directory of this repository) can include host files.
+func (c *Cache) Includes(ctx context.Context, r *recipe.Recipe, file string) (bool, error) {
+	if r.Source.Kind() != "path" {
+		return false, nil
+	}
+	return (&PathFetcher{RepoRoot: c.repoRoot}).Includes(ctx, r.Source, file)
+}
+
 // Location returns where s comes from, in the form Fetched.Location uses.
 func Location(s recipe.Source) string {
 	switch s.Kind() {

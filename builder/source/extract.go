@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/archive/compression"
 )
 
 // Limits on what one archive may expand to; beyond them it is refused.
@@ -87,7 +88,7 @@ type extractor struct {
 // rules are the shared rules for a source tree: its root is not "/", so
 // absolute symlinks are refused; setuid bits are dropped, not judged.
 func rules() archive.Rules {
-	return archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, MaxTotalSize: maxExtractBytes, MaxEntries: maxExtractEntries, Noun: "archive member"}
+	return archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, MaxTotalSize: maxExtractBytes, MaxEntries: maxExtractEntries, NoSpecialFiles: true, Noun: "archive member"}
 }
 
 func (x *extractor) extract(ctx context.Context, format, file string) error {
@@ -109,66 +110,60 @@ func (x *extractor) extract(ctx context.Context, format, file string) error {
 		return err
 	}
 	defer f.Close()
-	dec, got, err := archive.Decompress(f)
+	dec, got, err := compression.Decompress(f)
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
-	if want := compression(file); want != got {
+	if want := promisedCompression(file); want != got {
 		return fmt.Errorf("%s holds %s data, not %s as its name says: check the URL", filepath.Base(file), got, want)
 	}
 	return x.tar(ctx, dec)
 }
 
 func (x *extractor) tar(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(r)
-	n := 0
+	ar, err := archive.NewReader(r, rules())
+	if err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		h, err := tr.Next()
-		if errors.Is(err, tar.ErrInsecurePath) && h != nil {
-			err = nil // the checker says why
-		}
+		h, e, err := ar.Next()
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("reading tar after %d entries: %w", n, err)
+		if errors.Is(err, archive.ErrRefused) {
+			return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
 		}
-		n++
-		if err := x.member(h, tr); err != nil {
+		if err != nil {
+			return fmt.Errorf("reading tar after %d entries: %w", ar.Entries(), err)
+		}
+		if err := x.write(h, e, ar); err != nil {
 			return err
 		}
 	}
 }
 
-// compression returns the compression a tar file's name promises.
-func compression(file string) string {
+// promisedCompression returns the compression a tar file's name promises.
+func promisedCompression(file string) string {
 	n := strings.ToLower(file)
 	switch {
 	case strings.HasSuffix(n, ".gz"), strings.HasSuffix(n, ".tgz"):
-		return archive.Gzip
+		return compression.Gzip
 	case strings.HasSuffix(n, ".xz"), strings.HasSuffix(n, ".txz"):
-		return archive.XZ
+		return compression.XZ
 	case strings.HasSuffix(n, ".bz2"), strings.HasSuffix(n, ".tbz2"), strings.HasSuffix(n, ".tbz"):
-		return archive.Bzip2
+		return compression.Bzip2
 	case strings.HasSuffix(n, ".zst"), strings.HasSuffix(n, ".tzst"):
-		return archive.Zstd
+		return compression.Zstd
 	}
-	return archive.None
+	return compression.None
 }
 
-// member checks one entry with the shared rules and writes it. A source
-// never holds devices or fifos, whatever a privileged list would say.
+// member checks one zip entry with the shared rules and writes it.
 func (x *extractor) member(h *tar.Header, r io.Reader) error {
-	switch h.Typeflag {
-	case tar.TypeChar, tar.TypeBlock:
-		return fmt.Errorf("%w: %s is a device node", ErrUnsafeArchive, h.Name)
-	case tar.TypeFifo:
-		return fmt.Errorf("%w: %s is a FIFO", ErrUnsafeArchive, h.Name)
-	}
 	e, err := x.check.Check(h)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
@@ -176,6 +171,11 @@ func (x *extractor) member(h *tar.Header, r io.Reader) error {
 	if e.Skip {
 		return nil
 	}
+	return x.write(h, e, r)
+}
+
+// write writes one entry the shared rules have accepted.
+func (x *extractor) write(h *tar.Header, e archive.Entry, r io.Reader) error {
 	switch e.Kind {
 	case archive.KindDir:
 		return x.dir(e.Name)
@@ -188,7 +188,7 @@ func (x *extractor) member(h *tar.Header, r io.Reader) error {
 	case archive.KindWhiteout:
 		return fmt.Errorf("%w: %s is an OCI whiteout, not a source file", ErrUnsafeArchive, h.Name)
 	}
-	// Devices and fifos: Privileged is empty, so the checker refused them.
+	// Devices and fifos: the rules refuse them.
 	return fmt.Errorf("%w: %s has unsupported type %q", ErrUnsafeArchive, h.Name, h.Typeflag)
 }
 

@@ -112,6 +112,30 @@ func hashFile(name string, h io.Writer) error {
 	return err
 }
 
+// Includes reports whether the host file would be part of the path
+// source s (so a build would see it): the builder refuses to build with a
+// signing key that would be.
+func (p *PathFetcher) Includes(ctx context.Context, s recipe.Source, file string) (bool, error) {
+	dir, ents, err := p.list(ctx, s)
+	if err != nil {
+		return false, err
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return false, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return false, nil
+	}
+	rel = filepath.ToSlash(rel)
+	i := sort.Search(len(ents), func(i int) bool { return ents[i].rel >= rel })
+	return i < len(ents) && ents[i].rel == rel, nil
+}
+
 // dir resolves s.Path inside the repository, refusing escapes (also
 // through symlinks), and returns it with its repository-relative form.
 func (p *PathFetcher) dir(s recipe.Source) (abs, rel string, err error) {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // conformancePkg is the OCI distribution-spec conformance suite, a tool
@@ -22,9 +24,7 @@ const conformancePkg = "github.com/opencontainers/distribution-spec/conformance"
 // referrers API (the engine does not implement it). Every other test must
 // pass; the counts per workflow are logged.
 func TestConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("conformance suite: not under -short")
-	}
+	testsupport.SkipShort(t, "conformance suite")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "conformance")
 	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, conformancePkg)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/internal/testsupport"
-	"github.com/un-distro/undistro/runtime/node/nodetest"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
 // TestNodeSwitchCrashCLI kills the built `undistro node switch` with SIGKILL
@@ -25,16 +25,16 @@ func TestNodeSwitchCrashCLI(t *testing.T) {
 	work := t.TempDir()
 	layout := filepath.Join(work, "oci")
 	conf := map[string]string{"a": "version one\n", "b": "version two, longer\n"}
-	roles := []nodetest.Role{}
+	roles := []imagetest.Role{}
 	for _, name := range []string{"a", "b"} {
-		roles = append(roles, nodetest.Role{Name: name, Files: map[string]string{
+		roles = append(roles, imagetest.Role{Name: name, Files: map[string]string{
 			"/etc/app.conf":                conf[name],
 			"/usr/share/" + name + "/data": strings.Repeat(name, 4096),
 			"/usr/bin/tool":                "#!/bin/sh\necho " + name + "\n",
 		}})
 	}
-	nodetest.WriteLayout(t, layout, roles...)
-	signer := nodetest.NewSigner(t)
+	imagetest.WriteRoles(t, layout, roles...)
+	signer := imagetest.NewSigner(t)
 	signer.Sign(t, "oci:"+layout+":a")
 	signer.Sign(t, "oci:"+layout+":b")
 	pub := filepath.Join(work, "k.pub")

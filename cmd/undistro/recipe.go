@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/builder/graph"
-	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/recipe/scaffold"
 )
 
@@ -57,7 +56,8 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
   undistro recipe deps whoami --tree`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := loadGraph(dirs, args)
+			r, _ := dirs()
+			g, err := graph.Load(r, args[0])
 			if err != nil {
 				return err
 			}
@@ -86,22 +86,11 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, _ := dirs()
-			all, err := recipe.LoadDir(r)
+			users, err := graph.Users(r, args[0])
 			if err != nil {
 				return err
 			}
-			if _, ok := all[args[0]]; !ok {
-				return fmt.Errorf("no recipe %q in %s", args[0], r)
-			}
-			var names []string
-			for n := range all {
-				names = append(names, n)
-			}
-			g, err := graph.Resolve(all, names)
-			if err != nil {
-				return err
-			}
-			for _, n := range g.ReverseDeps(args[0]) {
+			for _, n := range users {
 				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
@@ -133,13 +122,4 @@ finish. It never overwrites an existing recipe.`,
 	newc.Flags().StringVar(&url, "url", "", "source archive URL (http, https or file)")
 	cmd.AddCommand(lint, deps, uses, newc)
 	return cmd
-}
-
-func loadGraph(dirs func() (string, string), roots []string) (*graph.Graph, error) {
-	r, _ := dirs()
-	all, err := recipe.LoadDir(r)
-	if err != nil {
-		return nil, err
-	}
-	return graph.Resolve(all, roots)
 }

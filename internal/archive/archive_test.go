@@ -14,6 +14,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/un-distro/undistro/internal/archive/compression"
 )
 
 func tarOf(t testing.TB, hs ...*tar.Header) []byte {
@@ -37,19 +39,19 @@ func tarOf(t testing.TB, hs ...*tar.Header) []byte {
 	return buf.Bytes()
 }
 
-func compress(t *testing.T, kind string, b []byte) []byte {
+func compress(t testing.TB, kind string, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w io.WriteCloser
 	var err error
 	switch kind {
-	case None:
+	case compression.None:
 		return b
-	case Gzip:
+	case compression.Gzip:
 		w = gzip.NewWriter(&buf)
-	case XZ:
+	case compression.XZ:
 		w, err = xz.NewWriter(&buf)
-	case Zstd:
+	case compression.Zstd:
 		w, err = zstd.NewWriter(&buf)
 	}
 	if err != nil {
@@ -72,9 +74,9 @@ func TestDecompressAndRead(t *testing.T) {
 		&tar.Header{Name: "pkg/l", Typeflag: tar.TypeSymlink, Linkname: "a"},
 		&tar.Header{Name: "pkg/h", Typeflag: tar.TypeLink, Linkname: "pkg/a"},
 	)
-	for _, kind := range []string{None, Gzip, XZ, Zstd} {
+	for _, kind := range []string{compression.None, compression.Gzip, compression.XZ, compression.Zstd} {
 		t.Run(kind, func(t *testing.T) {
-			dec, got, err := Decompress(bytes.NewReader(compress(t, kind, raw)))
+			dec, got, err := compression.Decompress(bytes.NewReader(compress(t, kind, raw)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,9 +215,12 @@ func FuzzReader(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	f.Add(tarOf(f, &tar.Header{Name: "a/", Typeflag: tar.TypeDir}, &tar.Header{Name: "a/b", Typeflag: tar.TypeReg}))
+	good := tarOf(f, &tar.Header{Name: "a/", Typeflag: tar.TypeDir}, &tar.Header{Name: "a/b", Typeflag: tar.TypeReg})
+	for _, kind := range []string{compression.None, compression.Gzip, compression.XZ, compression.Zstd} {
+		f.Add(compress(f, kind, good))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dec, _, err := Decompress(bytes.NewReader(b))
+		dec, _, err := compression.Decompress(bytes.NewReader(b))
 		if err != nil {
 			return
 		}

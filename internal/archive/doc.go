@@ -5,9 +5,11 @@
 // (builder/image), and the node when it unpacks a layer (runtime/unpack).
 // It imports nothing from either side.
 //
-// [Open] detects the compression (gzip, bzip2, xz, zstd or none) from the
-// first bytes and returns the tar stream; [ZipHeaders] presents a zip
-// archive's members as tar headers, so one [Checker] judges both.
+// [Reader] reads a tar stream and returns only entries the [Checker] has
+// accepted; its subpackage compression detects gzip, bzip2, xz or zstd from
+// the first bytes (kept apart so the node, which unpacks uncompressed
+// layers, does not carry the decoders). [ZipHeader] presents a zip
+// archive's members as tar headers, so one Checker judges both.
 //
 // A [Checker] sees every header of one archive, in order, and refuses
 // (with an [*Error] naming the entry and the [Rule], matching [ErrRefused]):
@@ -27,7 +29,9 @@
 //     setuid/setgid file on an undeclared path ([RuleHardlink]);
 //   - character and block devices and fifos ([RuleSpecial]) and
 //     setuid/setgid bits ([RuleSetuid]) unless the path is listed in
-//     [Rules.Privileged] (setgid on a directory is fine);
+//     [Rules.Privileged] (setgid on a directory is fine); with
+//     [Rules.NoSpecialFiles] devices and fifos are refused outright, with
+//     [Rules.IgnoreSetuid] setuid bits are left to a writer that drops them;
 //   - files larger than [Rules.MaxFileSize], archives whose files add up to
 //     more than [Rules.MaxTotalSize] or with more than [Rules.MaxEntries]
 //     entries ([RuleSize]);

@@ -3,81 +3,12 @@ package archive
 import (
 	"archive/tar"
 	"archive/zip"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
-
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
-
-// Compression names returned by Decompress.
-const (
-	None  = "none"
-	Gzip  = "gzip"
-	Bzip2 = "bzip2"
-	XZ    = "xz"
-	Zstd  = "zstd"
-)
-
-var magics = []struct {
-	name  string
-	magic []byte
-}{
-	{Gzip, []byte{0x1f, 0x8b}},
-	{Bzip2, []byte("BZh")},
-	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
-	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
-}
-
-// zstdWindow caps the memory a zstd stream may ask for (its window).
-const zstdWindow = 1 << 27
-
-// Decompress returns the decompressed stream of r, detecting gzip, bzip2,
-// xz and zstd from the first bytes; anything else is returned as is
-// (None). Close releases the decoder, not r.
-func Decompress(r io.Reader) (io.ReadCloser, string, error) {
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(6)
-	for _, m := range magics {
-		if !bytes.HasPrefix(head, m.magic) {
-			continue
-		}
-		switch m.name {
-		case Gzip:
-			zr, err := gzip.NewReader(br)
-			if err != nil {
-				return nil, m.name, fmt.Errorf("reading gzip header: %w", err)
-			}
-			return zr, m.name, nil
-		case Bzip2:
-			return io.NopCloser(bzip2.NewReader(br)), m.name, nil
-		case XZ:
-			xr, err := xz.NewReader(br)
-			if err != nil {
-				return nil, m.name, fmt.Errorf("reading xz header: %w", err)
-			}
-			return io.NopCloser(xr), m.name, nil
-		case Zstd:
-			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdWindow), zstd.WithDecoderLowmem(true))
-			if err != nil {
-				return nil, m.name, fmt.Errorf("reading zstd header: %w", err)
-			}
-			return zstdCloser{zr}, m.name, nil
-		}
-	}
-	return io.NopCloser(br), None, nil
-}
-
-type zstdCloser struct{ *zstd.Decoder }
-
-func (z zstdCloser) Close() error { z.Decoder.Close(); return nil }
 
 // Reader reads a tar archive and judges every entry with a [Checker].
 type Reader struct {
@@ -97,7 +28,8 @@ func NewReader(r io.Reader, rules Rules) (*Reader, error) {
 
 // Next returns the next entry, checked, skipping those with nothing to
 // write (the root directory, PAX global headers). At the end it returns
-// io.EOF. The entry's content is read from r.
+// io.EOF; a refused entry is an [*Error]; a malformed archive is the tar
+// reader's error, unwrapped. The entry's content is read from r.
 func (r *Reader) Next() (*tar.Header, Entry, error) {
 	for {
 		h, err := r.tr.Next()
@@ -108,7 +40,7 @@ func (r *Reader) Next() (*tar.Header, Entry, error) {
 			return nil, Entry{}, io.EOF
 		}
 		if err != nil {
-			return nil, Entry{}, fmt.Errorf("reading tar after %d entries: %w", r.n, err)
+			return nil, Entry{}, err // the caller says what it was reading
 		}
 		if h.Typeflag != tar.TypeXGlobalHeader {
 			r.n++
@@ -123,6 +55,10 @@ func (r *Reader) Next() (*tar.Header, Entry, error) {
 		return h, e, nil
 	}
 }
+
+// Entries returns how many entries (PAX global headers aside) Next has
+// read, the last one included.
+func (r *Reader) Entries() int { return r.n }
 
 // Read reads the current entry's content.
 func (r *Reader) Read(p []byte) (int, error) { return r.tr.Read(p) }

@@ -42,6 +42,10 @@ type Rules struct {
 	// IgnoreSetuid leaves setuid/setgid bits unjudged, for a writer that
 	// drops them (a source tree). Default: they need Privileged.
 	IgnoreSetuid bool
+	// NoSpecialFiles refuses devices and fifos whatever Privileged says,
+	// for trees that never carry them (a source tree). Default: they need
+	// Privileged.
+	NoSpecialFiles bool
 	// Noun is what errors call an entry. Default: "layer entry".
 	Noun string
 }
@@ -353,6 +357,9 @@ func (c *Checker) check(h *tar.Header) (Entry, error) {
 		return e, nil
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		what := map[byte]string{tar.TypeChar: "character device", tar.TypeBlock: "block device", tar.TypeFifo: "fifo"}[h.Typeflag]
+		if c.r.NoSpecialFiles {
+			return Entry{}, refuse(h.Name, RuleSpecial, "%s (device nodes and fifos are never allowed here)", what)
+		}
 		if !declared {
 			return Entry{}, refuse(h.Name, RuleSpecial, "%s on a path the image metadata does not declare privileged", what)
 		}

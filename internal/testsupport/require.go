@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -56,4 +57,36 @@ func SkipShort(t testing.TB, why string) {
 	if testing.Short() {
 		t.Skipf("%s: skipped under -short", why)
 	}
+}
+
+// HostFile returns a regular file in a directory of its own under dir (such
+// as /home): a fresh one, removed at the end of the test, when dir is
+// writable (CI runs as root), else the first regular file found one level
+// down in an existing subdirectory. Tests use it to check that a sandbox
+// hides what the host holds there. When there is neither, the test is
+// [Unavailable].
+func HostFile(t testing.TB, dir string) string {
+	t.Helper()
+	if d, err := os.MkdirTemp(dir, "undistro-test-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(d) })
+		p := filepath.Join(d, "secret")
+		if err := os.WriteFile(p, []byte("host secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	subs, _ := os.ReadDir(dir)
+	for _, s := range subs {
+		if !s.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(dir, s.Name()))
+		for _, f := range files {
+			if f.Type().IsRegular() {
+				return filepath.Join(dir, s.Name(), f.Name())
+			}
+		}
+	}
+	Unavailable(t, "no file under %s to hide, and %s is not writable: run the tests as root (CI does)", dir, dir)
+	return ""
 }

@@ -152,10 +152,12 @@ func Decode(labels map[string]string) (*Image, error) {
 	return &img, nil
 }
 
-// Encode returns the label value for img.
+// Encode returns the label value for img, stamped with [SchemaVersion].
+// img is not modified.
 func Encode(img *Image) (string, error) {
-	img.SchemaVersion = SchemaVersion
-	b, err := json.Marshal(img)
+	c := *img
+	c.SchemaVersion = SchemaVersion
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return "", fmt.Errorf("encoding image metadata: %w", err)
 	}

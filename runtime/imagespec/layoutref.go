@@ -1,9 +1,6 @@
 package imagespec
 
-import (
-	"os"
-	"strings"
-)
+import "strings"
 
 // LayoutPrefix marks a reference to an OCI image layout on disk:
 // "oci:PATH[:ROLE]".
@@ -14,11 +11,13 @@ const LayoutPrefix = "oci:"
 const RefNameAnnotation = "org.opencontainers.image.ref.name"
 
 // SplitLayoutRef splits "PATH[:ROLE]" (a layout reference without its
-// "oci:" prefix). PATH wins when it names a directory as a whole, so a
-// path that contains a colon and no role still works; role is "" when
-// none is given.
-func SplitLayoutRef(spec string) (path, role string) {
-	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+// "oci:" prefix) at its last colon; role is "" when none is given. It reads
+// nothing itself: a PATH that contains a colon and no role looks like
+// PATH:ROLE, so the caller, which knows where to look, says with isDir
+// whether a path is a directory, and the whole spec wins when it is one.
+// A nil isDir means no path is.
+func SplitLayoutRef(spec string, isDir func(path string) bool) (path, role string) {
+	if isDir != nil && isDir(spec) {
 		return spec, ""
 	}
 	if i := strings.LastIndexByte(spec, ':'); i >= 0 {

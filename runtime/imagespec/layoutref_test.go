@@ -1,29 +1,47 @@
 package imagespec
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
 
 func TestSplitLayoutRef(t *testing.T) {
-	dir := t.TempDir()
-	colon := filepath.Join(dir, "a:b")
-	if err := os.Mkdir(colon, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ name, spec, path, role string }{
-		{"path and role", dir + ":web", dir, "web"},
-		{"path only", dir, dir, ""},
-		{"directory with a colon", colon, colon, ""},
-		{"directory with a colon and a role", colon + ":web", colon, "web"},
-		{"missing path keeps the split", "/nope/out:base", "/nope/out", "base"},
+	// dirs stands in for the caller's disk check: SplitLayoutRef reads
+	// nothing itself.
+	dirs := map[string]bool{"/d": true, "/d/a:b": true}
+	isDir := func(p string) bool { return dirs[p] }
+	for _, tc := range []struct {
+		name, spec string
+		isDir      func(string) bool
+		path, role string
+	}{
+		{"path and role", "/d:web", isDir, "/d", "web"},
+		{"path only", "/d", isDir, "/d", ""},
+		{"directory with a colon", "/d/a:b", isDir, "/d/a:b", ""},
+		{"directory with a colon and a role", "/d/a:b:web", isDir, "/d/a:b", "web"},
+		{"missing path keeps the split", "/nope/out:base", isDir, "/nope/out", "base"},
+		{"no check: always split", "/d/a:b", nil, "/d/a", "b"},
+		{"no check, no colon", "out", nil, "out", ""},
+		{"empty role", "out:", nil, "out", ""},
+		{"empty", "", nil, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, r := SplitLayoutRef(tc.spec)
+			p, r := SplitLayoutRef(tc.spec, tc.isDir)
 			if p != tc.path || r != tc.role {
 				t.Fatalf("SplitLayoutRef(%q) = %q, %q; want %q, %q", tc.spec, p, r, tc.path, tc.role)
 			}
 		})
+	}
+}
+
+// TestSplitLayoutRefReadsNothing: a real directory whose name looks like
+// PATH:ROLE is split all the same when the caller checks nothing.
+func TestSplitLayoutRefReadsNothing(t *testing.T) {
+	if p, r := SplitLayoutRef(t.TempDir()+":x", nil); r != "x" || p == "" {
+		t.Fatalf("SplitLayoutRef = %q, %q", p, r)
+	}
+	calls := 0
+	SplitLayoutRef("a:b", func(string) bool { calls++; return false })
+	if calls != 1 {
+		t.Fatalf("isDir called %d times, want once (with the whole spec)", calls)
 	}
 }

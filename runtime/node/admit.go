@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func roleOf(ref string) string {
 		if strings.Contains(rest, "@sha256:") {
 			return ""
 		}
-		_, role := imagespec.SplitLayoutRef(rest)
+		_, role := imagespec.SplitLayoutRef(rest, isDir)
 		return role
 	}
 	r, err := name.ParseReference(ref)
@@ -142,4 +143,11 @@ func (n *Node) record(adm *Admission) error {
 			}
 		}
 	})
+}
+
+// isDir reports whether path is a directory: how a layout reference whose
+// path holds a colon is told from PATH:ROLE.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -14,13 +14,13 @@ import (
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
 
-	"github.com/un-distro/undistro/runtime/node/nodetest"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
-type role = nodetest.Role
+type role = imagetest.Role
 
-var writeLayout = nodetest.WriteLayout
+var writeLayout = imagetest.WriteRoles
 
 // testConfig is a node config for tests: services on host paths, quick
 // backoff, a short health gate.

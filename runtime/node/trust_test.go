@@ -23,8 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
-	"github.com/un-distro/undistro/runtime/node/nodetest"
 	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
@@ -109,7 +109,7 @@ func openNode(t *testing.T) *Node {
 	return n
 }
 
-func addKey(t *testing.T, root string, s *nodetest.Signer) {
+func addKey(t *testing.T, root string, s *imagetest.Signer) {
 	t.Helper()
 	if _, err := trust.Add(root, "test.pub", s.PublicPEM); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestUnsignedRefusedWithoutKeys(t *testing.T) {
 		return err
 	})
 	// With keys, an unsigned image is refused by the policy.
-	addKey(t, n.Root(), nodetest.NewSigner(t))
+	addKey(t, n.Root(), imagetest.NewSigner(t))
 	refusedUnchanged(t, n.Root(), policy.ErrUnsigned, "no cosign signature at sha256-", func() error {
 		_, err := n.Switch(ctx, refs["web"], SwitchOptions{})
 		return err
@@ -153,7 +153,7 @@ func TestUnsignedRefusedWithoutKeys(t *testing.T) {
 func TestSignedAndRoleBound(t *testing.T) {
 	ctx := context.Background()
 	refs := trustRoles(t, t.TempDir())
-	s := nodetest.NewSigner(t)
+	s := imagetest.NewSigner(t)
 	digest := s.Sign(t, refs["web"])
 	baseDigest := s.Sign(t, refs["base"])
 	n := openNode(t)
@@ -219,18 +219,18 @@ func TestSignatureCopiedToAnotherRepository(t *testing.T) {
 	reg := strings.TrimPrefix(srv.URL, "http://")
 	base, web := reg+"/undistro/base:latest", reg+"/undistro/web:latest"
 	push(t, refs["base"], base)
-	s := nodetest.NewSigner(t)
+	s := imagetest.NewSigner(t)
 	digest := s.Sign(t, base)
 	// The attacker pushes base's manifest as web, with base's signature
 	// and SBOM beside it.
 	push(t, refs["base"], web)
 	for _, suffix := range []string{"sig", "att"} {
-		src, _ := name.NewTag(reg + "/undistro/base:" + nodetest.AttachmentTag(digest, suffix))
+		src, _ := name.NewTag(reg + "/undistro/base:" + imagetest.AttachmentTag(digest, suffix))
 		img, err := remote.Image(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dst, _ := name.NewTag(reg + "/undistro/web:" + nodetest.AttachmentTag(digest, suffix))
+		dst, _ := name.NewTag(reg + "/undistro/web:" + imagetest.AttachmentTag(digest, suffix))
 		if err := remote.Write(dst, img); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +254,7 @@ func TestSignatureCopiedToAnotherRepository(t *testing.T) {
 func TestTrustChangeReachesRunningDaemon(t *testing.T) {
 	ctx := context.Background()
 	refs := trustRoles(t, t.TempDir())
-	s := nodetest.NewSigner(t)
+	s := imagetest.NewSigner(t)
 	s.Sign(t, refs["web"])
 	n := openNode(t)
 	c := runDaemon(t, n)

@@ -11,18 +11,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -162,56 +157,6 @@ func copyAttachment(t testing.TB, tg *layoutreg.Target, from, to name.Digest, su
 		t.Fatal(err)
 	}
 	store(t, tg, to, img, suffix)
-}
-
-// newRegistry starts an in-process registry on loopback.
-func newRegistry(t testing.TB) string {
-	t.Helper()
-	s := httptest.NewServer(registry.New(registry.Logger(nilLogger())))
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
-
-// pushRandom pushes a random image to ref and returns its digest.
-func pushRandom(t testing.TB, ref string) string {
-	t.Helper()
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	return d.String()
-}
-
-// newLayout writes an OCI layout holding random images named by roles and
-// returns its directory and their digests.
-func newLayout(t testing.TB, roles ...string) (string, map[string]string) {
-	t.Helper()
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds := map[string]string{}
-	for _, role := range roles {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{layoutreg.RefNameAnnotation: role})); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		ds[role] = d.String()
-	}
-	return dir, ds
 }
 
 var _ = context.Background

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
 )
@@ -34,10 +35,10 @@ type backend struct {
 
 var backends = []backend{
 	{"registry", func(t testing.TB) *fixture {
-		reg := newRegistry(t)
+		reg := imagetest.Registry(t)
 		f := &fixture{refA: reg + "/app:web", refB: reg + "/app:other"}
-		f.digestA = pushRandom(t, f.refA)
-		f.digestB = pushRandom(t, f.refB)
+		f.digestA = imagetest.PushRandom(t, f.refA)
+		f.digestB = imagetest.PushRandom(t, f.refB)
 		f.retag = func(t testing.TB) {
 			rb, _ := name.ParseReference(f.refB)
 			ra, _ := name.ParseReference(f.refA)
@@ -52,7 +53,7 @@ var backends = []backend{
 		return f
 	}},
 	{"layout", func(t testing.TB) *fixture {
-		dir, ds := newLayout(t, "web", "other")
+		dir, ds := imagetest.RandomLayout(t, "web", "other")
 		f := &fixture{refA: "oci:" + dir + ":web", refB: "oci:" + dir + ":other", digestA: ds["web"], digestB: ds["other"]}
 		f.retag = func(t testing.TB) {
 			h, _ := v1.NewHash(f.digestB)
@@ -240,7 +241,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyLayoutWithoutRole(t *testing.T) {
-	dir, ds := newLayout(t, "web")
+	dir, ds := imagetest.RandomLayout(t, "web")
 	k := newKey(t)
 	tg, d := resolved(t, "oci:"+dir+":web")
 	k.sign(t, tg, d, d)
@@ -259,7 +260,7 @@ func TestVerifyLayoutWithoutRole(t *testing.T) {
 
 func TestVerifyBadInput(t *testing.T) {
 	k := newKey(t)
-	dir, ds := newLayout(t, "web", "other")
+	dir, ds := imagetest.RandomLayout(t, "web", "other")
 	cases := []struct {
 		name, ref, digest, want string
 		p                       *Policy
@@ -335,9 +336,9 @@ func TestLoad(t *testing.T) {
 // signature's docker-reference names base, so pulling it as web is refused.
 func TestVerifySignatureCopiedToAnotherRepository(t *testing.T) {
 	ctx := context.Background()
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	k := newKey(t)
-	digest := pushRandom(t, reg+"/undistro/base:latest")
+	digest := imagetest.PushRandom(t, reg+"/undistro/base:latest")
 	tg, dBase := resolved(t, reg+"/undistro/base:latest")
 	k.sign(t, tg, dBase, dBase)
 	k.attest(t, tg, dBase, PredicateSPDX)

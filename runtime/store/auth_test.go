@@ -37,7 +37,7 @@ func TestPullWithDockerConfigCredentials(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref := host + "/undistro/a:latest"
 	dst, _ := name.ParseReference(ref)
-	img := build(t, testImage{role: "a", layers: [][]ent{{f("etc/a", "a")}}})
+	img := build(t, testImage{Role: "a", Layers: [][]ent{{f("etc/a", "a")}}})
 	if err := remote.Write(dst, img, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,9 @@ func benchLayers(variant int) [][]ent {
 	var base []ent
 	for d := 0; d < 20; d++ {
 		dir := fmt.Sprintf("usr/share/d%02d/", d)
-		base = append(base, ent{name: dir, typ: '5', mode: 0o755})
+		base = append(base, ent{Name: dir, Type: '5', Mode: 0o755})
 		for f := 0; f < 50; f++ {
-			base = append(base, ent{name: fmt.Sprintf("%sf%02d", dir, f), body: body, typ: '0', mode: 0o644})
+			base = append(base, ent{Name: fmt.Sprintf("%sf%02d", dir, f), Body: body, Type: '0', Mode: 0o644})
 		}
 	}
 	layers := [][]ent{append([]ent{d("usr/"), d("usr/share/")}, base...)}
@@ -34,7 +34,7 @@ func benchLayers(variant int) [][]ent {
 			if p == 4 {
 				content = fmt.Sprintf("%s%d", body[:4000], variant) // the package that changes
 			}
-			l = append(l, ent{name: fmt.Sprintf("%sf%03d", dir, f), body: content, typ: '0', mode: 0o644})
+			l = append(l, ent{Name: fmt.Sprintf("%sf%03d", dir, f), Body: content, Type: '0', Mode: 0o644})
 		}
 		layers = append(layers, l)
 	}
@@ -54,7 +54,7 @@ func BenchmarkSwitch(b *testing.B) {
 	s := openStore(b, b.TempDir())
 	add := func(i int) string {
 		role := fmt.Sprintf("v%d", i)
-		img := build(b, testImage{role: role, layers: benchLayers(i)})
+		img := build(b, testImage{Role: role, Layers: benchLayers(i)})
 		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{imagespec.RefNameAnnotation: role})); err != nil {
 			b.Fatal(err)
 		}

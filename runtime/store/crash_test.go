@@ -140,7 +140,7 @@ func checkRoot(t *testing.T, s *Store, digest string, ti testImage) {
 	if link, err := os.Readlink(filepath.Join(s.Root(), "current")); err != nil || filepath.Join(s.Root(), link) != dir {
 		t.Errorf("current symlink = %q, %v; want %s", link, err, dir)
 	}
-	diffTrees(t, listing(t, dir), expect(ti.layers))
+	diffTrees(t, listing(t, dir), expect(ti.Layers))
 }
 
 // checkClean fails if a temporary leftover or a journal survived Open.

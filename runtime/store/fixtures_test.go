@@ -15,7 +15,7 @@ var baseLayer = []ent{
 	d("usr/lib/"), f("usr/lib/libc.so", "libc"), ln("lib", "/usr/lib"),
 }
 
-var imageA = testImage{role: "a", layers: [][]ent{
+var imageA = testImage{Role: "a", Layers: [][]ent{
 	baseLayer,
 	{d("opt/"), d("opt/app/"), f("opt/app/v", "1"), hl("opt/app/v-link", "opt/app/v")},
 }}
@@ -23,7 +23,7 @@ var imageA = testImage{role: "a", layers: [][]ent{
 // imageB shares the base layer with A, changes A's package and adds
 // layers that whiteout, hide (opaque), replace a symlink by a directory and
 // add a read-only directory.
-var imageB = testImage{role: "b", layers: [][]ent{
+var imageB = testImage{Role: "b", Layers: [][]ent{
 	baseLayer,
 	{d("opt/"), d("opt/app/"), f("opt/app/v", "2"), hl("opt/app/v-link", "opt/app/v")},
 	{d("srv/"), f("srv/x", "x"), f("srv/y", "y")},

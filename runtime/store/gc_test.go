@@ -11,8 +11,8 @@ import (
 
 func TestGC(t *testing.T) {
 	ctx := context.Background()
-	imageC := testImage{role: "c", layers: [][]ent{baseLayer, {d("c/"), f("c/only", "c")}}}
-	imageD := testImage{role: "d", layers: [][]ent{{d("d/"), f("d/only", "d")}}}
+	imageC := testImage{Role: "c", Layers: [][]ent{baseLayer, {d("c/"), f("c/only", "c")}}}
+	imageD := testImage{Role: "d", Layers: [][]ent{{d("d/"), f("d/only", "d")}}}
 	dir := t.TempDir()
 	dg := writeLayout(t, dir, imageA, imageB, imageC, imageD)
 	s := openStore(t, t.TempDir())
@@ -92,7 +92,7 @@ func TestGC(t *testing.T) {
 			}
 			for _, r := range tc.wantLeft {
 				p := filepath.Join(s.Root(), "roots", strings.TrimPrefix(dg[r], "sha256:"))
-				diffTrees(t, listing(t, p), expect(map[string]testImage{"a": imageA, "b": imageB, "d": imageD}[r].layers))
+				diffTrees(t, listing(t, p), expect(map[string]testImage{"a": imageA, "b": imageB, "d": imageD}[r].Layers))
 			}
 			checkClean(t, s.Root())
 		})

@@ -2,10 +2,8 @@ package store
 
 import (
 	"archive/tar"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -14,122 +12,31 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
-// ent is one entry of a test layer; typ 0 is a regular file.
-type ent struct {
-	name, body, link string
-	typ              byte
-	mode             int64
-}
+// ent is one entry of a test layer, testImage a test image.
+type (
+	ent       = imagetest.Entry
+	testImage = imagetest.Image
+)
 
-func f(name, body string) ent { return ent{name: name, body: body, typ: tar.TypeReg, mode: 0o644} }
-func d(name string) ent       { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func ln(name, target string) ent {
-	return ent{name: name, link: target, typ: tar.TypeSymlink, mode: 0o777}
-}
-func hl(name, target string) ent {
-	return ent{name: name, link: target, typ: tar.TypeLink, mode: 0o644}
-}
-func mode(e ent, m int64) ent { e.mode = m; return e }
+var (
+	build       = imagetest.Build
+	writeLayout = imagetest.WriteLayout
+)
+
+var (
+	f  = imagetest.File
+	d  = imagetest.Dir
+	ln = imagetest.Symlink
+	hl = imagetest.Hardlink
+)
+
+func mode(e ent, m int64) ent { e.Mode = m; return e }
 func wh(name string) ent      { return f(name, "") }
 func opq(dir string) ent      { return f(path.Join(dir, ".wh..wh..opq"), "") }
-
-func tarOf(t testing.TB, ents []ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
-		if e.typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type testImage struct {
-	role   string
-	layers [][]ent
-	meta   imagespec.Image
-}
-
-func build(t testing.TB, ti testImage) v1.Image {
-	t.Helper()
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	for i, l := range ti.layers {
-		b := tarOf(t, l)
-		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-			tarball.WithMediaType(types.OCILayer))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err = mutate.Append(img, mutate.Addendum{Layer: layer, Annotations: map[string]string{imagespec.LayerAnnotation: "pkg:l" + string(rune('0'+i)) + "@1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	meta := ti.meta
-	meta.Role = ti.role
-	label, err := imagespec.Encode(&meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Labels = map[string]string{imagespec.Label: label}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
-// writeLayout writes images to an OCI layout, each annotated with its role.
-func writeLayout(t testing.TB, dir string, imgs ...testImage) map[string]string {
-	t.Helper()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests := map[string]string{}
-	for _, ti := range imgs {
-		img := build(t, ti)
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{imagespec.RefNameAnnotation: ti.role})); err != nil {
-			t.Fatal(err)
-		}
-		dg, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		digests[ti.role] = dg.String()
-	}
-	return digests
-}
 
 // node is what a tree holds at one path.
 type node struct {
@@ -151,7 +58,7 @@ func expect(layers [][]ent) map[string]node {
 	}
 	for _, l := range layers {
 		for _, e := range l {
-			name := path.Clean(e.name)
+			name := path.Clean(e.Name)
 			base := path.Base(name)
 			switch {
 			case base == ".wh..wh..opq":
@@ -161,24 +68,24 @@ func expect(layers [][]ent) map[string]node {
 			}
 		}
 		for _, e := range l {
-			name := path.Clean(e.name)
+			name := path.Clean(e.Name)
 			if strings.HasPrefix(path.Base(name), ".wh.") {
 				continue
 			}
-			if old, ok := tree[name]; ok && old.typ == tar.TypeDir && e.typ != tar.TypeDir {
+			if old, ok := tree[name]; ok && old.typ == tar.TypeDir && e.Type != tar.TypeDir {
 				drop(name, false)
 			}
-			n := node{typ: e.typ, perm: fs.FileMode(e.mode) & 0o555}
-			switch e.typ {
+			n := node{typ: e.Type, perm: fs.FileMode(e.Mode) & 0o555}
+			switch e.Type {
 			case tar.TypeReg:
-				sum := sha256.Sum256([]byte(e.body))
+				sum := sha256.Sum256([]byte(e.Body))
 				n.sum = hex.EncodeToString(sum[:])
 			case tar.TypeSymlink:
-				n.perm, n.link = 0, e.link
+				n.perm, n.link = 0, e.Link
 			case tar.TypeLink:
-				n = tree[path.Clean(e.link)]
+				n = tree[path.Clean(e.Link)]
 			case tar.TypeDir:
-				n.perm = fs.FileMode(e.mode) & 0o777
+				n.perm = fs.FileMode(e.Mode) & 0o777
 			}
 			tree[name] = n
 		}

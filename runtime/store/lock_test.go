@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // lockChild is the test binary as a second process on a store's lock:
@@ -169,12 +171,7 @@ func TestLockWaitEndsOnSIGTERM(t *testing.T) {
 // TestLockNotTakeableByOtherUsers runs a process as nobody against a store
 // root's lock: it cannot even open it.
 func TestLockNotTakeableByOtherUsers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test switches to user nobody: run the tests as root (CI does: sudo -E make test)")
-		}
-		t.Skip("switching to user nobody needs root")
-	}
+	testsupport.RequireRoot(t, "switching to user nobody")
 	root := filepath.Join(t.TempDir(), "store")
 	s, err := Open(context.Background(), root)
 	if err != nil {
@@ -213,5 +210,35 @@ func TestLockNotTakeableByOtherUsers(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 5 || !strings.Contains(string(out), "permission denied") {
 		t.Fatalf("nobody on the lock: %v\n%s\nwant permission denied", err, out)
+	}
+}
+
+// TestHolderFromProcLocks: a holder that records nothing in the lock file
+// (flock(1) here) is still named, from /proc/locks.
+func TestHolderFromProcLocks(t *testing.T) {
+	testsupport.RequireTool(t, "flock", "apt-get install util-linux")
+	root := filepath.Join(t.TempDir(), "store")
+	s, err := Open(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cmd := exec.Command("flock", filepath.Join(root, "lock"), "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; lockOwner(s.lock) != cmd.Process.Pid; i++ {
+		if i > 1000 {
+			t.Fatal("flock(1) never took the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = s.acquire(ctx)
+	want := fmt.Sprintf("held by pid %d (flock %s sleep 60)", cmd.Process.Pid, filepath.Join(root, "lock"))
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("acquire = %v, want ErrLocked naming %q", err, want)
 	}
 }

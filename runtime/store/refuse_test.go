@@ -78,7 +78,7 @@ func TestPullRefused(t *testing.T) {
 		{
 			name: "hostile layer",
 			setup: func(t *testing.T, s *Store) string {
-				return layoutOf(t, build(t, testImage{role: "h", layers: [][]ent{{f("../evil", "x")}}}))
+				return layoutOf(t, build(t, testImage{Role: "h", Layers: [][]ent{{f("../evil", "x")}}}))
 			},
 			wantErr: `refusing layer entry "../evil": ".." component`,
 			wantIs:  unpack.ErrRefused,
@@ -86,7 +86,7 @@ func TestPullRefused(t *testing.T) {
 		{
 			name: "setuid not declared",
 			setup: func(t *testing.T, s *Store) string {
-				return layoutOf(t, build(t, testImage{role: "q", layers: [][]ent{setuidLayer}}))
+				return layoutOf(t, build(t, testImage{Role: "q", Layers: [][]ent{setuidLayer}}))
 			},
 			wantErr: `refusing layer entry "bin/su": setuid/setgid bit (mode 4755) on a path the image metadata does not declare privileged`,
 			wantIs:  unpack.ErrRefused,
@@ -94,11 +94,11 @@ func TestPullRefused(t *testing.T) {
 		{
 			name: "shared privileged layer not declared by this image",
 			setup: func(t *testing.T, s *Store) string {
-				p := testImage{role: "p", layers: [][]ent{setuidLayer}, meta: imagespec.Image{Privileged: []string{"/bin/su"}}}
+				p := testImage{Role: "p", Layers: [][]ent{setuidLayer}, Meta: imagespec.Image{Privileged: []string{"/bin/su"}}}
 				if _, err := s.Pull(ctx, layoutOf(t, build(t, p))); err != nil {
 					t.Fatal(err)
 				}
-				return layoutOf(t, build(t, testImage{role: "q", layers: [][]ent{setuidLayer}}))
+				return layoutOf(t, build(t, testImage{Role: "q", Layers: [][]ent{setuidLayer}}))
 			},
 			wantErr: "holds privileged path /bin/su that this image's metadata does not declare",
 		},

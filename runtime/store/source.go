@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -79,7 +80,7 @@ func source(ctx context.Context, ref string, o *pullOptions) (v1.Image, v1.Hash,
 // ociImage opens "PATH[:ROLE]". PATH wins when it is a directory as a whole,
 // so a path with a colon and no role still works.
 func ociImage(spec string) (v1.Image, v1.Hash, error) {
-	path, role := imagespec.SplitLayoutRef(spec)
+	path, role := imagespec.SplitLayoutRef(spec, isDir)
 	p, err := layout.FromPath(path)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("opening OCI layout %s: %w", path, err)
@@ -117,4 +118,11 @@ func ociImage(spec string) (v1.Image, v1.Hash, error) {
 		return nil, v1.Hash{}, fmt.Errorf("reading image %s from %s: %w", d.Digest, path, err)
 	}
 	return img, d.Digest, nil
+}
+
+// isDir reports whether path is a directory: how a layout reference whose
+// path holds a colon is told from PATH:ROLE.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -21,18 +21,18 @@ func TestPullRootfs(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	ctx := context.Background()
 	for _, ti := range []testImage{imageA, imageB} {
-		img, err := s.Pull(ctx, fx.ref(ti.role))
+		img, err := s.Pull(ctx, fx.ref(ti.Role))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img.Digest != fx.digests[ti.role] || img.Meta.Role != ti.role || len(img.Layers) != len(ti.layers) {
-			t.Fatalf("pulled %s: digest %s role %q layers %d", ti.role, img.Digest, img.Meta.Role, len(img.Layers))
+		if img.Digest != fx.digests[ti.Role] || img.Meta.Role != ti.Role || len(img.Layers) != len(ti.Layers) {
+			t.Fatalf("pulled %s: digest %s role %q layers %d", ti.Role, img.Digest, img.Meta.Role, len(img.Layers))
 		}
 		dir, err := s.Rootfs(ctx, img.Digest)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(ti.role, func(t *testing.T) { diffTrees(t, listing(t, dir), expect(ti.layers)) })
+		t.Run(ti.Role, func(t *testing.T) { diffTrees(t, listing(t, dir), expect(ti.Layers)) })
 	}
 	a, _ := s.Image(fx.digests["a"])
 	b, _ := s.Image(fx.digests["b"])
@@ -99,7 +99,7 @@ func TestPullRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			diffTrees(t, listing(t, dir), expect(imageB.layers))
+			diffTrees(t, listing(t, dir), expect(imageB.Layers))
 		})
 	}
 }

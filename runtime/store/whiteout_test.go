@@ -39,7 +39,7 @@ func TestWhiteouts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ti := testImage{role: "w", layers: [][]ent{lower, tc.upper}}
+			ti := testImage{Role: "w", Layers: [][]ent{lower, tc.upper}}
 			s := openStore(t, t.TempDir())
 			img, err := s.Pull(context.Background(), layoutOf(t, build(t, ti)))
 			if err != nil {
@@ -58,7 +58,7 @@ func TestWhiteouts(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("root holds %q\nwant       %q", got, tc.want)
 			}
-			diffTrees(t, tree, expect(ti.layers))
+			diffTrees(t, tree, expect(ti.Layers))
 		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
 // Dir is where the node at root keeps its trusted keys.
@@ -52,7 +54,7 @@ func Add(root, src string, b []byte) ([]Key, error) {
 			return nil, err
 		}
 		path := filepath.Join(dir, strings.TrimPrefix(id, "sha256:")+".pub")
-		if err := writeFile(path, pem, 0o644); err != nil {
+		if err := writeFile(path, pem); err != nil {
 			return nil, fmt.Errorf("adding trusted key %s: %w", src, err)
 		}
 		out = append(out, Key{ID: id, Algorithm: Algorithm(k), Path: path, Key: k})
@@ -151,7 +153,7 @@ func Remove(root, arg string) ([]Key, error) {
 	if len(removed) == 0 {
 		return nil, fmt.Errorf("removing trusted key %s: %w (see `undistro node trust list`)", arg, ErrUnknownKey)
 	}
-	return removed, syncDir(Dir(root))
+	return removed, atomicfile.SyncDir(Dir(root), atomicfile.Step("trust.remove"))
 }
 
 func matchID(keys []Key, arg string) (string, error) {

@@ -3,8 +3,11 @@
 //
 // Every filesystem call goes through an [os.Root] opened on the target
 // directory, so nothing is ever created, followed or changed outside it.
-// On top of that, Unpack refuses (with an [*Error] naming the entry and the
-// reason, matching [ErrRefused]):
+// The tar is read and judged by internal/archive, the one rule set the
+// builder also applies when it writes a package layer, so a package the
+// node would refuse fails its build instead. Unpack refuses (with an
+// [*Error] naming the entry, the rule and the reason, matching
+// [ErrRefused]):
 //
 //   - absolute entry names and names with a ".." component;
 //   - entries whose parent path goes through a symlink, or through a

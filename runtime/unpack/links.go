@@ -3,6 +3,8 @@ package unpack
 import (
 	"archive/tar"
 	"fmt"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
 func (u *unpacker) symlink(hdr *tar.Header, name string) error {
@@ -26,7 +28,7 @@ func (u *unpacker) hardlink(hdr *tar.Header, name, target string) error {
 	k, ok := u.seen[target]
 	if !ok || k == kDir || k == kSymlink {
 		// Only reachable when the target was on disk before Unpack.
-		return refuse(hdr.Name, "hardlink target %q is not an earlier entry of this layer", hdr.Linkname)
+		return refuse(hdr.Name, archive.RuleHardlink, "hardlink target %q is not an earlier entry of this layer", hdr.Linkname)
 	}
 	if err := u.root.Link(target, name); err != nil {
 		return fmt.Errorf("linking %s to %s: %w", name, target, err)

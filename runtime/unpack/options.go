@@ -67,6 +67,6 @@ var ErrRefused = archive.ErrRefused
 type Error = archive.Error
 
 // refuse refuses an entry for what only the writer can see (the disk).
-func refuse(entry, format string, args ...any) error {
-	return &Error{Entry: entry, Rule: archive.RuleDuplicate, Reason: fmt.Sprintf(format, args...)}
+func refuse(entry string, rule archive.Rule, format string, args ...any) error {
+	return &Error{Entry: entry, Rule: rule, Reason: fmt.Sprintf(format, args...)}
 }

@@ -51,7 +51,6 @@ type dirMeta struct {
 type unpacker struct {
 	root   *os.Root
 	o      Options
-	check  *archive.Checker
 	seen   map[string]kind // what is on disk, as far as we know
 	dirs   map[string]dirMeta
 	wh     map[string]bool
@@ -64,7 +63,7 @@ type unpacker struct {
 // partial extraction the caller removes; nothing outside dst is touched
 // either way. See the package documentation for what is refused.
 func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, error) {
-	check, err := archive.NewChecker(o.rules())
+	ar, err := archive.NewReader(r, o.rules())
 	if err != nil {
 		return Stats{}, fmt.Errorf("unpack options: %w", err)
 	}
@@ -79,31 +78,27 @@ func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, err
 	u := &unpacker{
 		root:   root,
 		o:      o,
-		check:  check,
 		seen:   make(map[string]kind),
 		dirs:   make(map[string]dirMeta),
 		wh:     make(map[string]bool),
 		asRoot: os.Geteuid() == 0,
 	}
-	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return u.st, err
 		}
-		hdr, err := tr.Next()
-		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
-			err = nil // our own checks below refuse it with a precise reason
-		}
+		hdr, e, err := ar.Next()
+		u.st.Entries = ar.Entries()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, archive.ErrRefused) {
+			return u.st, err
 		}
 		if err != nil {
 			return u.st, fmt.Errorf("reading layer tar after %d entries: %w", u.st.Entries, err)
 		}
-		if hdr.Typeflag != tar.TypeXGlobalHeader {
-			u.st.Entries++
-		}
-		if err := u.entry(hdr, tr); err != nil {
+		if err := u.entry(hdr, e, ar); err != nil {
 			return u.st, err
 		}
 	}
@@ -116,18 +111,9 @@ func Unpack(ctx context.Context, r io.Reader, dst string, o Options) (Stats, err
 	return u.st, nil
 }
 
-func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil
-	}
+// entry writes one entry the shared rules have accepted.
+func (u *unpacker) entry(hdr *tar.Header, e archive.Entry, content io.Reader) error {
 	crash.Point("unpack.entry")
-	e, err := u.check.Check(hdr)
-	if err != nil {
-		return err
-	}
-	if e.Skip {
-		return nil // dst's own mode is the caller's business
-	}
 	name := e.Name
 	if e.Kind == archive.KindWhiteout {
 		return u.whiteout(hdr.Name, e)
@@ -140,7 +126,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		return nil
 	}
 	if _, err := u.root.Lstat(name); err == nil {
-		return refuse(hdr.Name, "already exists in the target directory")
+		return refuse(hdr.Name, archive.RuleDuplicate, "already exists in the target directory")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", name, err)
 	}
@@ -150,7 +136,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	mode := hdr.FileInfo().Mode()
 	switch e.Kind {
 	case archive.KindFile:
-		return u.file(hdr, name, mode, tr)
+		return u.file(hdr, name, mode, content)
 	case archive.KindDir:
 		if err := u.root.Mkdir(name, 0o755); err != nil {
 			return fmt.Errorf("creating directory %s: %w", name, err)
@@ -166,7 +152,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	case archive.KindSpecial:
 		return u.special(hdr, name, mode)
 	}
-	return refuse(hdr.Name, "unsupported entry type %q", string(hdr.Typeflag))
+	return refuse(hdr.Name, archive.RuleType, "unsupported entry type %q", string(hdr.Typeflag))
 }
 
 func meta(name string, hdr *tar.Header) dirMeta {
@@ -208,10 +194,10 @@ func (u *unpacker) parents(entry, name string, create bool) error {
 			u.seen[p] = k
 		}
 		if k == kSymlink {
-			return refuse(entry, "parent %q is a symlink", p)
+			return refuse(entry, archive.RuleParent, "parent %q is a symlink", p)
 		}
 		if k != kDir {
-			return refuse(entry, "parent %q is a %s, not a directory", p, k)
+			return refuse(entry, archive.RuleParent, "parent %q is a %s, not a directory", p, k)
 		}
 	}
 	return nil

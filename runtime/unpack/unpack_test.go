@@ -1,8 +1,6 @@
 package unpack
 
 import (
-	"github.com/un-distro/undistro/internal/archive"
-
 	"archive/tar"
 	"bytes"
 	"context"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/archive"
 )
 
 const victim = "do not touch\n"

@@ -17,6 +17,7 @@ import (
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/source"
 	"github.com/un-distro/undistro/internal/archive"
+	"github.com/un-distro/undistro/internal/archive/compression"
 	"github.com/un-distro/undistro/internal/atomicfile"
 )
 
@@ -126,7 +127,7 @@ func List(file string) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dec, _, err := archive.Decompress(f)
+	dec, _, err := compression.Decompress(f)
 	if err != nil {
 		return nil, notArchive(err)
 	}
@@ -157,7 +158,7 @@ func List(file string) ([]string, error) {
 }
 
 // rules are the source rules (as builder/source extracts with).
-var rules = archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, Noun: "archive member"}
+var rules = archive.Rules{RelativeLinksOnly: true, IgnoreSetuid: true, NoSpecialFiles: true, Noun: "archive member"}
 
 func notArchive(err error) error {
 	return fmt.Errorf("not a tar (plain, gzip, bzip2, xz or zstd) or zip archive (%v); write the recipe by hand", err)

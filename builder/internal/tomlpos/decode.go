@@ -1,4 +1,4 @@
-package recipe
+package tomlpos
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func (ix Index) Lookup(path string) Position {
 func Decode(file string, data []byte, v any) (Index, Errors) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
-		panic("recipe.Decode: v must be a pointer to a struct")
+		panic("tomlpos.Decode: v must be a pointer to a struct")
 	}
 	root, errs := parseTree(file, data)
 	if root == nil {
@@ -58,9 +58,9 @@ type decoder struct {
 
 func join(parent, key string) string {
 	if parent == "" {
-		return keyString(key)
+		return KeyString(key)
 	}
-	return parent + "." + keyString(key)
+	return parent + "." + KeyString(key)
 }
 
 func (d *decoder) wrongType(path string, n *node, want string) {
@@ -134,7 +134,7 @@ func (d *decoder) decode(path string, n *node, rv reflect.Value) {
 	case reflect.Interface:
 		rv.Set(reflect.ValueOf(d.generic(path, n)))
 	default:
-		panic(fmt.Sprintf("recipe.Decode: unsupported field type %s at %q", rv.Type(), path))
+		panic(fmt.Sprintf("tomlpos.Decode: unsupported field type %s at %q", rv.Type(), path))
 	}
 }
 

@@ -1,4 +1,4 @@
-package nodetest
+package imagetest
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package recipe
+package tomlpos
 
 import (
 	"errors"
@@ -208,7 +208,7 @@ func (b *treeBuilder) header(root *node, e *unstable.Node, array bool) *node {
 func headerName(parts []keyPart) string {
 	names := make([]string, len(parts))
 	for i, p := range parts {
-		names[i] = keyString(p.name)
+		names[i] = KeyString(p.name)
 	}
 	return strings.Join(names, ".")
 }
@@ -253,8 +253,8 @@ func (b *treeBuilder) value(v *unstable.Node, keyPos Position) *node {
 	return n
 }
 
-// keyString writes a key as TOML would: bare when it can be, else quoted.
-func keyString(k string) string {
+// KeyString writes a key as TOML would: bare when it can be, else quoted.
+func KeyString(k string) string {
 	if k == "" {
 		return `""`
 	}
