@@ -35,6 +35,13 @@ echo "command: $bin build web --out $work/oci --json"
 	END { printf "image (compressed, all layers + config + manifest): %.1f MiB; package payloads (uncompressed tar): %.1f MiB; ratio %.2f\n", img/1048576, payload/1048576, img/payload }'
 echo
 
+echo "## binary size: the full undistro vs the node binary every image carries (target node <= 10 MB)"
+nodebin=$work/undistro-node
+CGO_ENABLED=0 go build -tags undistro_node -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
+echo "command: CGO_ENABLED=0 go build [-tags undistro_node] -trimpath -ldflags '-s -w' ./cmd/undistro"
+echo "full: $(stat -c %s "$bin") bytes ($bin); node: $(stat -c %s "$nodebin") bytes (-tags undistro_node)"
+echo
+
 echo "## registry push and pull throughput of the web image: undistro serve vs Debian's docker-registry, same run"
 # Each trial starts both registries on empty storage, pushes the web image
 # with skopeo (blobs copied as they are) and pulls it back into an empty

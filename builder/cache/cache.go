@@ -199,11 +199,8 @@ func (c *Cache) Put(ctx context.Context, key, tree string, opts ...PutOption) (*
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	// One syncfs makes the whole tree durable before it becomes visible.
-	if err := atomicfile.SyncFS(tmp); err != nil {
-		return nil, fmt.Errorf("caching %s: %w", key, err)
-	}
 	final := filepath.Join(c.entriesDir(), h)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("cache")); err != nil {
 		if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			// A concurrent Put won; put the tree back for the caller.
 			_ = moveTree(filepath.Join(tmp, treeDir), tree)
@@ -213,9 +210,6 @@ func (c *Cache) Put(ctx context.Context, key, tree string, opts ...PutOption) (*
 			}
 			return e, gerr
 		}
-		return nil, fmt.Errorf("caching %s: %w", key, err)
-	}
-	if err := atomicfile.SyncDir(c.entriesDir()); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", key, err)
 	}
 	e.path = final

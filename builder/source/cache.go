@@ -262,16 +262,13 @@ func (c *Cache) fill(ctx context.Context, s recipe.Source, id, final, modCache s
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "identity"), []byte(id+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := atomicfile.SyncFS(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("source")); err != nil {
 		if isDir(filepath.Join(final, "tree")) {
 			return nil // another process filled it first; ours is removed.
 		}
 		return fmt.Errorf("moving fetched source into the cache: %w", err)
 	}
-	return atomicfile.SyncDir(c.dir)
+	return nil
 }
 
 func (c *Cache) fetcher(kind, modCache string) (Fetcher, error) {

@@ -24,8 +24,10 @@ func newImageCmd() *cobra.Command {
 		Short: "Show an image's packages, layers, services, files and sizes",
 		Long: `inspect reads an image — "oci:PATH[:ROLE]" for an OCI image layout, or a
 registry reference — and prints its packages (name, version, source), each
-layer with its size and owning package, the services it runs, its config
-files and accounts, and its total size.`,
+layer with its size and owning package, the services it runs and what each
+asks for beyond the default sandbox (capabilities, network, setuid,
+seccomp additions, limits, writable paths), its config files and
+accounts, and its total size.`,
 		Example: `  undistro image inspect oci:out/oci:web
   undistro image inspect 127.0.0.1:5000/undistro/web@sha256:… --json`,
 		Args: cobra.ExactArgs(1),

@@ -204,9 +204,13 @@ func newNodeStatusCmd(f *nodeFlags) *cobra.Command {
 each service's state (waiting, starting, ready, running, backoff, failed,
 stopped), pid, restarts and last exit, the services the supervisor gave up
 on, the reason of the last rollback, and for each image why it was admitted
-(the trusted keys that signed it, or UNSIGNED with --insecure-allow-unsigned).`,
+(the trusted keys that signed it, or UNSIGNED with --insecure-allow-unsigned);
+with a daemon, each service's sandbox (user, capabilities, namespaces,
+network, seccomp filter, limits) and what enforces each limit (cgroup v2 or
+rlimit).`,
 		Example: `  undistro node status
-  undistro node status --json | jq .services`,
+  undistro node status --json | jq .services
+  undistro node status --json | jq '.services[] | {name, sandbox}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.call(cmd, func(ctx context.Context, api node.API) error {

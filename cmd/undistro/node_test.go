@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
@@ -217,4 +219,37 @@ func mustKey(t *testing.T, b []byte) crypto.PublicKey {
 		t.Fatal(err)
 	}
 	return k[0]
+}
+
+// TestNodeCommandWaitingForLock: a node command that finds the store locked
+// by another process gives up when its context ends (SIGTERM in main),
+// naming the holder.
+func TestNodeCommandWaitingForLock(t *testing.T) {
+	testsupport.RequireTool(t, "flock", "apt-get install util-linux")
+	root := filepath.Join(t.TempDir(), "node")
+	if _, err := undistro(context.Background(), "node", "--root", root, "status"); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(root, "lock")
+	holder := exec.Command("flock", lock, "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	for i := 0; ; i++ {
+		if b, _ := os.ReadFile("/proc/locks"); strings.Contains(string(b), fmt.Sprintf(" %d ", holder.Process.Pid)) {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("flock(1) never took the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := undistro(ctx, "node", "--root", root, "gc")
+	want := fmt.Sprintf("the store is locked by another process: held by pid %d (flock %s sleep 60)", holder.Process.Pid, lock)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("node gc on a locked store = %v, want %q", err, want)
+	}
 }

@@ -101,9 +101,11 @@ prints every problem as file:line:col: message. It exits 1 when any is found.`,
 	newc := &cobra.Command{
 		Use:   "new NAME --url URL",
 		Short: "Start a recipe from a source archive URL",
-		Long: `new downloads URL, computes its sha256, guesses the build system
-(autotools, cmake, meson, go, make) and writes recipes/NAME.toml for you to
-finish. It never overwrites an existing recipe.`,
+		Long: `new downloads URL (a tar, plain or compressed with gzip, bzip2, xz or
+zstd, or a zip), computes its sha256, guesses the build system (autotools,
+cmake, meson, go, make) and writes recipes/NAME.toml for you to finish. The
+archive is read under the same rules as any source; a hostile one is
+refused. It never overwrites an existing recipe.`,
 		Example: `  undistro recipe new jq --url https://example.org/jq-1.7.1.tar.gz`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

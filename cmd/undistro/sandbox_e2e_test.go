@@ -51,7 +51,7 @@ type sandboxStatus struct {
 // service fail with the reason said, and tasks_max caps its processes.
 func TestNodeSandboxProbe(t *testing.T) {
 	need(t, "bwrap", "apt-get", "dpkg-source")
-	testsupport.RequireRoot(t, "the node runtime (it sandboxes services)")
+	testsupport.RequireRoot(t, "the node runtime's service sandbox")
 	undistroBin(t)
 	repo := copyRepo(t, repoRoot(t))
 	bait, extra := hostBait(t)

@@ -21,9 +21,9 @@ func newVerifyCmd() *cobra.Command {
 		Use:   "verify REF --key PUB",
 		Short: "Verify an image's cosign signature and attestations",
 		Long: `verify checks, offline, what a node checks before it runs an image: that
-a cosign signature over the image's manifest digest verifies with one of the
-public keys, and that an SPDX SBOM attestation about that digest verifies
-too (--require-sbom=false to skip). It then prints what was verified: the
+a cosign signature over the image's manifest digest, made for the repository
+REF names, verifies with one of the public keys, and that an SPDX SBOM
+attestation about that digest verifies too (--require-sbom=false to skip). It then prints what was verified: the
 digest, each signature's key and signed digest, and each attestation's
 predicate type.
 
@@ -36,7 +36,7 @@ accepted as well as undistro's.`,
   undistro verify REGISTRY/web:latest --key a.pub --key b.pub --digest sha256:...`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := policy.Load(keys...)
+			p, err := policy.Load(keys...) // validated as 'node trust add' does
 			if err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ accepted as well as undistro's.`,
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "  digest\t%s\n", res.Digest)
 			for _, s := range res.Signatures {
-				fmt.Fprintf(w, "  signature\tover %s by key %s\n", s.Digest, s.KeyID)
+				fmt.Fprintf(w, "  signature\tover %s for %s by key %s\n", s.Digest, s.Repository, s.KeyID)
 			}
 			for _, a := range res.Attestations {
 				fmt.Fprintf(w, "  attestation\t%s by key %s\n", a.PredicateType, a.KeyID)

@@ -229,3 +229,21 @@ func SyncFS(path string, opts ...Option) error {
 	}
 	return nil
 }
+
+// PublishDir makes the tree at tmp (a temp directory beside final, such as
+// one named by [TempName]) durable with one syncfs(2), renames it to final
+// and fsyncs final's directory: a crash leaves final absent or complete,
+// never half-written. A final that exists and is not an empty directory is
+// not replaced: the error wraps syscall.EEXIST or syscall.ENOTEMPTY, and
+// tmp is left for the caller to remove.
+func PublishDir(tmp, final string, opts ...Option) error {
+	o := collect(opts)
+	if err := SyncFS(tmp, opts...); err != nil {
+		return err
+	}
+	crash.Point(o.step + ".rename")
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("publishing %s: %w", final, err)
+	}
+	return syncDir(filepath.Dir(final), o)
+}

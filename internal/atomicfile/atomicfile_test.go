@@ -328,3 +328,44 @@ func TestTempName(t *testing.T) {
 		t.Fatal("IsTemp(state.json)")
 	}
 }
+
+func TestPublishDir(t *testing.T) {
+	dir := t.TempDir()
+	final := filepath.Join(dir, "tree")
+	tmp := TempName(dir, final)
+	if err := os.MkdirAll(filepath.Join(tmp, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "usr/bin/x"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := PublishDir(tmp, final); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(final, "usr/bin/x")); err != nil || string(b) != "x" {
+		t.Fatalf("published tree: %q %v", b, err)
+	}
+	assertNoTemp(t, dir)
+
+	// A second tree does not replace the first.
+	tmp2 := TempName(dir, final)
+	if err := os.MkdirAll(filepath.Join(tmp2, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := PublishDir(tmp2, final)
+	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("publishing over a tree: %v, want ENOTEMPTY or EEXIST", err)
+	}
+	if !strings.HasPrefix(err.Error(), "publishing "+final+": ") {
+		t.Errorf("error %q does not name %s", err, final)
+	}
+	if _, err := os.Stat(filepath.Join(tmp2, "etc")); err != nil {
+		t.Errorf("the refused tree is gone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(final, "usr/bin/x")); err != nil {
+		t.Errorf("the first tree is damaged: %v", err)
+	}
+	if err := PublishDir(filepath.Join(dir, "missing"), filepath.Join(dir, "other")); err == nil {
+		t.Error("publishing a missing tree succeeded")
+	}
+}

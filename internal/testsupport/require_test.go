@@ -3,6 +3,8 @@ package testsupport
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +67,19 @@ func TestRequire(t *testing.T) {
 				t.Errorf("message = %q, want it to start with %q", r.msg, tc.wantMsg)
 			}
 		})
+	}
+}
+
+func TestHostFile(t *testing.T) {
+	dir := t.TempDir()
+	p := HostFile(t, dir)
+	if b, err := os.ReadFile(p); err != nil || string(b) != "host secret\n" {
+		t.Fatalf("HostFile(%s) = %s: %q %v", dir, p, b, err)
+	}
+	t.Setenv("CI", "1")
+	r := &recorder{TB: t}
+	HostFile(r, filepath.Join(dir, "missing"))
+	if !r.failed || !strings.Contains(r.msg, "no file under") {
+		t.Fatalf("HostFile of a missing dir in CI: failed=%v %q", r.failed, r.msg)
 	}
 }

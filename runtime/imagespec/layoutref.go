@@ -20,7 +20,9 @@ func SplitLayoutRef(spec string, isDir func(path string) bool) (path, role strin
 	if isDir != nil && isDir(spec) {
 		return spec, ""
 	}
-	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
+	// A role never holds a "/": a colon before the last path element is
+	// part of the path.
+	if i := strings.LastIndexByte(spec, ':'); i >= 0 && !strings.Contains(spec[i+1:], "/") {
 		return spec[:i], spec[i+1:]
 	}
 	return spec, ""

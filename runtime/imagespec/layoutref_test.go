@@ -1,6 +1,7 @@
 package imagespec
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,8 @@ func TestSplitLayoutRef(t *testing.T) {
 		{"no check, no colon", "out", nil, "out", ""},
 		{"empty role", "out:", nil, "out", ""},
 		{"empty", "", nil, "", ""},
+		{"colon in a parent directory", "/a:b/out", nil, "/a:b/out", ""},
+		{"colon in a parent directory and a role", "/a:b/out:web", nil, "/a:b/out", "web"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, r := SplitLayoutRef(tc.spec, tc.isDir)
@@ -44,4 +47,21 @@ func TestSplitLayoutRefReadsNothing(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("isDir called %d times, want once (with the whole spec)", calls)
 	}
+}
+
+// FuzzSplitLayoutRef: the parts always join back into the spec, and a role
+// holds neither a colon nor a slash.
+func FuzzSplitLayoutRef(f *testing.F) {
+	for _, s := range []string{"out", "out:web", "/a:b/out:web", "/a:b/out", "", ":", "a::b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		path, role := SplitLayoutRef(spec, nil)
+		if strings.ContainsAny(role, ":/") {
+			t.Fatalf("role %q of %q holds : or /", role, spec)
+		}
+		if joined := path + ":" + role; joined != spec && path != spec {
+			t.Fatalf("SplitLayoutRef(%q) = %q, %q: does not join back", spec, path, role)
+		}
+	})
 }

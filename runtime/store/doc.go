@@ -3,7 +3,8 @@
 // from layers by hardlinks, and the current/previous pointers a node runs
 // from.
 //
-// Layout under the root (default /var/lib/undistro, the CLI passes it):
+// Layout under the root (the node passes it; see node.RootFromEnv). The root
+// is made 0700 so no other user can read the store or open its lock:
 //
 //	blobs/sha256/HEX    manifests, configs and compressed layers, verified
 //	layers/HEX/         one unpacked layer per diffID, files read-only
@@ -13,7 +14,8 @@
 //	state.json          {"current": DIGEST, "previous": DIGEST}
 //	current, previous   symlinks to roots/HEX, for people; state.json rules
 //	journal.json        the operation in flight, if any
-//	lock                flock(2) serialising writers across processes
+//	lock                flock(2) serialising writers across processes (0600);
+//	                    it holds "PID COMMAND" of the holder
 //
 // Everything is written to a ".tmp-" name in its final directory, fsynced
 // (files) or syncfs'd (trees), then renamed, so a crash leaves the old or the
@@ -21,8 +23,16 @@
 // flight and removes every ".tmp-" leftover. Each write step calls
 // crash.Point, so tests kill the process at every step and check recovery.
 //
-// Writers (Pull, Rootfs, Switch, Rollback, GC) hold the lock for the whole
-// operation; readers (Image, Current, Previous, List) never block.
+// Writers (Add, Pull, Rootfs, Switch, Rollback, GC) hold the lock for the
+// whole operation; readers (Image, Current, Previous, List) never block. A
+// writer waiting for the lock logs who holds it (from /proc/locks) and gives
+// up when its context ends (SIGTERM in the CLI), naming the holder.
+//
+// Resolve reads an image's manifest and config without writing anything;
+// Add then fetches and unpacks its layers. A node checks the Source Resolve
+// returns (signature, role, age) in between, so a refused image never
+// reaches the store. Registry pulls use go-containerregistry's default
+// keychain (docker's config.json in $DOCKER_CONFIG or ~/.docker).
 //
 // The files of a root are hardlinks to the layer files, which are read-only
 // (a-w) and shared by every image using the layer. Root ignores permission

@@ -24,10 +24,6 @@ func writeFile(path string, data []byte, what string) error {
 // syncDir fsyncs a directory so the renames in it are durable.
 func syncDir(dir, what string) error { return atomicfile.SyncDir(dir, atomicfile.Step(what)) }
 
-// syncFS flushes the whole filesystem holding dir (syncfs(2)): one call
-// instead of one fsync per file of an unpacked tree.
-func syncFS(dir, what string) error { return atomicfile.SyncFS(dir, atomicfile.Step(what)) }
-
 // removeTree removes a published tree: first renamed to a temporary name
 // (so it never looks complete while half removed), then deleted.
 func removeTree(path, what string) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/crash"
 	"github.com/un-distro/undistro/runtime/unpack"
 )
@@ -66,14 +67,10 @@ func (s *Store) layer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, p
 	if err := writeFile(final+".json", b, "layer.stats"); err != nil {
 		return err
 	}
-	if err := syncFS(tmp, "layer"); err != nil {
-		return err
-	}
-	crash.Point("layer.rename")
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("layer")); err != nil {
 		return fmt.Errorf("publishing layer %s: %w", diffID, err)
 	}
-	return syncDir(s.path("layers"), "layer")
+	return nil
 }
 
 // layerStream reads a stored layer blob as a tar stream; finish drains

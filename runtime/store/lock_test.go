@@ -212,3 +212,33 @@ func TestLockNotTakeableByOtherUsers(t *testing.T) {
 		t.Fatalf("nobody on the lock: %v\n%s\nwant permission denied", err, out)
 	}
 }
+
+// TestHolderFromProcLocks: a holder that records nothing in the lock file
+// (flock(1) here) is still named, from /proc/locks.
+func TestHolderFromProcLocks(t *testing.T) {
+	testsupport.RequireTool(t, "flock", "apt-get install util-linux")
+	root := filepath.Join(t.TempDir(), "store")
+	s, err := Open(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cmd := exec.Command("flock", filepath.Join(root, "lock"), "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; lockOwner(s.lock) != cmd.Process.Pid; i++ {
+		if i > 1000 {
+			t.Fatal("flock(1) never took the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = s.acquire(ctx)
+	want := fmt.Sprintf("held by pid %d (flock %s sleep 60)", cmd.Process.Pid, filepath.Join(root, "lock"))
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("acquire = %v, want ErrLocked naming %q", err, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/crash"
 	"github.com/un-distro/undistro/runtime/unpack"
 )
@@ -58,15 +59,8 @@ func (s *Store) rootfs(ctx context.Context, digest string) (string, error) {
 		_ = s.end()
 		return "", fmt.Errorf("assembling root of %s: %w", digest, err)
 	}
-	if err := syncFS(tmp, "root"); err != nil {
-		return "", err
-	}
-	crash.Point("root.rename")
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("root")); err != nil {
 		return "", fmt.Errorf("publishing root of %s: %w", digest, err)
-	}
-	if err := syncDir(s.path("roots"), "root"); err != nil {
-		return "", err
 	}
 	return final, s.end()
 }

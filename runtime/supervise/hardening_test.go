@@ -18,18 +18,13 @@ import (
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
-// needRoot skips (fails in CI) a test that needs root.
-func needRoot(t *testing.T) {
-	t.Helper()
-	testsupport.RequireRoot(t, "the service sandbox")
-}
-
 // probeRoot builds the sandbox probe into a fresh image root as
 // /usr/bin/probe, with a setuid-root copy /usr/bin/probe-suid and the
 // directories the sandbox mounts on.
 func probeRoot(t *testing.T) string {
 	t.Helper()
-	needRoot(t)
+	testsupport.RequireRoot(t, "the service sandbox")
+	testsupport.RequireTool(t, "go", "install Go (the probe is built with it)")
 	root := t.TempDir()
 	for _, d := range []string{"usr/bin", "etc", "proc", "dev", "tmp", "run", "var/lib/state"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -251,5 +246,40 @@ func TestCloseInheritedNotify(t *testing.T) {
 	}
 	if err := s.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadyInPrivateNetwork checks the readiness checks of a service in a
+// network namespace of its own reach it there: tcp and http dial into the
+// namespace, a command runs in it. Nothing on the host listens there.
+func TestReadyInPrivateNetwork(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
+	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
+		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
+	}
+	err := s.Start(context.Background(), []imagespec.Service{
+		httpd("tcp", "18081", &imagespec.Ready{TCP: "127.0.0.1:18081"}),
+		httpd("http", "18082", &imagespec.Ready{HTTP: "http://127.0.0.1:18082/index.html"}),
+		httpd("cmd", "18083", &imagespec.Ready{Command: []string{"/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18083/index.html"}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The host does not see the services' ports.
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:18081", time.Second); err == nil {
+		c.Close()
+		t.Error("a private service's port answers on the host's loopback")
 	}
 }

@@ -183,7 +183,13 @@ func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *pr
 	// the host; the context is wired by hand.
 	start := cmd.Start
 	if p.sandboxed {
-		start = func() error { return launch.StartConfined(cmd) }
+		// The check joins the service's network, IPC and UTS namespaces
+		// (its network may be the host's) and holds no more than it.
+		c := launch.Confinement{PID: p.pid, Namespaces: p.sandbox != nil, Legacy: s.o.Unhardened}
+		if p.sandbox != nil {
+			c.Caps, _ = launch.CapNumbers(p.sandbox.Capabilities) // checked at spawn
+		}
+		start = func() error { return launch.StartConfined(cmd, c) }
 	}
 	// In its own group, the check must be kept from the orphan reaper.
 	reaper.mu.Lock()

@@ -46,11 +46,15 @@ type Options struct {
 	// the host. Without Chroot, a service's exec path and work dir are
 	// taken relative to Root on the host (for tests and unprivileged use).
 	Root string
-	// Chroot runs each service sandboxed in Root: in new mount and PID
-	// namespaces, Root bind-mounted read-only, fresh /proc, a minimal /dev,
-	// tmpfs /tmp and /run (where the image has those directories); the
-	// service is PID 1 of its namespace (see internal/launch for what that
-	// means for signals and orphans). Readiness commands run in the
+	// Chroot runs each service sandboxed in Root: in new mount, PID, IPC,
+	// UTS and (unless it takes the host's) network namespaces, Root
+	// bind-mounted read-only, fresh /proc with the kernel's knobs
+	// read-only or masked, a minimal /dev, noexec tmpfs /tmp and /run
+	// (where the image has those directories), no capability but the
+	// service's grants, no_new_privs, the default seccomp filter and no
+	// inherited descriptor (see imagespec.Sandbox for the grants, and
+	// internal/launch); the service is PID 1 of its namespace (see
+	// internal/launch for what that means for signals and orphans). Readiness commands run in the
 	// service's root as it sees it (/proc/PID/root). It needs root, and
 	// the program must call MaybeLaunch first thing in main: the sandbox
 	// is set up by re-executing /proc/self/exe, which then execs the

@@ -54,7 +54,7 @@ func Add(root, src string, b []byte) ([]Key, error) {
 			return nil, err
 		}
 		path := filepath.Join(dir, strings.TrimPrefix(id, "sha256:")+".pub")
-		if err := writeFile(path, pem, 0o644); err != nil {
+		if err := writeFile(path, pem); err != nil {
 			return nil, fmt.Errorf("adding trusted key %s: %w", src, err)
 		}
 		out = append(out, Key{ID: id, Algorithm: Algorithm(k), Path: path, Key: k})

@@ -1,13 +1,10 @@
 package trust
 
-import (
-	"os"
+import "github.com/un-distro/undistro/internal/atomicfile"
 
-	"github.com/un-distro/undistro/internal/atomicfile"
-)
-
-// writeFile replaces path with b atomically (temp file, fsync, rename,
-// directory fsync).
-func writeFile(path string, b []byte, mode os.FileMode) error {
-	return atomicfile.WriteFile(path, b, mode, atomicfile.Step("trust.key"))
+// writeFile writes a key file atomically (temp, fsync, rename, fsync dir).
+func writeFile(path string, b []byte) error {
+	return atomicfile.WriteFile(path, b, 0o644, atomicfile.Step("trust.key"))
 }
+
+func syncDir(dir string) error { return atomicfile.SyncDir(dir, atomicfile.Step("trust.remove")) }

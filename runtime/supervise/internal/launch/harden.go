@@ -1,8 +1,11 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -47,6 +50,30 @@ func newSessionKeyring() error {
 // closeInherited marks every descriptor above stderr close-on-exec but
 // keep: the service gets nothing the supervisor itself inherited.
 func closeInherited(keep []int) error {
+	err := closeRanges(keep)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+		// Before Linux 5.11: one by one, from /proc/self/fd.
+		return closeListed(keep)
+	}
+	return err
+}
+
+func closeListed(keep []int) error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("listing inherited descriptors: %w", err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 || slices.Contains(keep, fd) {
+			continue
+		}
+		unix.CloseOnExec(fd) // the directory's own descriptor fails: harmless
+	}
+	return nil
+}
+
+func closeRanges(keep []int) error {
 	first := 3
 	for _, k := range append(slices.Sorted(slices.Values(keep)), -1) {
 		last := k - 1

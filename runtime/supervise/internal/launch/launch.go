@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
@@ -202,20 +205,78 @@ func readStatus(r *os.File) error {
 	return nil
 }
 
-// StartConfined starts cmd from a thread whose capability bounding set
-// lacks the capabilities a sandboxed service never gets, so cmd cannot
-// hold them even as root. The thread is discarded afterwards.
-func StartConfined(cmd *exec.Cmd) error {
+// Confinement is what a command started by StartConfined shares with a
+// sandboxed service.
+type Confinement struct {
+	// PID is the service's process: with Namespaces, the command joins
+	// its network, IPC and UTS namespaces.
+	PID        int
+	Namespaces bool
+	// Caps are the capabilities left in the bounding set (the service's
+	// grants); with Legacy, only the nine of old leave it.
+	Caps   []int
+	Legacy bool
+}
+
+// StartConfined starts cmd from a thread confined as c says: in the
+// service's namespaces, with the bounding set trimmed and no_new_privs
+// set, so cmd cannot hold more than the service even as root. The thread
+// is discarded afterwards. No seccomp filter: cmd's own start chroots.
+func StartConfined(cmd *exec.Cmd, c Confinement) error {
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread, its bounding set trimmed, ends with
-		// this goroutine instead of running other goroutines.
+		// Never unlocked: the thread, confined, ends with this goroutine
+		// instead of running other goroutines.
 		runtime.LockOSThread()
-		if err := dropCapabilities(); err != nil {
+		if err := confineThread(c); err != nil {
 			errc <- err
 			return
 		}
 		errc <- cmd.Start()
 	}()
 	return <-errc
+}
+
+func confineThread(c Confinement) error {
+	if c.Legacy {
+		return dropCapabilities()
+	}
+	if c.Namespaces {
+		for _, ns := range []struct {
+			name string
+			flag int
+		}{{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}} {
+			if err := setns(c.PID, ns.name, ns.flag); err != nil {
+				return err
+			}
+		}
+	}
+	for cp := 0; cp <= lastCap; cp++ {
+		if slices.Contains(c.Caps, cp) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0); err != nil {
+			if err == unix.EINVAL {
+				break
+			}
+			return fmt.Errorf("dropping capability %d: %w", cp, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// setns moves the calling thread into namespace name of process pid.
+func setns(pid int, name string, flag int) error {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/" + name)
+	if err != nil {
+		return fmt.Errorf("opening the service's %s namespace: %w", name, err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), flag); err != nil {
+		return fmt.Errorf("joining the service's %s namespace: %w", name, err)
+	}
+	return nil
 }

@@ -87,7 +87,7 @@ func TestStartConfined(t *testing.T) {
 	var out strings.Builder
 	cmd := exec.Command("/bin/cat", "/proc/self/status")
 	cmd.Stdout = &out
-	if err := StartConfined(cmd); err != nil {
+	if err := StartConfined(cmd, Confinement{Legacy: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -108,5 +108,42 @@ func TestStartConfined(t *testing.T) {
 	}
 	if got := capBnd(out.String()); got&(1<<unix.CAP_SYS_ADMIN) == 0 {
 		t.Errorf("a command started afterwards lacks CAP_SYS_ADMIN (bounding set %x)", got)
+	}
+}
+
+// TestCloseInherited checks both ways of closing inherited descriptors at
+// exec leave stdio and the kept ones open, and mark the rest.
+func TestCloseInherited(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		close func([]int) error
+	}{{"close_range", closeRanges}, {"one by one", closeListed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p [2]int
+			if err := unix.Pipe2(p[:], 0); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(p[0])
+			defer unix.Close(p[1])
+			if err := tc.close([]int{p[1]}); err != nil {
+				t.Fatal(err)
+			}
+			flags := func(fd int) int {
+				f, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+			if flags(p[0])&unix.FD_CLOEXEC == 0 {
+				t.Errorf("fd %d not marked close-on-exec", p[0])
+			}
+			if flags(p[1])&unix.FD_CLOEXEC != 0 {
+				t.Errorf("kept fd %d marked close-on-exec", p[1])
+			}
+			if flags(2)&unix.FD_CLOEXEC != 0 {
+				t.Error("stderr marked close-on-exec")
+			}
+		})
 	}
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
+)
+
+// nodeBinaryBudget is the most the stripped node binary (-tags
+// undistro_node), which every image carries, may weigh.
+const nodeBinaryBudget = 10_000_000
+
+// TestNodeBinaryIsLean builds the node binary as images ship it and checks
+// it carries no signing, transparency-log or cosign CLI code (the node only
+// verifies, with runtime/policy) and stays within its size budget.
+func TestNodeBinaryIsLean(t *testing.T) {
+	testsupport.SkipShort(t, "builds the node binary")
+	bin := filepath.Join(t.TempDir(), "undistro-node")
+	build := exec.Command("go", "build", "-tags", "undistro_node", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the node binary: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	for _, mod := range []string{
+		"github.com/sigstore/cosign/v2",           // cosign's library and CLI
+		"github.com/sigstore/rekor",               // Rekor client
+		"github.com/sigstore/rekor-tiles/v2",      // Rekor v2 client
+		"github.com/sigstore/sigstore-go",         // bundle verification, TUF
+		"github.com/sigstore/timestamp-authority", // TSA client
+		"github.com/theupdateframework/go-tuf/v2", // TUF client
+	} {
+		if strings.Contains(string(out), "\tdep\t"+mod+"\t") {
+			t.Errorf("the node binary links %s:\n%s", mod, out)
+		}
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node binary: %d bytes (budget %d)", fi.Size(), nodeBinaryBudget)
+	if fi.Size() > nodeBinaryBudget {
+		t.Errorf("the node binary is %d bytes, over its budget of %d", fi.Size(), nodeBinaryBudget)
+	}
+}
