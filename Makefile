@@ -56,7 +56,7 @@ demo: deps build ## build base and web, serve a registry, push, sign, verify, pr
 	@bash .ci/demo.sh "$(CURDIR)/$(BIN)" "$(DEMO_DIR)" "$(DEMO_ADDR)"
 
 .PHONY: bench
-bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, switch, idle RSS vs s6
+bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, registry push/pull vs docker-registry, switch, idle RSS vs s6
 	@bash .ci/bench.sh "$(CURDIR)/$(BIN)"
 
 .PHONY: clean
