@@ -377,7 +377,7 @@ func TestProbeSeesUnhardened(t *testing.T) {
 		t.Error("the probe saw no inherited descriptor in the sandbox of before")
 	}
 	problems := strings.Join(sandboxprobe.Problems(r, sandboxprobe.Expect{UID: 0, NoNewPrivs: true}), "\n")
-	for _, want := range []string{"CapEff", "CapBnd", "NoNewPrivs 0", "Seccomp 0", "af_packet: allowed, want refused", "inherited descriptors"} {
+	for _, want := range []string{"CapEff", "CapBnd", "NoNewPrivs 0", "Seccomp 0", "af_packet: allowed, want refused", "inherited descriptors", "/tmp lacks noexec"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("Problems does not report %q:\n%s", want, problems)
 		}
