@@ -99,6 +99,9 @@ func Problems(r *Result, e Expect) []string {
 			out = append(out, fmt.Sprintf("%s: %s, want refused", c, got))
 		}
 	}
+	if r.Mounts == nil || r.FDs == nil {
+		out = append(out, "mounts or descriptors not reported: the probe is out of date")
+	}
 	if len(r.Mounts) > 0 {
 		out = append(out, fmt.Sprintf("mounts %q, want nosuid and nodev everywhere, noexec on /tmp, /run and /dev/shm", r.Mounts))
 	}
