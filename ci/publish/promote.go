@@ -1,0 +1,45 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// MainTag is the tag that follows main: the newest published commit.
+const MainTag = "main"
+
+// Promote moves registry/ROLE:main to the image of registry/ROLE:<commit>
+// for every role, and returns the moved references by role. It first
+// resolves every role's commit tag, so a role that was not published
+// (a failed matrix job) moves nothing at all.
+func Promote(ctx context.Context, registry, commit string, roles []string) (map[string]string, error) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	type move struct {
+		tag  name.Tag
+		desc *remote.Descriptor
+	}
+	var moves []move
+	for _, r := range roles {
+		src, err := name.NewTag(registry + "/" + r + ":" + commit)
+		if err != nil {
+			return nil, fmt.Errorf("promoting %s: %w", r, err)
+		}
+		desc, err := remote.Get(src, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("promoting %s: %s was not published: %w (nothing moved to :%s)", r, src, err, MainTag)
+		}
+		moves = append(moves, move{tag: src.Context().Tag(MainTag), desc: desc})
+	}
+	moved := map[string]string{}
+	for i, m := range moves {
+		if err := remote.Tag(m.tag, m.desc, opts...); err != nil {
+			return moved, fmt.Errorf("moving %s to %s: %w", m.tag, m.desc.Digest, err)
+		}
+		moved[roles[i]] = m.tag.String()
+	}
+	return moved, nil
+}
