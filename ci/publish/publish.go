@@ -164,7 +164,11 @@ func run(ctx context.Context, cfg Config, s *Summary) error {
 		return err
 	}
 	for i := range s.Roles {
-		s.Roles[i].Main = moved[s.Roles[i].Role]
+		for _, m := range moved {
+			if m.Role == s.Roles[i].Role {
+				s.Roles[i].Main = m.Main
+			}
+		}
 	}
 	s.MainMoved = true
 	return nil
