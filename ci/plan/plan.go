@@ -63,6 +63,9 @@ func Compute(ctx context.Context, repo, base, head string) (*Plan, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tree)
+	if err := g.Skeleton(ctx, headID, tree); err != nil {
+		return nil, fmt.Errorf("planning: %w", err)
+	}
 	if err := g.Export(ctx, headID, tree, "recipes", "images"); err != nil {
 		return nil, fmt.Errorf("planning: %w", err)
 	}
@@ -139,7 +142,9 @@ func compute(tree string, changed []string) (*Plan, error) {
 				continue
 			}
 		}
-		if _, ok := roles[name]; ok || roleFileExisted(nested, name) {
+		// A role at head, or one whose file changed (a role removed with
+		// its config directory).
+		if _, ok := roles[name]; ok || !nested || slices.Contains(changed, "images/"+name+".toml") {
 			p.RoleFiles = append(p.RoleFiles, f)
 			touched[name] = true
 		}
@@ -156,10 +161,6 @@ func compute(tree string, changed []string) (*Plan, error) {
 	}
 	return p, nil
 }
-
-// roleFileExisted: images/NAME.toml of a role deleted at head is still a
-// role file that changed (and republishes nothing).
-func roleFileExisted(nested bool, name string) bool { return !nested && name != "" }
 
 // inheritsTouched reports whether r inherits, directly or not, a role in
 // touched.

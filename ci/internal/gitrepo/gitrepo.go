@@ -81,6 +81,28 @@ func (r Repo) Dirty(ctx context.Context) ([]string, error) {
 	return files, nil
 }
 
+// Skeleton creates under dst every directory of commit, empty: enough for
+// path sources to resolve without copying the repository.
+func (r Repo) Skeleton(ctx context.Context, commit, dst string) error {
+	out, err := r.git(ctx, nil, "ls-tree", "-r", "-d", "-z", "--name-only", "--full-tree", commit)
+	if err != nil {
+		return fmt.Errorf("listing directories at %s: %w", commit, err)
+	}
+	for _, n := range bytes.Split(out, []byte{0}) {
+		name := string(n)
+		if name == "" {
+			continue
+		}
+		if clean := path.Clean(name); clean != name || path.IsAbs(name) || strings.HasPrefix(name, "../") || name == ".." {
+			return fmt.Errorf("commit %s holds an unsafe path %q", commit, name)
+		}
+		if err := os.MkdirAll(filepath.Join(dst, filepath.FromSlash(name)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Export writes the files under dirs (repository-relative) as they are in
 // commit into dst, which must exist. A directory missing at commit is
 // skipped. Symbolic links are recreated when they stay inside dst;
