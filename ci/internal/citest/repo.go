@@ -89,12 +89,12 @@ path = "/etc/edge.conf"
 source = "edge.conf"
 mode = "0644"
 `,
-	"images/edge/edge.conf": "edge = 1\n",
-	"src/a/data.txt":        "a-data\n",
-	"src/b/README":          "b\n",
-	"src/c/main.txt":        "c-main\n",
-	"src/d/d.txt":           "d\n",
-	"src/d/docs/notes.md":   "not part of d\n",
+	"images/edge/edge.conf":   "edge = 1\n",
+	"src/a/data.txt":          "a-data\n",
+	"src/b/README":            "b\n",
+	"src/c/main.txt":          "c-main\n",
+	"src/d/d.txt":             "d\n",
+	"src/d/docs/notes.md":     "not part of d\n",
 	".github/workflows/x.yml": "name: x\n",
 }
 
