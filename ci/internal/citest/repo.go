@@ -99,12 +99,14 @@ mode = "0644"
 }
 
 // Repo writes Files into a new git repository, commits them and returns
-// the repository's directory.
+// the repository's directory. The fixture's commit (HEAD) follows an empty
+// first commit (HEAD~1), so a plan of HEAD~1..HEAD holds every role.
 func Repo(t testing.TB) string {
 	t.Helper()
 	testsupport.RequireTool(t, "git", "apt-get install git")
 	dir := t.TempDir()
 	Git(t, dir, "init", "-q", "-b", "main")
+	Commit(t, dir, "empty")
 	Write(t, dir, Files)
 	Commit(t, dir, "fixture")
 	return dir
