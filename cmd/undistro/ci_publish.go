@@ -50,6 +50,9 @@ config (docker login).`,
 				cfg.Progress = cmd.ErrOrStderr()
 			}
 			s, err := publish.Publish(cmd.Context(), cfg)
+			if summary == "" {
+				summary = os.Getenv("GITHUB_STEP_SUMMARY")
+			}
 			if summary != "" {
 				if werr := appendSummary(summary, s); werr != nil {
 					err = errors.Join(err, werr)
@@ -79,7 +82,7 @@ config (docker login).`,
 	f.StringVar(&cfg.Cache, "cache", "", "cache directory (default $UNDISTRO_CACHE or the user cache dir)")
 	f.IntVarP(&cfg.Jobs, "jobs", "j", 0, "parallel jobs inside a build ($JOBS; default: CPUs)")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.StringVar(&summary, "summary", os.Getenv("GITHUB_STEP_SUMMARY"), "append a Markdown summary to this file")
+	f.StringVar(&summary, "summary", "", "append a Markdown summary to this file (default $GITHUB_STEP_SUMMARY)")
 	_ = cmd.MarkFlagRequired("base")
 	_ = cmd.MarkFlagRequired("registry")
 	return cmd
