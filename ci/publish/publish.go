@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/un-distro/undistro/builder"
 	"github.com/un-distro/undistro/builder/sandbox"
@@ -45,6 +46,17 @@ type Config struct {
 	Out   string
 	Cache string
 	Jobs  int
+	// CacheRegistry is the REGISTRY/PREFIX whose cache/ repositories share
+	// built packages between runs and machines (see
+	// builder.WithCacheRegistry): a package whose build key is there,
+	// signed by SignKey or one of CacheKeys, is pulled instead of built,
+	// and with SignKey every package is pushed there. Default (""):
+	// Registry. NoCacheRegistry turns it off.
+	CacheRegistry   string
+	NoCacheRegistry bool
+	// CacheKeys are public key files (cosign .pub) whose cache entries are
+	// trusted besides SignKey's own. Keyless runs pull only with these.
+	CacheKeys []string
 	// Progress receives the builder's progress lines; nil is silent.
 	Progress io.Writer
 	// BuildOptions are passed on to builder.Build after publish's own
@@ -72,6 +84,7 @@ type RoleResult struct {
 	Main   string   `json:"main,omitempty"` // Registry/ROLE:main, once moved
 	Built  []string `json:"built"`
 	Cached []string `json:"cached"`
+	Pulled []string `json:"pulled"` // of Cached, taken from the cache registry
 }
 
 // Failure names what broke a run.
@@ -146,7 +159,18 @@ func run(ctx context.Context, cfg Config, s *Summary) error {
 		opts = append(opts, builder.WithProgress(cfg.Progress))
 	}
 	if !cfg.Keyless {
-		opts = append(opts, builder.WithSigning(cfg.SignKey, cfg.Pass))
+		pass := cfg.Pass
+		if pass != nil {
+			pass = sync.OnceValues(pass) // one prompt for both uses of the key
+		}
+		opts = append(opts, builder.WithSigning(cfg.SignKey, pass))
+		cacheOpts, err := cacheOptions(cfg, pass)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, cacheOpts...)
+	} else if !cfg.NoCacheRegistry && len(cfg.CacheKeys) > 0 {
+		opts = append(opts, builder.WithCacheRegistry(cacheRegistry(cfg)), builder.WithCacheKeyFiles(cfg.CacheKeys...))
 	}
 	results, err := builder.Build(ctx, roles, append(opts, cfg.BuildOptions...)...)
 	if err != nil {
@@ -154,7 +178,7 @@ func run(ctx context.Context, cfg Config, s *Summary) error {
 	}
 	for _, r := range results {
 		s.Roles = append(s.Roles, RoleResult{Role: r.Role, Digest: r.Digest, Ref: r.Ref,
-			Built: nonNil(r.Built), Cached: nonNil(r.Cached)})
+			Built: nonNil(r.Built), Cached: nonNil(r.Cached), Pulled: nonNil(r.Pulled)})
 	}
 	if !cfg.MoveMain {
 		return nil
@@ -172,6 +196,30 @@ func run(ctx context.Context, cfg Config, s *Summary) error {
 	}
 	s.MainMoved = true
 	return nil
+}
+
+func cacheRegistry(cfg Config) string {
+	if cfg.CacheRegistry != "" {
+		return cfg.CacheRegistry
+	}
+	return cfg.Registry
+}
+
+// cacheOptions shares packages through the cache registry, pushing with
+// the signing key.
+func cacheOptions(cfg Config, pass sign.PassFunc) ([]builder.Option, error) {
+	if cfg.NoCacheRegistry {
+		return nil, nil
+	}
+	s, err := sign.NewSigner(cfg.SignKey, pass)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key %s: %w", cfg.SignKey, err)
+	}
+	opts := []builder.Option{builder.WithCacheRegistry(cacheRegistry(cfg)), builder.WithCachePush(s)}
+	if len(cfg.CacheKeys) > 0 {
+		opts = append(opts, builder.WithCacheKeyFiles(cfg.CacheKeys...))
+	}
+	return opts, nil
 }
 
 func validate(cfg Config) error {

@@ -21,7 +21,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "packages  %s\nroles     %s\n", list(s.Plan.Packages), list(s.Plan.Roles))
 	}
 	for _, r := range s.Roles {
-		fmt.Fprintf(&b, "%s  %s@%s  built: %s  cached: %s\n", r.Role, r.Ref, r.Digest, list(r.Built), list(r.Cached))
+		fmt.Fprintf(&b, "%s  %s@%s  built: %s  cached: %s  pulled: %s\n", r.Role, r.Ref, r.Digest, list(r.Built), list(r.Cached), list(r.Pulled))
 		if r.Main != "" {
 			fmt.Fprintf(&b, "%s  %s moved\n", r.Role, r.Main)
 		}
@@ -54,13 +54,13 @@ func (s *Summary) WriteMarkdown(w io.Writer) error {
 			s.Plan.Base[:min(12, len(s.Plan.Base))], code(s.Plan.Packages), code(s.Plan.Roles), s.Signing)
 	}
 	if len(s.Roles) > 0 {
-		b.WriteString("| role | image | digest | main | built | cached |\n|---|---|---|---|---|---|\n")
+		b.WriteString("| role | image | digest | main | built | cached (pulled) |\n|---|---|---|---|---|---|\n")
 		for _, r := range s.Roles {
 			main := "not moved"
 			if r.Main != "" {
 				main = "`" + r.Main + "`"
 			}
-			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s | %s |\n", r.Role, r.Ref, r.Digest, main, code(r.Built), code(r.Cached))
+			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s | %s (%s) |\n", r.Role, r.Ref, r.Digest, main, code(r.Built), code(r.Cached), code(r.Pulled))
 		}
 		b.WriteString("\n")
 	}

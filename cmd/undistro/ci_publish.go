@@ -35,6 +35,11 @@ the matrix moves main with 'undistro ci promote'. --keyless pushes the
 images unsigned for the workflow to sign with cosign's keyless (OIDC)
 signing before promote: an explicit opt-in, shown in the summary.
 
+Packages are shared through the registry cache (REG/PREFIX/cache/NAME:KEY,
+see 'undistro build --cache-registry'): a package built by an earlier run
+or another job, signed by --sign-key or a --cache-key, is pulled instead of
+built, and every package is pushed there signed with --sign-key.
+
 The summary is appended as Markdown to $GITHUB_STEP_SUMMARY when it is set
 and printed as text (or JSON with --json). Credentials come from the Docker
 config (docker login).`,
@@ -75,6 +80,9 @@ config (docker login).`,
 	f.StringVar(&cfg.Registry, "registry", "", "REGISTRY/PREFIX to push ROLE:<commit> and ROLE:main under (required)")
 	f.StringVar(&cfg.SignKey, "sign-key", "", "cosign private key signing every image (password: COSIGN_PASSWORD)")
 	f.BoolVar(&cfg.Keyless, "keyless", false, "push unsigned for a keyless cosign signature by the workflow (explicit opt-in)")
+	f.StringVar(&cfg.CacheRegistry, "cache-registry", "", "REGISTRY/PREFIX sharing built packages (pull instead of build; push with --sign-key); default: --registry")
+	f.BoolVar(&cfg.NoCacheRegistry, "no-cache-registry", false, "neither pull nor push packages through a registry cache")
+	f.StringArrayVar(&cfg.CacheKeys, "cache-key", nil, "also trust registry cache entries signed by this cosign public key (repeatable; keyless runs pull only with these)")
 	f.StringSliceVar(&cfg.Roles, "role", nil, "publish only these planned roles (a matrix job); default: all planned")
 	f.BoolVar(&noMain, "no-main", false, "do not move ROLE:main (the matrix job; 'undistro ci promote' moves it)")
 	f.StringVar(&cfg.Repo, "repo", ".", "git work tree to publish (its HEAD)")
