@@ -32,8 +32,11 @@ type Config struct {
 	SignKey string
 	Pass    sign.PassFunc
 	// Keyless pushes the images unsigned for a later keyless cosign
-	// signature (GitHub OIDC) by the workflow: an explicit opt-in.
+	// signature (GitHub OIDC) by the workflow: an explicit opt-in. Each
+	// role's SBOM is then written to SBOMDir/ROLE.spdx.json (default
+	// Out + ".sbom") for the workflow to attest.
 	Keyless bool
+	SBOMDir string
 	// Roles restricts the run to these planned roles (one matrix job);
 	// empty means every planned role. A role the plan does not name is an
 	// error.
@@ -85,6 +88,8 @@ type RoleResult struct {
 	Built  []string `json:"built"`
 	Cached []string `json:"cached"`
 	Pulled []string `json:"pulled"` // of Cached, taken from the cache registry
+	// SBOM is the SPDX document written for a keyless run to attest.
+	SBOM string `json:"sbom,omitempty"`
 }
 
 // Failure names what broke a run.
@@ -179,6 +184,15 @@ func run(ctx context.Context, cfg Config, s *Summary) error {
 	for _, r := range results {
 		s.Roles = append(s.Roles, RoleResult{Role: r.Role, Digest: r.Digest, Ref: r.Ref,
 			Built: nonNil(r.Built), Cached: nonNil(r.Cached), Pulled: nonNil(r.Pulled)})
+	}
+	if cfg.Keyless {
+		dir := cfg.SBOMDir
+		if dir == "" {
+			dir = strings.TrimSuffix(cfg.Out, "/") + ".sbom"
+		}
+		if s.Roles, err = writeSBOMs(dir, cfg.Out, s.Roles); err != nil {
+			return err
+		}
 	}
 	if !cfg.MoveMain {
 		return nil

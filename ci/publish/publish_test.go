@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/crane"
 
+	"github.com/un-distro/undistro/builder/sbom"
 	"github.com/un-distro/undistro/builder/sign"
 	"github.com/un-distro/undistro/ci/internal/citest"
 	"github.com/un-distro/undistro/internal/testsupport"
@@ -255,5 +256,47 @@ func runCosign(t *testing.T, bin, dir string, args ...string) {
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TUF_ROOT=" + filepath.Join(dir, "tuf"), "SIGSTORE_NO_CACHE=1"}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestPublishKeyless: a keyless matrix job (one role, main not moved)
+// pushes ROLE:<commit> with no signature of its own and writes the role's
+// SBOM for the workflow's cosign attest.
+func TestPublishKeyless(t *testing.T) {
+	testsupport.RequireTool(t, "bwrap", "apt-get install bubblewrap")
+	ctx := context.Background()
+	repo := citest.Repo(t)
+	head := citest.Git(t, repo, "rev-parse", "HEAD")
+	reg := imagetest.Registry(t) + "/distro"
+	out := filepath.Join(t.TempDir(), "oci")
+	s, err := Publish(ctx, Config{Repo: repo, Base: "HEAD~1", Registry: reg, Keyless: true, Roles: []string{"tools"},
+		Out: out, Cache: t.TempDir(), Jobs: 1})
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if s.Signing != "keyless" || len(s.Roles) != 1 || s.Roles[0].Role != "tools" || s.MainMoved {
+		t.Fatalf("summary = %+v", s)
+	}
+	r := s.Roles[0]
+	if d := digestOf(t, reg+"/tools:"+head); d != r.Digest {
+		t.Errorf("tools:%s = %s, want %s", head, d, r.Digest)
+	}
+	for _, ref := range []string{reg + "/tools:main", reg + "/edge:" + head, reg + "/tools:" + imagetest.AttachmentTag(r.Digest, "sig")} {
+		if tagExists(t, ref) {
+			t.Errorf("%s exists after a keyless matrix job", ref)
+		}
+	}
+	if r.SBOM != out+".sbom/tools.spdx.json" {
+		t.Errorf("SBOM path %q", r.SBOM)
+	}
+	doc, err := os.ReadFile(r.SBOM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sbom.Validate(doc); err != nil {
+		t.Errorf("SBOM does not validate: %v", err)
+	}
+	if !strings.Contains(string(doc), strings.TrimPrefix(r.Digest, "sha256:")) || !strings.Contains(string(doc), `"d"`) {
+		t.Errorf("SBOM does not name the image digest and package d:\n%s", doc)
 	}
 }

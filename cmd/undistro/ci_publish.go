@@ -33,7 +33,8 @@ package and its build log. The work tree must be clean.
 A matrix job publishes one role with --role ROLE --no-main; the job after
 the matrix moves main with 'undistro ci promote'. --keyless pushes the
 images unsigned for the workflow to sign with cosign's keyless (OIDC)
-signing before promote: an explicit opt-in, shown in the summary.
+signing before promote: an explicit opt-in, shown in the summary; each
+role's SPDX SBOM is then written to --sbom-dir for 'cosign attest'.
 
 Packages are shared through the registry cache (REG/PREFIX/cache/NAME:KEY,
 see 'undistro build --cache-registry'): a package built by an earlier run
@@ -80,6 +81,7 @@ config (docker login).`,
 	f.StringVar(&cfg.Registry, "registry", "", "REGISTRY/PREFIX to push ROLE:<commit> and ROLE:main under (required)")
 	f.StringVar(&cfg.SignKey, "sign-key", "", "cosign private key signing every image (password: COSIGN_PASSWORD)")
 	f.BoolVar(&cfg.Keyless, "keyless", false, "push unsigned for a keyless cosign signature by the workflow (explicit opt-in)")
+	f.StringVar(&cfg.SBOMDir, "sbom-dir", "", "with --keyless, write each role's SPDX SBOM here as ROLE.spdx.json for cosign attest (default: --out + \".sbom\")")
 	f.StringVar(&cfg.CacheRegistry, "cache-registry", "", "REGISTRY/PREFIX sharing built packages (pull instead of build; push with --sign-key); default: --registry")
 	f.BoolVar(&cfg.NoCacheRegistry, "no-cache-registry", false, "neither pull nor push packages through a registry cache")
 	f.StringArrayVar(&cfg.CacheKeys, "cache-key", nil, "also trust registry cache entries signed by this cosign public key (repeatable; keyless runs pull only with these)")
