@@ -49,7 +49,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 print("commit", s["commit"])
 for r in s["roles"]:
-    print(f'{r["role"]}: {r["ref"]}@{r["digest"]} main={r.get("main", "-")} built={r["built"]} cached={r["cached"]}')
+    print(f'{r["role"]}: {r["ref"]}@{r["digest"]} main={r.get("main", "-")} built={r["built"]} cached={r["cached"]} pulled={r["pulled"]}')
 if not s["roles"]:
     print("nothing to publish: the plan is empty")
 PY
