@@ -71,7 +71,7 @@ distro: deps build ## the distro pipeline locally: plan DISTRO_BASE..HEAD, build
 	@bash .ci/distro.sh "$(CURDIR)/$(BIN)" "$(DISTRO_DIR)" "$(DISTRO_BASE)"
 
 .PHONY: bench
-bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, switch, idle RSS vs s6
+bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, registry push/pull vs docker-registry, switch, idle RSS vs s6
 	@bash .ci/bench.sh "$(CURDIR)/$(BIN)"
 
 .PHONY: clean

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: build the shipped base and web roles, serve the embedded
+# make demo: build the shipped base and web roles, serve the origin
 # registry, push, sign with a demo key, verify, and print digests and sizes.
+# The registry has a user, so pushing needs credentials: they are read from
+# a docker config (DOCKER_CONFIG) as docker, skopeo and crane read them.
 set -euo pipefail
 bin=$1 dir=$2 addr=$3
 mkdir -p "$dir"
@@ -8,11 +10,19 @@ export UNDISTRO_CACHE=${UNDISTRO_CACHE:-$dir/cache}
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-undistro-demo}
 log=$dir/registry.log
 
+# A demo user with a fresh password, logged in through a docker config.
+pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+printf '%s\n' "$pass" | "$bin" serve user add demo --data "$dir/registry" --password-stdin >/dev/null
+export DOCKER_CONFIG=$dir/docker
+mkdir -p "$DOCKER_CONFIG"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$addr" "$(printf 'demo:%s' "$pass" | base64 -w0)" >"$DOCKER_CONFIG/config.json"
+chmod 600 "$DOCKER_CONFIG/config.json"
+
 "$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1 &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
-	curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break
+	case $(curl -s -o /dev/null -w '%{http_code}' "http://$addr/v2/" 2>/dev/null) in 200 | 401) break ;; esac
 	kill -0 $srv 2>/dev/null || { cat "$log"; exit 1; }
 	sleep 0.1
 done
@@ -28,4 +38,8 @@ echo "==> verifying signatures and attestations"
 for role in base web; do
 	"$bin" verify "$addr/undistro/$role:latest" --key "$dir/demo.pub"
 done
-echo "OCI layout: $dir/oci   registry data: $dir/registry"
+echo "==> anonymous pushes are refused (401), pulls are not"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$addr/v2/undistro/web/blobs/uploads/")
+[ "$code" = 401 ] || { echo "anonymous push answered $code, want 401" >&2; exit 1; }
+curl -fsS -o /dev/null "http://$addr/v2/undistro/web/tags/list"
+echo "OCI layout: $dir/oci   registry data: $dir/registry   credentials: $DOCKER_CONFIG/config.json"

@@ -1,7 +1,11 @@
 package origin
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -152,5 +156,31 @@ func TestNonLoopbackNeedsUsersAndTLS(t *testing.T) {
 				t.Errorf("error %q: mentions users wrongly", err)
 			}
 		})
+	}
+}
+
+// TestNetworkOriginStaysClosed: an origin listening beyond loopback whose
+// last user is removed refuses writes instead of opening up.
+func TestNetworkOriginStaysClosed(t *testing.T) {
+	cert, key := selfSigned(t)
+	data := t.TempDir()
+	mustAddUser(t, data, "ci", "pw")
+	srv, _ := start(t, data, WithAddr("0.0.0.0:0"), WithTLS(cert, key))
+	if err := RemoveUser(t.Context(), data, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	ht := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer ht.CloseIdleConnections() // else the server drains an idle HTTP/2 connection
+	tr := remote.WithTransport(ht)
+	port := srv.Addr().(*net.TCPAddr).Port
+	r := ref(t, fmt.Sprintf("127.0.0.1:%d/undistro/web:latest", port))
+	if err := remote.Write(r, randomImage(t), tr); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("anonymous push with no users left on a network origin: %v, want 401", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/distribution/distribution/v3/registry/storage"
+	"github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/opencontainers/go-digest"
 )
@@ -63,7 +64,7 @@ func GarbageCollect(ctx context.Context, data string, gc GCOptions, opts ...Opti
 	var rep GCReport
 	count := func(n *int, size *int64) error {
 		*n, *size = 0, 0
-		return reg.Blobs().Enumerate(ctx, func(d digest.Digest) error {
+		err := reg.Blobs().Enumerate(ctx, func(d digest.Digest) error {
 			desc, err := reg.BlobStatter().Stat(ctx, d)
 			if err != nil {
 				return fmt.Errorf("stat blob %s: %w", d, err)
@@ -72,9 +73,18 @@ func GarbageCollect(ctx context.Context, data string, gc GCOptions, opts ...Opti
 			*size += desc.Size
 			return nil
 		})
+		if errors.As(err, new(driver.PathNotFoundError)) {
+			return nil // nothing pushed yet
+		}
+		return err
 	}
 	if err := count(&rep.BlobsBefore, &rep.BytesBefore); err != nil {
 		return nil, fmt.Errorf("counting blobs: %w", err)
+	}
+	if _, err := drv.Stat(ctx, "/docker/registry/v2/repositories"); errors.As(err, new(driver.PathNotFoundError)) {
+		// No repository was ever pushed (the engine's mark fails on that).
+		rep.BlobsAfter, rep.BytesAfter = rep.BlobsBefore, rep.BytesBefore
+		return &rep, nil
 	}
 	err = storage.MarkAndSweep(ctx, drv, reg, storage.GCOpts{
 		DryRun:         gc.DryRun,

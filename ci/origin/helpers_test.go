@@ -14,6 +14,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/un-distro/undistro/ci/origin/internal/htpasswd"
 )
 
 // start runs an origin on 127.0.0.1:0 over data until the test ends (or
@@ -91,9 +94,16 @@ func statusOf(err error) int {
 	return 0
 }
 
+// mustAddUser adds a user as AddUser does, but hashed at bcrypt's minimum
+// cost: the default cost is slow on purpose, and slower under -race.
+// TestUsers covers AddUser itself.
 func mustAddUser(t *testing.T, data, user, pass string) {
 	t.Helper()
-	if _, err := AddUser(t.Context(), data, user, []byte(pass)); err != nil {
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := htpasswd.Update(HtpasswdPath(data), func(u htpasswd.Users) error { u[user] = h; return nil }); err != nil {
 		t.Fatal(err)
 	}
 }

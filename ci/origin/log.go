@@ -3,6 +3,7 @@ package origin
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/distribution/distribution/v3/configuration"
@@ -45,9 +46,11 @@ func (slogHook) Fire(e *logrus.Entry) error {
 	}
 	l := slog.Default()
 	lv := slogLevel(e.Level)
-	if st, ok := e.Data["http.response.status"].(int); ok && st < 500 && lv > slog.LevelInfo {
-		// The engine logs every 4xx (a HEAD of a missing blob, a
-		// refused login) as an error: they are the client's, not ours.
+	st, hasStatus := e.Data["http.response.status"].(int)
+	if lv > slog.LevelInfo && (hasStatus && st < 500 || strings.HasPrefix(e.Message, "error authorizing context")) {
+		// The engine logs every 4xx (a HEAD of a missing blob) and every
+		// 401 challenge (each client's first request) as a warning or an
+		// error: they are the client's doing, not the server's.
 		lv = slog.LevelInfo
 	}
 	if !l.Enabled(ctx, lv) {

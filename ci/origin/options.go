@@ -66,7 +66,8 @@ func WithConfigFile(path string) Option {
 // (GET/HEAD content, list tags and the catalog) once users exist. The
 // default is true: undistro images hold no secrets (a build cannot read
 // any) and nodes verify signatures, so what needs guarding is writing, and
-// every node of a fleet would otherwise need registry credentials.
+// every node of a fleet would otherwise need registry credentials. An auth
+// section in the configuration file replaces undistro's users and this.
 func WithAnonymousPull(allow bool) Option {
 	return func(o *options) error {
 		o.anonymousPull = allow

@@ -120,7 +120,6 @@ func New(ctx context.Context, data string, opts ...Option) (s *Server, err error
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          nil,
 		},
 	}
 	return s, nil

@@ -146,3 +146,17 @@ func TestRepoName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRepoName: the front door parses every request path; it must not
+// panic, and a name it finds is what the path holds after /v2/.
+func FuzzRepoName(f *testing.F) {
+	for _, s := range []string{"/v2/a/b/manifests/latest", "/v2/a b/blobs/uploads/", "/v2//manifests/", "/v2/x/tags/list/manifests/y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		name, ok := repoName(path)
+		if ok && !strings.HasPrefix(path, "/v2/"+name+"/") {
+			t.Fatalf("repoName(%q) = %q, not a prefix of the path", path, name)
+		}
+	})
+}

@@ -96,9 +96,16 @@ func TestServeCommand(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v2/: %s", resp.Status)
 	}
+	if _, err := undistroIn(t.Context(), "", "serve", "gc", "--data", data); err == nil || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("gc beside a running server: %v, want a refusal", err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve after cancel: %v", err)
+	}
+	out, err := undistroIn(t.Context(), "", "serve", "gc", "--data", data)
+	if err != nil || !strings.Contains(out, "deleted 0 of 0 blobs") {
+		t.Fatalf("gc of an empty registry: %q %v", out, err)
 	}
 }
 

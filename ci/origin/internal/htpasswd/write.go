@@ -30,7 +30,7 @@ func stat(path string) (fileStamp, error) {
 }
 
 // Update applies change to the users in the file at path and writes the
-// result atomically (temp file, fsync, rename, fsync of the directory),
+// result atomically (internal/atomicfile: temp, fsync, rename, fsync dir),
 // mode 0600. Concurrent Updates of one file are serialised by a lock file
 // beside it; a change that returns an error writes nothing.
 func Update(path string, change func(Users) error) error {
@@ -53,9 +53,8 @@ func Update(path string, change func(Users) error) error {
 	if err := change(users); err != nil {
 		return err
 	}
-	return writeFile(path, users.Marshal())
-}
-
-func writeFile(path string, data []byte) error {
-	return atomicfile.WriteFile(path, data, 0o600, atomicfile.Step("htpasswd"))
+	if err := atomicfile.WriteFile(path, users.Marshal(), 0o600, atomicfile.Step("htpasswd")); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
