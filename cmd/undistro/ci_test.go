@@ -67,7 +67,16 @@ func TestCIPlanCLI(t *testing.T) {
 	if _, err := undistro(ctx, "ci", "plan", "--repo", dir, "--base", "v9"); err == nil || !strings.Contains(err.Error(), `unknown revision "v9"`) {
 		t.Fatalf("ci plan --base v9: %v", err)
 	}
-	if _, err := undistro(ctx, "ci", "publish", "--repo", dir, "--base", "HEAD~1", "--registry", "127.0.0.1:1/x", "--summary", filepath.Join(t.TempDir(), "s.md")); err == nil || !strings.Contains(err.Error(), "--keyless") {
+	// The step summary ($GITHUB_STEP_SUMMARY) is appended to, failures too.
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	if err := os.WriteFile(summary, []byte("earlier step\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GITHUB_STEP_SUMMARY", summary)
+	if _, err := undistro(ctx, "ci", "publish", "--repo", dir, "--base", "HEAD~1", "--registry", "127.0.0.1:1/x"); err == nil || !strings.Contains(err.Error(), "--keyless") {
 		t.Fatalf("ci publish without a key: %v", err)
+	}
+	if b, err := os.ReadFile(summary); err != nil || !strings.HasPrefix(string(b), "earlier step\n## ❌ undistro publish") || !strings.Contains(string(b), "no signing key") {
+		t.Fatalf("step summary: %v\n%s", err, b)
 	}
 }
