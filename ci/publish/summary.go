@@ -43,11 +43,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 // $GITHUB_STEP_SUMMARY).
 func (s *Summary) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	short := s.Commit[:min(12, len(s.Commit))]
+	of := ""
+	if s.Commit != "" {
+		of = " of `" + s.Commit[:min(12, len(s.Commit))] + "`"
+	}
 	if s.Failed != nil {
-		fmt.Fprintf(&b, "## ❌ undistro publish of `%s` failed\n\n", short)
+		fmt.Fprintf(&b, "## ❌ undistro publish%s failed\n\n", of)
 	} else {
-		fmt.Fprintf(&b, "## undistro publish of `%s`\n\n", short)
+		fmt.Fprintf(&b, "## undistro publish%s\n\n", of)
 	}
 	if s.Plan != nil {
 		fmt.Fprintf(&b, "Planned against `%s`: packages to rebuild: %s; roles: %s. Signing: %s.\n\n",
