@@ -1,8 +1,14 @@
 package builder
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
 func TestWithPushTag(t *testing.T) {
@@ -28,5 +34,32 @@ func TestWithPushTag(t *testing.T) {
 				t.Fatalf("WithPushTag(%q) = %v, want an error containing %q", tc.tag, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPushTag pushes the fixture's role under the default tag and under
+// another one: the same image, and Result.Ref names the tag.
+func TestPushTag(t *testing.T) {
+	needBwrap(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	repo, cache := t.TempDir(), t.TempDir()
+	fixture(t, repo)
+	reg := imagetest.Registry(t) + "/undistro"
+	for _, tc := range []struct {
+		opts []Option
+		tag  string
+	}{{nil, "latest"}, {[]Option{WithPushTag("0123abc")}, "0123abc"}} {
+		opts := append([]Option{WithRepo(repo), WithCache(cache), WithOutput(filepath.Join(t.TempDir(), "oci")), WithJobs(1), WithPush(reg)}, tc.opts...)
+		res, err := Build(context.Background(), []string{"app"}, opts...)
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		ref := reg + "/app:" + tc.tag
+		if res[0].Ref != ref {
+			t.Errorf("Ref = %q, want %q", res[0].Ref, ref)
+		}
+		if d, err := crane.Digest(ref); err != nil || d != res[0].Digest {
+			t.Errorf("%s = %s, %v; want %s", ref, d, err, res[0].Digest)
+		}
 	}
 }
