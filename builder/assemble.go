@@ -26,6 +26,10 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 	metas := map[string]*imagespec.Image{}
 	epochs := map[string]int64{}
 	var results []Result
+	// Nothing may have been built in this run, which creates CACHE/tmp.
+	if err := os.MkdirAll(filepath.Join(b.cfg.cacheDir, "tmp"), 0o755); err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Join(b.cfg.cacheDir, "tmp"), "assemble-")
 	if err != nil {
 		return nil, err
@@ -54,6 +58,9 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 				res.Built = append(res.Built, u.name)
 			} else {
 				res.Cached = append(res.Cached, u.name)
+			}
+			if b.pulled[u.key] {
+				res.Pulled = append(res.Pulled, u.name)
 			}
 		}
 		svcs, err := r.Services(p.recipes, names)

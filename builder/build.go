@@ -13,6 +13,7 @@ import (
 
 	"github.com/un-distro/undistro/builder/cache"
 	"github.com/un-distro/undistro/builder/layer"
+	"github.com/un-distro/undistro/builder/remotecache"
 	"github.com/un-distro/undistro/builder/sandbox"
 	"github.com/un-distro/undistro/builder/source"
 )
@@ -28,6 +29,9 @@ type Result struct {
 	// taken from the cache.
 	Built  []string `json:"built"`
 	Cached []string `json:"cached"`
+	// Pulled lists the packages of Cached that this run took from the
+	// registry cache (WithCacheRegistry).
+	Pulled []string `json:"pulled,omitempty"`
 }
 
 // LayerResult is one layer of a built image.
@@ -68,7 +72,10 @@ func Build(ctx context.Context, roles []string, opts ...Option) ([]Result, error
 	if err := keyOutOfSources(ctx, c, src, p); err != nil {
 		return nil, err
 	}
-	b := &runner{cfg: c, src: src, pkgs: pkgs, entries: map[string]*cache.Entry{}, built: map[string]bool{}}
+	b := &runner{cfg: c, src: src, pkgs: pkgs, entries: map[string]*cache.Entry{}, built: map[string]bool{}, pulled: map[string]bool{}}
+	if b.remote, err = c.remoteCache(); err != nil {
+		return nil, err
+	}
 	for i, u := range p.order {
 		if err := b.ensure(ctx, u, i+1, len(p.order)); err != nil {
 			return nil, err
@@ -102,6 +109,9 @@ type runner struct {
 	pkgs    *cache.Cache
 	entries map[string]*cache.Entry // by key
 	built   map[string]bool         // keys built in this run
+	pulled  map[string]bool         // keys pulled from the registry cache in this run
+	remote  *remotecache.Store      // nil without WithCacheRegistry
+	noPull  bool                    // the registry failed: stop pulling
 }
 
 func (b *runner) say(format string, a ...any) {
@@ -110,8 +120,9 @@ func (b *runner) say(format string, a ...any) {
 	}
 }
 
-// ensure makes u's built tree and layer available, building it when the
-// cache does not have its key.
+// ensure makes u's built tree and layer available: from the local cache,
+// else from the registry cache, else by building it. With WithCachePush,
+// what was not pulled is then pushed.
 func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	e, ok, err := b.pkgs.Get(u.key)
 	if err != nil {
@@ -119,7 +130,10 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	}
 	if ok {
 		b.entries[u.key] = e
-		return nil
+		return b.push(ctx, u, e)
+	}
+	if ok, err := b.pull(ctx, u, i, n); err != nil || ok {
+		return err
 	}
 	b.say("[%d/%d] building %s %s", i, n, u.name, u.recipe.Version)
 	f, err := b.src.Fetch(ctx, u.recipe)
@@ -164,7 +178,7 @@ func (b *runner) ensure(ctx context.Context, u *unit, i, n int) error {
 	}
 	b.entries[u.key] = e
 	b.built[u.key] = true
-	return nil
+	return b.push(ctx, u, e)
 }
 
 // env is the build's environment on top of the sandbox's clean one.

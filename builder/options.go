@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,12 @@ type config struct {
 	signKey  string
 	signPass sign.PassFunc
 	sandbox  sandbox.Sandbox
+
+	// registry cache (cacheopts.go)
+	cacheRepo    string
+	cacheKeys    []crypto.PublicKey
+	cachePush    *sign.Signer
+	cachePushKey crypto.PublicKey
 }
 
 // WithRepo sets the repository root holding recipes/ and images/.
@@ -136,6 +143,9 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if c.out == "" {
 		return nil, errors.New("no output directory: pass --out DIR")
+	}
+	if err := c.checkCacheOptions(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

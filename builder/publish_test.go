@@ -20,21 +20,7 @@ import (
 // checks the node policy accepts the image in the layout, with an SBOM that
 // lists exactly the image's packages.
 func TestSignedBuildVerifies(t *testing.T) {
-	needBwrap(t)
-	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
-	ctx := context.Background()
-	repo := t.TempDir()
-	fixture(t, repo)
-	git := exec.Command("sh", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm fixture")
-	git.Dir = repo
-	if out, err := git.CombinedOutput(); err != nil {
-		t.Fatalf("git: %v\n%s", err, out)
-	}
-	pass := func() ([]byte, error) { return []byte("test"), nil }
-	key := filepath.Join(t.TempDir(), "k")
-	if err := sign.GenerateKey(ctx, key, pass); err != nil {
-		t.Fatal(err)
-	}
+	ctx, repo, key, pass := signedFixture(t)
 	out := filepath.Join(t.TempDir(), "oci")
 	res, err := Build(ctx, []string{"app"}, WithRepo(repo), WithCache(t.TempDir()), WithOutput(out), WithSigning(key+".key", pass))
 	if err != nil {
@@ -104,3 +90,25 @@ func imageMeta(t *testing.T, out, role string) *imagespec.Image {
 }
 
 func unixUTC(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// signedFixture commits the fixture repository (SOURCE_DATE_EPOCH fixed)
+// and generates a signing key pair KEY.key/KEY.pub with password pass.
+func signedFixture(t *testing.T) (ctx context.Context, repo, key string, pass func() ([]byte, error)) {
+	t.Helper()
+	needBwrap(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	ctx = context.Background()
+	repo = t.TempDir()
+	fixture(t, repo)
+	git := exec.Command("sh", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm fixture")
+	git.Dir = repo
+	if out, err := git.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v\n%s", err, out)
+	}
+	pass = func() ([]byte, error) { return []byte("test"), nil }
+	key = filepath.Join(t.TempDir(), "k")
+	if err := sign.GenerateKey(ctx, key, pass); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, repo, key, pass
+}

@@ -2,11 +2,9 @@ package builder
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,21 +18,7 @@ import (
 // directories and compares the SBOMs attached to each: byte-identical, and
 // every package has a supplier.
 func TestSBOMSameWhereverBuilt(t *testing.T) {
-	needBwrap(t)
-	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
-	ctx := context.Background()
-	repo := t.TempDir()
-	fixture(t, repo)
-	git := exec.Command("sh", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm fixture")
-	git.Dir = repo
-	if out, err := git.CombinedOutput(); err != nil {
-		t.Fatalf("git: %v\n%s", err, out)
-	}
-	pass := func() ([]byte, error) { return []byte("test"), nil }
-	key := filepath.Join(t.TempDir(), "k")
-	if err := sign.GenerateKey(ctx, key, pass); err != nil {
-		t.Fatal(err)
-	}
+	ctx, repo, key, pass := signedFixture(t)
 	pol, err := policy.Load(key + ".pub")
 	if err != nil {
 		t.Fatal(err)

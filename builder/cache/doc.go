@@ -10,5 +10,7 @@
 // [Cache.Put] builds an entry in a temporary directory, fsyncs it and renames
 // it into place: after a crash an entry is complete or absent, and leftover
 // temporary directories are removed by the next [Open]. [Cache.Get] reads
-// one small JSON file and never hashes trees.
+// one small JSON file and never hashes trees. [Cache.Import] adds an entry
+// built elsewhere (builder/remotecache pulls one) from its layer blob and
+// metadata, checked against each other and unpacked with the node's rules.
 package cache

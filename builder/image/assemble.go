@@ -201,3 +201,10 @@ func (g *gzipFile) Close() error {
 	}
 	return err
 }
+
+// FileLayer is the layer blob at path, described by info (as layer.Write
+// returned it), as a v1.Layer that reads the file as is: pushing it sends
+// exactly those bytes. Its size must match info.
+func FileLayer(path string, info layer.Info) (v1.Layer, error) {
+	return newFileLayer(Layer{Path: path, Info: info})
+}

@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"fmt"
+	"net"
 	"path"
 	"slices"
 	"strconv"
@@ -23,6 +24,9 @@ type Grants struct {
 	AllowSetuid *bool
 	// Network: "private" (default: loopback only), "host" or "none".
 	Network string
+	// Publish: host "ADDR:PORT"s forwarded to PORT on the loopback of a
+	// private network.
+	Publish []string
 	// Seccomp: groups ("@clock") or system calls taken back from the
 	// default filter.
 	Seccomp []string
@@ -48,6 +52,9 @@ func (g Grants) Override(o Grants) Grants {
 	}
 	if o.Network != "" {
 		g.Network = o.Network
+	}
+	if o.Publish != nil {
+		g.Publish = o.Publish
 	}
 	if o.Seccomp != nil {
 		g.Seccomp = o.Seccomp
@@ -83,7 +90,7 @@ func (g Grants) Sandbox() imagespec.Sandbox {
 		return n
 	}
 	sb := imagespec.Sandbox{
-		Capabilities: g.Capabilities, Network: g.Network, Seccomp: g.Seccomp,
+		Capabilities: g.Capabilities, Network: g.Network, Publish: g.Publish, Seccomp: g.Seccomp,
 		MemoryMax: size(g.MemoryMax), TasksMax: g.TasksMax, CPUWeight: g.CPUWeight, IOWeight: g.IOWeight,
 		TmpSize: size(g.TmpSize), RunSize: size(g.RunSize), ReadWritePaths: g.ReadWritePaths,
 	}
@@ -112,6 +119,23 @@ func (g Grants) Problems() []Problem {
 	}
 	if g.Network != "" && !slices.Contains(imagespec.Networks, g.Network) {
 		out = append(out, Problem{"network", fmt.Sprintf("network %q: want one of %s%s", g.Network, strings.Join(imagespec.Networks, ", "), tomlpos.Suggest(g.Network, imagespec.Networks))})
+	}
+	seen := map[string]bool{}
+	for i, pub := range g.Publish {
+		key := fmt.Sprintf("publish[%d]", i)
+		switch host, port, err := net.SplitHostPort(pub); {
+		case err != nil || net.ParseIP(host) == nil:
+			out = append(out, Problem{key, fmt.Sprintf(`publish %q: want a host address and port such as "127.0.0.1:8080" or "0.0.0.0:80"`, pub)})
+		case !validPort(port):
+			out = append(out, Problem{key, fmt.Sprintf("publish %q: port %q: want 1 to 65535", pub, port)})
+		case g.Network != "" && g.Network != imagespec.NetworkPrivate:
+			out = append(out, Problem{key, fmt.Sprintf("publish %q: only a private network publishes ports (network is %q): remove one of them", pub, g.Network)})
+		case seen[port]:
+			out = append(out, Problem{key, fmt.Sprintf("publish %q: port %s is published twice", pub, port)})
+		}
+		if _, port, err := net.SplitHostPort(pub); err == nil {
+			seen[port] = true
+		}
 	}
 	for i, sc := range g.Seccomp {
 		if err := seccomp.Check([]string{sc}); err != nil {
@@ -143,6 +167,11 @@ func (g Grants) Problems() []Problem {
 		}
 	}
 	return out
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
 }
 
 func underAny(p string, dirs ...string) bool {

@@ -127,6 +127,7 @@ type Service struct {
 	Capabilities   []string `toml:"capabilities"`
 	AllowSetuid    *bool    `toml:"allow_setuid"`
 	Network        string   `toml:"network"`
+	Publish        []string `toml:"publish"`
 	Seccomp        []string `toml:"seccomp"`
 	MemoryMax      string   `toml:"memory_max"`
 	TasksMax       int      `toml:"tasks_max"`
@@ -140,7 +141,7 @@ type Service struct {
 // Grants returns the service's grant fields.
 func (s Service) Grants() Grants {
 	return Grants{
-		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Seccomp: s.Seccomp,
+		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Publish: s.Publish, Seccomp: s.Seccomp,
 		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
 		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths,
 	}

@@ -246,6 +246,7 @@ func mergeService(r *Role, name string, s serviceSpec, at origin) {
 	set("capabilities", g.Capabilities != nil, func() { o.Grants.Capabilities = g.Capabilities })
 	set("allow_setuid", g.AllowSetuid != nil, func() { o.Grants.AllowSetuid = g.AllowSetuid })
 	set("network", g.Network != "", func() { o.Grants.Network = g.Network })
+	set("publish", g.Publish != nil, func() { o.Grants.Publish = g.Publish })
 	set("seccomp", g.Seccomp != nil, func() { o.Grants.Seccomp = g.Seccomp })
 	set("memory_max", g.MemoryMax != "", func() { o.Grants.MemoryMax = g.MemoryMax })
 	set("tasks_max", g.TasksMax != 0, func() { o.Grants.TasksMax = g.TasksMax })

@@ -134,6 +134,7 @@ type serviceSpec struct {
 	Capabilities   []string `toml:"capabilities"`
 	AllowSetuid    *bool    `toml:"allow_setuid"`
 	Network        string   `toml:"network"`
+	Publish        []string `toml:"publish"`
 	Seccomp        []string `toml:"seccomp"`
 	MemoryMax      string   `toml:"memory_max"`
 	TasksMax       int      `toml:"tasks_max"`
@@ -147,7 +148,7 @@ type serviceSpec struct {
 // service returns the spec as a recipe service, for the checks both share.
 func (s serviceSpec) service(name string) recipe.Service {
 	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready,
-		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Seccomp: s.Seccomp,
+		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Publish: s.Publish, Seccomp: s.Seccomp,
 		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
 		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths}
 }

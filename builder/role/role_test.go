@@ -54,7 +54,9 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badgrants.toml:7:12: service "srv": seccomp "@clocks": no such group: use one of @clock, @debug, @io-uring, @keyring, @module, @mount, @namespaces, @obsolete, @privileged, @raw-io, @reboot, @swap`,
 			`testdata/images/badgrants.toml:8:1: service "srv": memory_max: "lots" is not a size: write it like "64M" or "1G"`,
 			`testdata/images/badgrants.toml:9:1: service "srv": cpu_weight 20000: want 1 to 10000 (100 is the default share)`,
-			`testdata/images/badgrants.toml:10:21: service "srv": read_write_paths "var/lib": want an absolute, clean directory of the image such as /var/lib/app (not /, /proc, /dev, /sys, /tmp or /run)`}},
+			`testdata/images/badgrants.toml:10:21: service "srv": read_write_paths "var/lib": want an absolute, clean directory of the image such as /var/lib/app (not /, /proc, /dev, /sys, /tmp or /run)`,
+			`testdata/images/badgrants.toml:11:12: service "srv": publish "localhost:80": want a host address and port such as "127.0.0.1:8080" or "0.0.0.0:80"`,
+			`testdata/images/badgrants.toml:11:28: service "srv": publish "127.0.0.1:0": port "0": want 1 to 65535`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +203,7 @@ func TestServiceGrants(t *testing.T) {
 		got = append(got, s.Name+" "+s.User+" "+string(b))
 	}
 	want := []string{
-		`srv root {"seccomp":["@clock"],"tasksMax":10}`,
+		`srv root {"publish":["127.0.0.1:8080"],"seccomp":["@clock"],"tasksMax":10}`,
 		`tool tool {"capabilities":["net_bind_service"],"network":"host","memoryMax":67108864,"readWritePaths":["/var/lib/tool"]}`,
 	}
 	if !slices.Equal(got, want) {

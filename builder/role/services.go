@@ -108,6 +108,9 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 			errs = append(errs, o.errorf("user", "", "service %q: user %q is not declared: add a [[user]] named %q to role %s", name, svc.User, svc.User, r.Name))
 		}
 		g := s.Grants().Override(o.Grants)
+		if len(g.Publish) > 0 && g.Network != "" && g.Network != imagespec.NetworkPrivate {
+			errs = append(errs, o.errorf("publish", "", "service %q: publishes %s but its network is %q: only a private network publishes ports", name, g.Publish, g.Network))
+		}
 		svc.Sandbox = g.Sandbox()
 		for i, a := range after {
 			if !slices.Contains(enabled, a) {

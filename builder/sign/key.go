@@ -2,6 +2,7 @@ package sign
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,4 +92,14 @@ func statErr(err error) error {
 		return errors.New("not a directory")
 	}
 	return err
+}
+
+// PublicKey returns the public half of the Signer's key: what a verifier
+// trusts to accept what this Signer signs.
+func (s *Signer) PublicKey() (crypto.PublicKey, error) {
+	k, err := s.sv.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("reading public key: %w", err)
+	}
+	return k, nil
 }

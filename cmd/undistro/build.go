@@ -5,16 +5,20 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/builder"
+	"github.com/un-distro/undistro/builder/sign"
 )
 
 func newBuildCmd() *cobra.Command {
 	var (
 		out, push, cacheDir, rootfs, repo, signKey string
+		cacheRegistry                              string
+		cacheKeys                                  []string
 		jobs                                       int
 		asJSON                                     bool
 	)
@@ -27,11 +31,21 @@ an OCI image layout at --out holding one image per role, each annotated
 org.opencontainers.image.ref.name=ROLE. The same commit gives the same
 digests, whatever the time, directory or cache state.
 
+With --cache-registry REGISTRY/PREFIX, a package missing from the local
+cache is first looked up at PREFIX/cache/NAME:<hex of its build key>; an
+entry signed by a --cache-key (or by --sign-key) whose blobs match their
+digests is used instead of building, and listed under "cached". Anything
+that does not verify is ignored with a warning and the package is built.
+With --sign-key too, every package of the build that was not pulled is
+pushed there and signed with that key, for the next builder.
+
 SOURCE_DATE_EPOCH, when set, dates every file; otherwise each package is
 dated by the last git commit of its recipe.`,
 		Example: `  undistro build base web --out out/oci
   undistro build web --out out/oci --push 127.0.0.1:5000/undistro --json
-  undistro build web --out out/oci --rootfs out/rootfs`,
+  undistro build web --out out/oci --rootfs out/rootfs
+  undistro build web --cache-registry ghcr.io/me/undistro --cache-key ci.pub
+  undistro build web --cache-registry 127.0.0.1:5000/undistro --sign-key ci.key`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, roles []string) error {
 			opts := []builder.Option{builder.WithOutput(out), builder.WithRepo(repo)}
@@ -50,8 +64,25 @@ dated by the last git commit of its recipe.`,
 			if !quiet(cmd) {
 				opts = append(opts, builder.WithProgress(cmd.ErrOrStderr()))
 			}
+			// One password prompt for both uses of the key.
+			pass := sync.OnceValues(passwordFunc(cmd, false))
 			if signKey != "" {
-				opts = append(opts, builder.WithSigning(signKey, passwordFunc(cmd, false)))
+				opts = append(opts, builder.WithSigning(signKey, pass))
+			}
+			if cacheRegistry != "" {
+				opts = append(opts, builder.WithCacheRegistry(cacheRegistry))
+				if len(cacheKeys) > 0 {
+					opts = append(opts, builder.WithCacheKeyFiles(cacheKeys...))
+				}
+				if signKey != "" {
+					s, err := sign.NewSigner(signKey, pass)
+					if err != nil {
+						return err
+					}
+					opts = append(opts, builder.WithCachePush(s))
+				}
+			} else if len(cacheKeys) > 0 {
+				return fmt.Errorf("--cache-key needs --cache-registry REGISTRY/PREFIX")
 			}
 			results, err := builder.Build(cmd.Context(), roles, opts...)
 			if err != nil {
@@ -63,9 +94,9 @@ dated by the last git commit of its recipe.`,
 				return enc.Encode(results)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROLE\tDIGEST\tSIZE\tLAYERS\tBUILT")
+			fmt.Fprintln(tw, "ROLE\tDIGEST\tSIZE\tLAYERS\tBUILT\tPULLED")
 			for _, r := range results {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", r.Role, r.Digest, humanSize(r.Size), len(r.Layers), len(r.Built))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", r.Role, r.Digest, humanSize(r.Size), len(r.Layers), len(r.Built), len(r.Pulled))
 			}
 			return tw.Flush()
 		},
@@ -76,6 +107,8 @@ dated by the last git commit of its recipe.`,
 	cmd.Flags().StringVar(&rootfs, "rootfs", "", "also export each role's root filesystem to DIR/ROLE")
 	cmd.Flags().StringVar(&repo, "repo", ".", "repository holding recipes/ and images/")
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign pushed images (and attach SBOM and provenance) with this cosign key")
+	cmd.Flags().StringVar(&cacheRegistry, "cache-registry", "", "share built packages through REGISTRY/PREFIX/cache/NAME:KEY: pull verified ones instead of building, and push what is built when --sign-key is given")
+	cmd.Flags().StringArrayVar(&cacheKeys, "cache-key", nil, "trust registry cache entries signed by this cosign public key (repeatable)")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "parallel jobs inside a build ($JOBS; default: CPUs)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd

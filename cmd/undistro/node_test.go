@@ -253,3 +253,38 @@ func TestNodeCommandWaitingForLock(t *testing.T) {
 		t.Fatalf("node gc on a locked store = %v, want %q", err, want)
 	}
 }
+
+// TestNodeTrustAddStdin: `trust add -` reads the key from stdin; a private
+// key there is refused and nothing is stored.
+func TestNodeTrustAddStdin(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "node")
+	signer := imagetest.NewSigner(t)
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	for _, tc := range []struct {
+		name, in, want, wantErr string
+	}{
+		{"private key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "", "adding trusted key stdin: this is a private key"},
+		{"public key", string(signer.PublicPEM), "trusted " + trust.KeyID(mustKey(t, signer.PublicPEM)), ""},
+	} {
+		cmd := newRootCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetIn(strings.NewReader(tc.in))
+		cmd.SetArgs([]string{"node", "--root", root, "trust", "add", "-"})
+		err := cmd.ExecuteContext(context.Background())
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("%s: %v, want %q", tc.name, err, tc.wantErr)
+			}
+			if _, err := os.Stat(trust.Dir(root)); !os.IsNotExist(err) {
+				t.Fatalf("%s: refused key left %s: %v", tc.name, trust.Dir(root), err)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(out.String(), tc.want) {
+			t.Fatalf("%s: %q, %v, want %q", tc.name, out.String(), err, tc.want)
+		}
+	}
+}

@@ -11,8 +11,8 @@ import (
 const (
 	// NetworkPrivate (the default): a network namespace of its own with
 	// only loopback up. The service reaches nothing on the host and the
-	// host reaches none of its ports; a readiness check over tcp or http
-	// dials into that namespace.
+	// host reaches only the ports it publishes (Sandbox.Publish); a
+	// readiness check over tcp or http dials into that namespace.
 	NetworkPrivate = "private"
 	// NetworkHost: the host's network namespace, for a service that
 	// listens where the host (or the world) connects.
@@ -46,6 +46,12 @@ type Sandbox struct {
 	AllowSetuid bool `json:"allowSetuid,omitempty"`
 	// Network is NetworkPrivate (""), NetworkHost or NetworkNone.
 	Network string `json:"network,omitempty"`
+	// Publish are host addresses ("127.0.0.1:8080", "0.0.0.0:80") the
+	// supervisor listens on and forwards, connection by connection, to
+	// the same port on the loopback of the service's private network
+	// namespace (NetworkPrivate only). The service sees connections from
+	// 127.0.0.1.
+	Publish []string `json:"publish,omitempty"`
 	// Seccomp takes groups ("@clock") or system calls back from the
 	// default filter.
 	Seccomp []string `json:"seccomp,omitempty"`
@@ -106,6 +112,7 @@ func (s Sandbox) Asks() []string {
 	add(len(s.Capabilities) > 0, "capabilities=%s", strings.Join(s.Capabilities, ","))
 	add(s.AllowSetuid, "allow_setuid")
 	add(s.Network != "" && s.Network != NetworkPrivate, "network=%s", s.Network)
+	add(len(s.Publish) > 0, "publish=%s", strings.Join(s.Publish, ","))
 	add(len(s.Seccomp) > 0, "seccomp+=%s", strings.Join(s.Seccomp, ","))
 	add(s.MemoryMax > 0, "memory_max=%d", s.MemoryMax)
 	add(s.TasksMax > 0, "tasks_max=%d", s.TasksMax)

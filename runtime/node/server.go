@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/store"
 )
 
@@ -41,7 +42,13 @@ var sentinels = map[string]error{
 	"wrongRole":  ErrWrongRole,
 	"downgrade":  ErrDowngrade,
 	"locked":     store.ErrLocked,
-	"noPrevious": store.ErrNoPrevious,
+	// Refusals by the trust policy.
+	"unsigned":        policy.ErrUnsigned,
+	"badSignature":    policy.ErrBadSignature,
+	"digestMismatch":  policy.ErrDigestMismatch,
+	"wrongRepository": policy.ErrWrongRepository,
+	"noSBOM":          policy.ErrNoSBOM,
+	"noPrevious":      store.ErrNoPrevious,
 }
 
 // handler serves the node's operations.

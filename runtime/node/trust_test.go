@@ -262,6 +262,11 @@ func TestTrustChangeReachesRunningDaemon(t *testing.T) {
 		_, err := c.Switch(ctx, refs["web"], SwitchOptions{})
 		return err
 	})
+	addKey(t, n.Root(), imagetest.NewSigner(t)) // another key: the daemon sees it, the image is not signed by it
+	refusedUnchanged(t, n.Root(), policy.ErrBadSignature, "none made by the trusted key(s)", func() error {
+		_, err := c.Switch(ctx, refs["web"], SwitchOptions{})
+		return err
+	})
 	addKey(t, n.Root(), s) // as `undistro node trust add` does, beside the daemon
 	if _, err := c.Switch(ctx, refs["web"], SwitchOptions{}); err != nil {
 		t.Fatalf("switch after trust add, same daemon: %v", err)
@@ -270,6 +275,14 @@ func TestTrustChangeReachesRunningDaemon(t *testing.T) {
 	if err != nil || st.Current == nil || st.Current.Admission == nil || st.Current.Admission.KeyIDs[0] != trust.KeyID(mustParse(t, s.PublicPEM)) {
 		t.Fatalf("status %+v, %v: want web admitted by the added key", st.Current, err)
 	}
+	// `trust remove` reaches the daemon too.
+	if _, err := trust.Remove(n.Root(), trust.KeyID(mustParse(t, s.PublicPEM))); err != nil {
+		t.Fatal(err)
+	}
+	refusedUnchanged(t, n.Root(), policy.ErrBadSignature, "none made by the trusted key(s)", func() error {
+		_, err := c.Pull(ctx, refs["web"], PullOptions{})
+		return err
+	})
 }
 
 // TestConcurrentSwitchesReportTheirFrom switches one root from two nodes

@@ -27,11 +27,18 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-func FuzzStatementOf(f *testing.F) {
-	f.Add([]byte(`{"payload":"eyJwcmVkaWNhdGVUeXBlIjoieCIsInN1YmplY3QiOlt7ImRpZ2VzdCI6eyJzaGEyNTYiOiIwMCJ9fV19"}`))
-	f.Add([]byte(`{"critical":{"image":{"docker-manifest-digest":"sha256:00"}}}`))
+// FuzzAttachments feeds hostile registry content to every decoder of
+// signature and attestation payloads: none may panic.
+func FuzzAttachments(f *testing.F) {
+	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"eyJwcmVkaWNhdGVUeXBlIjoieCIsInN1YmplY3QiOlt7ImRpZ2VzdCI6eyJzaGEyNTYiOiIwMCJ9fV19","signatures":[{"sig":"AA=="}]}`))
+	f.Add([]byte(`{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"sha256:00"},"type":"cosign container image signature"}}`))
+	f.Add([]byte(`{"predicateType":"x","subject":[{"digest":{"sha256":"00"}}]}`))
+	k := newKey(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = verifyEnvelope(nil, b)
+		_, _ = verifyEnvelope(k.pub, b)
 		_, _ = decodeSimpleSigning(b)
+		if st, err := decodeStatement(b); err == nil {
+			_ = st.about("sha256:00")
+		}
 	})
 }

@@ -211,6 +211,10 @@ func verifyEnvelope(k crypto.PublicKey, b []byte) (*statement, error) {
 	if !ok {
 		return nil, fmt.Errorf("no signature of the envelope verifies with key %s", trust.KeyID(k))
 	}
+	return decodeStatement(payload)
+}
+
+func decodeStatement(payload []byte) (*statement, error) {
 	var st statement
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w", err)

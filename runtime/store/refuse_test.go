@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/un-distro/undistro/internal/archive"
 	"github.com/un-distro/undistro/runtime/imagespec"
-	"github.com/un-distro/undistro/runtime/unpack"
 )
 
 var setuidLayer = []ent{d("bin/"), mode(f("bin/su", "su"), 0o4755)}
@@ -81,7 +81,7 @@ func TestPullRefused(t *testing.T) {
 				return layoutOf(t, build(t, testImage{Role: "h", Layers: [][]ent{{f("../evil", "x")}}}))
 			},
 			wantErr: `refusing layer entry "../evil": ".." component`,
-			wantIs:  unpack.ErrRefused,
+			wantIs:  archive.ErrRefused,
 		},
 		{
 			name: "setuid not declared",
@@ -89,7 +89,7 @@ func TestPullRefused(t *testing.T) {
 				return layoutOf(t, build(t, testImage{Role: "q", Layers: [][]ent{setuidLayer}}))
 			},
 			wantErr: `refusing layer entry "bin/su": setuid/setgid bit (mode 4755) on a path the image metadata does not declare privileged`,
-			wantIs:  unpack.ErrRefused,
+			wantIs:  archive.ErrRefused,
 		},
 		{
 			name: "shared privileged layer not declared by this image",

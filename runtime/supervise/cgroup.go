@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,7 +82,7 @@ func checkCgroup(dir string) (*Cgroup, error) {
 	}
 	have := strings.Fields(string(b))
 	for _, c := range cgroupControllers {
-		if !contains(have, c) {
+		if !slices.Contains(have, c) {
 			return nil, fmt.Errorf("%w: controller %s is not delegated to %s", ErrNoCgroup, c, dir)
 		}
 	}
@@ -89,15 +90,6 @@ func checkCgroup(dir string) (*Cgroup, error) {
 		return nil, fmt.Errorf("%w: %s is not writable: %v", ErrNoCgroup, dir, err)
 	}
 	return &Cgroup{Dir: dir}, nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Setup moves pid (the supervisor) into the subtree's leaf "supervisor"

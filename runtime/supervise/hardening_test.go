@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -281,5 +282,62 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:18081", time.Second); err == nil {
 		c.Close()
 		t.Error("a private service's port answers on the host's loopback")
+	}
+}
+
+// TestPublish checks a published port of a private-network service
+// answers on the host address declared, forwarded into the namespace,
+// and is closed again when the service stops.
+func TestPublish(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("published\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
+	// 127.0.0.13: an address of this test's own, so no other test's port
+	// can clash.
+	const host = "127.0.0.13:18090"
+	err := s.Start(context.Background(), []imagespec.Service{{Name: "web", User: "svc",
+		Exec:    []string{"/bin/httpd", "-f", "-p", "127.0.0.1:18090", "-h", "/www"},
+		Ready:   &imagespec.Ready{TCP: "127.0.0.1:18090"},
+		Sandbox: imagespec.Sandbox{Publish: []string{host}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	get := func() (string, error) {
+		c, err := net.DialTimeout("tcp", host, 2*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("GET /index.html HTTP/1.0\r\n\r\n")); err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(c)
+		return string(b), err
+	}
+	for range 3 { // several connections through the same listener
+		body, err := get()
+		if err != nil || !strings.HasSuffix(body, "\r\n\r\npublished\n") {
+			t.Fatalf("GET through the published port: %q, %v", body, err)
+		}
+	}
+	if sb := status(t, s, "web").Sandbox; sb == nil || strings.Join(sb.Publish, ",") != host {
+		t.Errorf("status sandbox %+v does not list the published port", sb)
+	}
+	if err := s.Stop(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err == nil {
+		t.Error("the published port still answers after the service stopped")
 	}
 }

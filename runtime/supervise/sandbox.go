@@ -44,6 +44,8 @@ type SandboxStatus struct {
 	// Namespaces it has of its own (the others are the host's).
 	Namespaces []string `json:"namespaces"`
 	Network    string   `json:"network"`
+	// Publish are the host addresses forwarded into a private network.
+	Publish []string `json:"publish,omitempty"`
 	// Seccomp is the filter: the default profile and any additions.
 	Seccomp        string   `json:"seccomp"`
 	TmpSize        int64    `json:"tmpSize"`
@@ -72,7 +74,7 @@ func (s *Supervisor) sandboxSpec(name string, sb imagespec.Sandbox, ls *launch.S
 	}
 	st := &SandboxStatus{
 		User: user, Capabilities: slices.Clone(sb.Capabilities), NoNewPrivs: !sb.AllowSetuid,
-		Namespaces: []string{"mount", "pid", "ipc", "uts"}, Network: ls.Network,
+		Namespaces: []string{"mount", "pid", "ipc", "uts"}, Network: ls.Network, Publish: sb.Publish,
 		Seccomp: seccomp.DefaultProfile, TmpSize: ls.TmpSize, RunSize: ls.RunSize,
 		ReadWritePaths: sb.ReadWritePaths,
 	}

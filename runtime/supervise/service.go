@@ -112,9 +112,17 @@ func (s *Supervisor) run(sv *service, inc *incarnation) {
 // runOnce starts spec's process and watches it until it exits, fails its
 // readiness check, or is stopped.
 func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnation) outcome {
+	fw, err := s.listenPublished(spec)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer fw.close()
 	p, err := s.spawn(spec, sv.out)
 	if err != nil {
 		return outcome{err: err}
+	}
+	if fw != nil {
+		fw.serve(p)
 	}
 	s.mu.Lock()
 	sv.st.Sandbox = p.sandbox

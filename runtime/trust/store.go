@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"cmp"
 	"crypto"
 	"errors"
 	"fmt"
@@ -74,6 +75,15 @@ func ensureDir(dir string) error {
 // List returns the trusted keys of root, sorted by ID. A file in Dir(root)
 // that is not a public key is an error naming it.
 func List(root string) ([]Key, error) {
+	out, err := listFiles(root)
+	if err != nil {
+		return nil, err
+	}
+	return slices.CompactFunc(out, func(a, b Key) bool { return a.ID == b.ID }), nil
+}
+
+// listFiles is List with a key kept in several files listed once per file.
+func listFiles(root string) ([]Key, error) {
 	if root == "" {
 		return nil, errors.New("listing trusted keys: empty node root")
 	}
@@ -98,8 +108,8 @@ func List(root string) ([]Key, error) {
 			out = append(out, Key{ID: KeyID(k), Algorithm: Algorithm(k), Path: f, Key: k})
 		}
 	}
-	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.ID, b.ID) })
-	return slices.CompactFunc(out, func(a, b Key) bool { return a.ID == b.ID }), nil
+	slices.SortFunc(out, func(a, b Key) int { return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Path, b.Path)) })
+	return out, nil
 }
 
 // Load returns the trusted public keys of root (none: an empty slice).
@@ -120,7 +130,7 @@ func Load(root string) ([]crypto.PublicKey, error) {
 // keys are removed. It returns the keys removed; the error matches
 // ErrUnknownKey when none is trusted.
 func Remove(root, arg string) ([]Key, error) {
-	keys, err := List(root)
+	keys, err := listFiles(root)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +158,9 @@ func Remove(root, arg string) ([]Key, error) {
 		if err := os.Remove(k.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("removing trusted key %s: %w", k.ID, err)
 		}
-		removed = append(removed, k)
+		if len(removed) == 0 || removed[len(removed)-1].ID != k.ID {
+			removed = append(removed, k)
+		}
 	}
 	if len(removed) == 0 {
 		return nil, fmt.Errorf("removing trusted key %s: %w (see `undistro node trust list`)", arg, ErrUnknownKey)
@@ -163,7 +175,7 @@ func matchID(keys []Key, arg string) (string, error) {
 	}
 	var found []string
 	for _, k := range keys {
-		if strings.HasPrefix(strings.TrimPrefix(k.ID, "sha256:"), h) {
+		if strings.HasPrefix(strings.TrimPrefix(k.ID, "sha256:"), h) && !slices.Contains(found, k.ID) {
 			found = append(found, k.ID)
 		}
 	}

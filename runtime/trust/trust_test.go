@@ -218,3 +218,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoveKeyKeptTwice: a key kept in two files (an older node's
+// InstallKey name and Add's) is gone after one Remove.
+func TestRemoveKeyKeptTwice(t *testing.T) {
+	k := newKeys(t)
+	root := t.TempDir()
+	got, err := Add(root, "k.pub", pkix(t, k.ec.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(Dir(root), "0123abcd.pub"), pkix(t, k.ec.Public()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := List(root); len(l) != 1 {
+		t.Fatalf("List = %v, want the key once", l)
+	}
+	removed, err := Remove(root, got[0].ID)
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Remove = %v, %v", removed, err)
+	}
+	if keys, err := Load(root); err != nil || len(keys) != 0 {
+		t.Fatalf("after Remove: %d keys, %v", len(keys), err)
+	}
+}

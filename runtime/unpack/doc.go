@@ -6,8 +6,8 @@
 // The tar is read and judged by internal/archive, the one rule set the
 // builder also applies when it writes a package layer, so a package the
 // node would refuse fails its build instead. Unpack refuses (with an
-// [*Error] naming the entry, the rule and the reason, matching
-// [ErrRefused]):
+// [*archive.Error] naming the entry, the rule and the reason, matching
+// [archive.ErrRefused]):
 //
 //   - absolute entry names and names with a ".." component;
 //   - entries whose parent path goes through a symlink, or through a

@@ -6,16 +6,6 @@ import (
 	"github.com/un-distro/undistro/internal/archive"
 )
 
-// Default limits: those of the shared rule set (internal/archive).
-const (
-	// DefaultMaxFileSize is the largest regular file accepted: 4 GiB.
-	DefaultMaxFileSize = archive.DefaultMaxFileSize
-	// DefaultMaxTotalSize is the largest sum of regular file sizes: 64 GiB.
-	DefaultMaxTotalSize = archive.DefaultMaxTotalSize
-	// DefaultMaxEntries is the largest number of tar entries: 1<<20.
-	DefaultMaxEntries = archive.DefaultMaxEntries
-)
-
 // Options says what Unpack allows. The zero value is valid: no privileged
 // paths and the default limits.
 type Options struct {
@@ -23,13 +13,13 @@ type Options struct {
 	// setuid/setgid bits or be device nodes or fifos. Default: none.
 	Privileged []string
 	// MaxFileSize is the largest regular file in bytes. 0 means
-	// DefaultMaxFileSize (4 GiB).
+	// archive.DefaultMaxFileSize (4 GiB).
 	MaxFileSize int64
 	// MaxTotalSize is the largest sum of regular file sizes in bytes. 0
-	// means DefaultMaxTotalSize (64 GiB).
+	// means archive.DefaultMaxTotalSize (64 GiB).
 	MaxTotalSize int64
 	// MaxEntries is the largest number of tar entries. 0 means
-	// DefaultMaxEntries (1<<20).
+	// archive.DefaultMaxEntries (1<<20).
 	MaxEntries int
 }
 
@@ -59,14 +49,7 @@ type Stats struct {
 	Privileged []string `json:",omitempty"`
 }
 
-// ErrRefused matches every error that refuses a hostile entry.
-var ErrRefused = archive.ErrRefused
-
-// Error is a refused tar entry: the shared rule set's error, naming the
-// entry, the rule and the reason.
-type Error = archive.Error
-
 // refuse refuses an entry for what only the writer can see (the disk).
 func refuse(entry string, rule archive.Rule, format string, args ...any) error {
-	return &Error{Entry: entry, Rule: rule, Reason: fmt.Sprintf(format, args...)}
+	return &archive.Error{Entry: entry, Rule: rule, Reason: fmt.Sprintf(format, args...)}
 }

@@ -88,7 +88,7 @@ func TestUnpackHostile(t *testing.T) {
 			if err == nil || err.Error() != tc.wantErr {
 				t.Fatalf("error = %v\nwant    %s", err, tc.wantErr)
 			}
-			if strings.HasPrefix(tc.wantErr, "refusing") && !errors.Is(err, ErrRefused) {
+			if strings.HasPrefix(tc.wantErr, "refusing") && !errors.Is(err, archive.ErrRefused) {
 				t.Errorf("errors.Is(%v, ErrRefused) = false", err)
 			}
 			checkOutside(t, parent)

@@ -6,11 +6,15 @@
 // registry; in a layout the same images are kept under the same names in the
 // org.opencontainers.image.ref.name annotation of index.json.
 //
-// Rather than reimplementing cosign's verification for layouts, this package
-// serves a layout as a read-only OCI distribution registry through an
-// in-process http.RoundTripper (no socket is opened): Resolve turns any
-// reference into a go-containerregistry name plus the remote options that
-// reach it, so the same cosign code verifies registry and layout images.
+// Rather than a second verification path for layouts, this package serves a
+// layout as a read-only OCI distribution registry through an in-process
+// http.RoundTripper (no socket is opened): Resolve turns any reference into
+// a go-containerregistry name plus the remote options that reach it, so the
+// same code (runtime/policy on the node, cosign's library in builder/sign)
+// reads registry and layout images. Every image of a layout is served in one
+// repository (Host/Repository), so a signature's docker-reference cannot
+// tell a layout's roles apart: the node binds a layout image to its role
+// through the image metadata instead (runtime/node).
 // WriteImage adds a small image (a signature or attestation image) to a
 // layout atomically, blob by blob, then index.json by rename.
 //
