@@ -27,9 +27,9 @@ notifications, TLS, auth, middleware), says otherwise. It is where
 Users ('undistro serve user add NAME') are needed for push and delete once one
 exists; pulling stays anonymous unless --anonymous-pull=false (undistro images
 hold no secrets and nodes verify signatures, so it is writes that need
-guarding). On a loopback address with no users the registry is open, as for
-'make demo'. Listening on any other address without users and TLS is refused
-unless --insecure.
+guarding). On a loopback address with no users the registry is open (a
+local try-out). Listening on any other address without users and TLS is
+refused unless --insecure.
 
 This build includes the filesystem and inmemory storage drivers, and the
 engine's htpasswd and token access controllers for an auth section of --config
