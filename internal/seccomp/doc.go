@@ -15,4 +15,7 @@
 //
 // A service may take groups or single calls back (Additions); the names
 // are checked by [Check], which lint uses too.
+//
+// The build sandbox's filter ([NoUnixSockets], handed to bubblewrap as
+// bytes by [Bytes]) is assembled by the same code: one home for the BPF.
 package seccomp

@@ -45,14 +45,7 @@ func Filter(additions []string) ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	nrs, namespaces := deny(additions)
-	prog := []insn{
-		{code: bpfLdWAbs, k: offArch},
-		{code: bpfJeqK, k: auditArch, jf: "foreign"},
-		{code: bpfLdWAbs, k: offNr},
-	}
-	if x32 {
-		prog = append(prog, insn{code: bpfJgeK, k: x32Bit, jt: "foreign"})
-	}
+	prog := nativeOnly()
 	if namespaces {
 		prog = append(prog,
 			insn{code: bpfJeqK, k: unix.SYS_CLONE3, jt: "enosys"},
@@ -74,6 +67,37 @@ func Filter(additions []string) ([]unix.SockFilter, error) {
 	}
 	prog = append(prog,
 		insn{code: bpfRetK, k: retErrno | uint32(unix.EPERM), label: "deny"},
+		insn{code: bpfRetK, k: retErrno | uint32(unix.ENOSYS), label: "foreign"},
+	)
+	return assemble(prog)
+}
+
+// nativeOnly is the prologue of every filter: a foreign architecture (and
+// x32 on amd64) jumps to the label "foreign", which the program must
+// define; the system call number is loaded for what follows.
+func nativeOnly() []insn {
+	prog := []insn{
+		{code: bpfLdWAbs, k: offArch},
+		{code: bpfJeqK, k: auditArch, jf: "foreign"},
+		{code: bpfLdWAbs, k: offNr},
+	}
+	if x32 {
+		prog = append(prog, insn{code: bpfJgeK, k: x32Bit, jt: "foreign"})
+	}
+	return prog
+}
+
+// NoUnixSockets returns the build sandbox's filter: socket(AF_UNIX, …)
+// fails with EACCES (a build must not reach a host daemon through a socket
+// on the read-only host file system; socketpair still works), foreign
+// architectures with ENOSYS, everything else is allowed.
+func NoUnixSockets() ([]unix.SockFilter, error) {
+	prog := append(nativeOnly(),
+		insn{code: bpfJeqK, k: unix.SYS_SOCKET, jf: "allow"},
+		insn{code: bpfLdWAbs, k: offArg0},
+		insn{code: bpfJeqK, k: unix.AF_UNIX, jt: "deny", jf: "allow"},
+		insn{code: bpfRetK, k: retAllow, label: "allow"},
+		insn{code: bpfRetK, k: retErrno | uint32(unix.EACCES), label: "deny"},
 		insn{code: bpfRetK, k: retErrno | uint32(unix.ENOSYS), label: "foreign"},
 	)
 	return assemble(prog)
