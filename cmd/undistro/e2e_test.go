@@ -148,21 +148,6 @@ var (
 	cacheErr  error
 )
 
-// copyRepo copies the repository (with .git, so commit-dated epochs match)
-// to a new directory.
-func copyRepo(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "elsewhere", "repo")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("sh", "-c", `mkdir "$2" && cd "$1" && tar --exclude=./out --exclude=./bin -cf - . | tar -C "$2" -xf -`, "sh", src, dst).CombinedOutput()
-	if err != nil {
-		t.Fatalf("copying repo: %v\n%s", err, out)
-	}
-	return dst
-}
-
 func TestBuildWebEndToEnd(t *testing.T) {
 	need(t, "bwrap", "skopeo", "umoci", "docker-registry", "apt-get", "dpkg-source")
 	bin := undistroBin(t)
