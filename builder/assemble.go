@@ -21,7 +21,7 @@ import (
 
 // assemble writes one image per role into the layout (and registry, rootfs).
 func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time.Time) ([]Result, error) {
-	rev, url := ep.commit(ctx)
+	rev, url := ep.commit()
 	imgs := map[string]v1.Image{}
 	metas := map[string]*imagespec.Image{}
 	epochs := map[string]int64{}

@@ -19,10 +19,15 @@ type epochs struct {
 	isSet bool
 	git   bool
 	memo  map[string]int64
+	// rev and url are HEAD and the origin URL when the build started,
+	// read once with the sources' listing: a commit made while packages
+	// build must not label an image whose sources it did not give.
+	rev, url string
 }
 
 func newEpochs(ctx context.Context, repo string) (*epochs, error) {
 	e := &epochs{repo: repo, memo: map[string]int64{}}
+	e.rev, e.url = readCommit(ctx, repo)
 	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -31,9 +36,7 @@ func newEpochs(ctx context.Context, repo string) (*epochs, error) {
 		e.fixed, e.isSet = n, true
 		return e, nil
 	}
-	if err := exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "--verify", "-q", "HEAD").Run(); err == nil {
-		e.git = true
-	}
+	e.git = e.rev != ""
 	return e, nil
 }
 
@@ -50,7 +53,13 @@ func (e *epochs) of(ctx context.Context, pathspecs ...string) (int64, error) {
 	if v, ok := e.memo[k]; ok {
 		return v, nil
 	}
-	args := append([]string{"-C", e.repo, "log", "-1", "--format=%ct", "--"}, pathspecs...)
+	// At the commit the build started from (see rev), not at whatever
+	// HEAD is by the time a package is planned.
+	args := []string{"-C", e.repo, "log", "-1", "--format=%ct"}
+	if e.rev != "" {
+		args = append(args, e.rev)
+	}
+	args = append(append(args, "--"), pathspecs...)
 	out, err := exec.CommandContext(ctx, "git", args...).Output()
 	if err != nil {
 		return 0, fmt.Errorf("reading commit time of %v: %w", pathspecs, err)
@@ -66,13 +75,16 @@ func (e *epochs) of(ctx context.Context, pathspecs ...string) (int64, error) {
 	return v, nil
 }
 
-// commit returns the HEAD commit and origin URL of the repository, for
-// image labels and provenance ("" when not a git work tree).
-func (e *epochs) commit(ctx context.Context) (rev, url string) {
-	if out, err := exec.CommandContext(ctx, "git", "-C", e.repo, "rev-parse", "HEAD").Output(); err == nil {
+// commit returns the HEAD commit and origin URL of the repository when
+// the build started, for image labels and provenance ("" when not a git
+// work tree).
+func (e *epochs) commit() (rev, url string) { return e.rev, e.url }
+
+func readCommit(ctx context.Context, repo string) (rev, url string) {
+	if out, err := exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "--verify", "-q", "HEAD").Output(); err == nil {
 		rev = strings.TrimSpace(string(out))
 	}
-	if out, err := exec.CommandContext(ctx, "git", "-C", e.repo, "config", "--get", "remote.origin.url").Output(); err == nil {
+	if out, err := exec.CommandContext(ctx, "git", "-C", repo, "config", "--get", "remote.origin.url").Output(); err == nil {
 		url = strings.TrimSpace(string(out))
 	}
 	return rev, url
