@@ -52,8 +52,8 @@ test: deps ## run every test with the race detector (end-to-end included)
 	PATH="$(GOBIN):$$PATH" CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestConformance$$' ./...
 	@# The OCI distribution-spec conformance suite against undistro serve, verbose
 	@# so its counts per workflow are in the output (the registry's log only on failure).
-	@mkdir -p out && echo "CGO_ENABLED=1 $(GO) test -race -count=1 -v -run '^TestConformance$$' ./ci/origin"; \
-	if CGO_ENABLED=1 $(GO) test -race -count=1 -v -run '^TestConformance$$' ./ci/origin >out/conformance.log 2>&1; \
+	@mkdir -p out && echo "CGO_ENABLED=1 $(GO) test -race -count=1 -v -run '^TestConformance$$' ./cmd/undistro"; \
+	if CGO_ENABLED=1 $(GO) test -race -count=1 -v -run '^TestConformance$$' ./cmd/undistro >out/conformance.log 2>&1; \
 	then grep -E 'conformance_test.go|^(--- |ok )' out/conformance.log; \
 	else cat out/conformance.log; exit 1; fi
 
