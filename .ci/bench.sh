@@ -8,39 +8,7 @@ mkdir -p "$work"
 export UNDISTRO_CACHE=${UNDISTRO_CACHE:-$work/cache}
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# Servers this script starts run through spawn: they keep only stdin, stdout
-# and stderr (no inherited lock such as `flock /tmp/undistro-heavy.lock make
-# bench`'s, which a leftover server once held after a failure), and whatever
-# way the script ends (error under set -e, Ctrl-C, TERM) they are killed.
-spawned=()
-spawn() { # command...; runs it in the background, its pid in $!
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			(( fd > 2 )) && eval "exec $fd>&-"
-		done
-		exec "$@"
-	) &
-	spawned+=("$!")
-}
-reap() { # pids...; stops them (TERM, then KILL after 5 s) and waits
-	local p
-	for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-	for _ in $(seq 50); do
-		local alive=0
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		(( alive )) || break
-		sleep 0.1
-	done
-	for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	local keep=() s
-	for s in "${spawned[@]}"; do [[ " $* " == *" $s "* ]] || keep+=("$s"); done
-	spawned=("${keep[@]}")
-}
-cleanup() { (( ${#spawned[@]} )) && reap "${spawned[@]}"; spawned=(); }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/spawn.sh"   # spawn/reap: servers keep no inherited fd and die with the script
 
 echo "## no-op rebuild of all shipped roles (target < 1 s)"
 roles=$(cd images && ls *.toml | sed 's/\.toml$//' | tr '\n' ' ')
