@@ -131,26 +131,12 @@ type serviceSpec struct {
 	StopTimeout string            `toml:"stop_timeout"`
 	Ready       *recipe.Ready     `toml:"ready"`
 
-	Capabilities   []string `toml:"capabilities"`
-	AllowSetuid    *bool    `toml:"allow_setuid"`
-	Network        string   `toml:"network"`
-	Publish        []string `toml:"publish"`
-	Seccomp        []string `toml:"seccomp"`
-	MemoryMax      string   `toml:"memory_max"`
-	TasksMax       int      `toml:"tasks_max"`
-	CPUWeight      int      `toml:"cpu_weight"`
-	IOWeight       int      `toml:"io_weight"`
-	TmpSize        string   `toml:"tmp_size"`
-	RunSize        string   `toml:"run_size"`
-	ReadWritePaths []string `toml:"read_write_paths"`
+	recipe.Grants
 }
 
 // service returns the spec as a recipe service, for the checks both share.
 func (s serviceSpec) service(name string) recipe.Service {
-	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready,
-		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Publish: s.Publish, Seccomp: s.Seccomp,
-		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
-		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths}
+	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready, Grants: s.Grants}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
