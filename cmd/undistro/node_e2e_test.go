@@ -182,10 +182,18 @@ func alive(pid int) bool {
 // a wait), printing its log if the test failed.
 func startDaemon(t *testing.T, dir string, env, args []string, logName string) *exec.Cmd {
 	t.Helper()
+	return startDaemonFiles(t, dir, env, args, logName, nil)
+}
+
+// startDaemonFiles is startDaemon with extra descriptors the daemon
+// inherits (from fd 3), as a daemon's parent may leave it.
+func startDaemonFiles(t *testing.T, dir string, env, args []string, logName string, extra []*os.File) *exec.Cmd {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	daemon := exec.CommandContext(ctx, binPath, args...)
 	daemon.Dir = dir
 	daemon.Env = append(os.Environ(), env...)
+	daemon.ExtraFiles = extra
 	daemon.Cancel = func() error { return daemon.Process.Signal(syscall.SIGTERM) }
 	daemon.WaitDelay = 15 * time.Second
 	logs, err := os.Create(filepath.Join(dir, logName))

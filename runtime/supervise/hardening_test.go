@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,30 +57,7 @@ func probeRoot(t *testing.T) string {
 // close-on-exec. It returns the probe's environment naming them.
 func hostBait(t *testing.T) []string {
 	t.Helper()
-	key, err := unix.AddKey("user", "undistro-probe-"+strconv.Itoa(os.Getpid()), []byte("secret"), unix.KEY_SPEC_USER_KEYRING)
-	if err != nil {
-		t.Fatalf("adding a key to root's keyring: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_INVALIDATE, key, 0, 0, 0) })
-	shm, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
-	if err != nil {
-		t.Fatalf("creating a shared memory segment: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.SysvShmCtl(shm, unix.IPC_RMID, nil) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	bait := testsupport.HostBait(t)
 	// An inherited descriptor: not close-on-exec, as what a daemon's
 	// parent leaves it.
 	var p [2]int
@@ -89,9 +65,7 @@ func hostBait(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	return []string{"PROBE_SANDBOXED=1", "PROBE_KEY=" + strconv.Itoa(key), "PROBE_SHM=" + strconv.Itoa(shm),
-		"PROBE_PORT=" + port, "PROBE_SUID=/usr/bin/probe-suid"}
+	return append(bait.ProbeEnv(), "PROBE_SANDBOXED=1", "PROBE_SUID=/usr/bin/probe-suid")
 }
 
 // TestHardening runs the probe as services, as root and as other users,
