@@ -39,24 +39,3 @@ func HostBait(t testing.TB) Bait {
 	ln := Listen(t)
 	return Bait{Key: key, Shm: shm, Port: ln.Addr().(*net.TCPAddr).Port}
 }
-
-// Listen returns a listener on a free port of 127.0.0.1 that accepts and
-// closes every connection until the test ends: something to connect to.
-func Listen(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln
-}

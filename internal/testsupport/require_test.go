@@ -2,6 +2,8 @@ package testsupport
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +83,31 @@ func TestHostFile(t *testing.T) {
 	HostFile(r, filepath.Join(dir, "missing"))
 	if !r.failed || !strings.Contains(r.msg, "no file under") {
 		t.Fatalf("HostFile of a missing dir in CI: failed=%v %q", r.failed, r.msg)
+	}
+}
+
+// TestAccept checks the listener answers, closes each connection and
+// counts it (the count is raised before the close the client sees).
+func TestAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Accept(t, ln)
+	for i := int32(1); i <= 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("dialing the test listener: %v", err)
+		}
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("reading until the server closes: %v", err)
+		}
+		c.Close()
+		if got := n.Load(); got != i {
+			t.Errorf("accepted %d connections, want %d", got, i)
+		}
+	}
+	if _, err := net.Dial("tcp", Listen(t).Addr().String()); err != nil {
+		t.Errorf("dialing Listen's listener: %v", err)
 	}
 }
