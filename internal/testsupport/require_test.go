@@ -111,3 +111,25 @@ func TestAccept(t *testing.T) {
 		t.Errorf("dialing Listen's listener: %v", err)
 	}
 }
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+}
+
+// TestGolden checks -update writes the file, an equal output passes and a
+// different one fails naming the file and -update.
+func TestGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.golden")
+	r := &recorder{TB: t}
+	Golden(r, path, []byte("one\n"), true)
+	if r.failed {
+		t.Fatalf("writing the golden file failed: %s", r.msg)
+	}
+	if want := Golden(r, path, []byte("one\n"), false); r.failed || string(want) != "one\n" {
+		t.Fatalf("equal output: failed=%v %q, want pass returning the file", r.failed, r.msg)
+	}
+	Golden(r, path, []byte("two\n"), false)
+	if !r.failed || !strings.Contains(r.msg, path) || !strings.Contains(r.msg, "-update") {
+		t.Errorf("different output: failed=%v %q, want a failure naming %s and -update", r.failed, r.msg, path)
+	}
+}
