@@ -7,6 +7,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED ?= 0
 GOBIN := $(shell $(GO) env GOPATH)/bin
 COSIGN_VERSION := v2.6.5
+ACTIONLINT_VERSION := v1.7.12
+DISTRO_DIR ?= $(CURDIR)/out/distro
+DISTRO_BASE ?= HEAD~1
 DEMO_DIR ?= $(CURDIR)/out/demo
 DEMO_ADDR ?= 127.0.0.1:5055
 
@@ -21,7 +24,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install missing Debian tools (apt-get only when one is missing) and the cosign CLI
+deps: actionlint ## install missing Debian tools (apt-get only when one is missing), the cosign CLI and actionlint
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -31,6 +34,13 @@ deps: ## install missing Debian tools (apt-get only when one is missing) and the
 	@if ! $(GOBIN)/cosign version 2>/dev/null | grep -q '$(COSIGN_VERSION:v%=%)'; then \
 		echo "installing cosign $(COSIGN_VERSION)"; \
 		$(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION); \
+	fi
+
+.PHONY: actionlint
+actionlint: ## install actionlint $(ACTIONLINT_VERSION) in GOPATH/bin when missing
+	@if ! $(GOBIN)/actionlint -version 2>/dev/null | grep -qx '$(ACTIONLINT_VERSION)'; then \
+		echo "installing actionlint $(ACTIONLINT_VERSION)"; \
+		$(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION); \
 	fi
 
 .PHONY: build
@@ -46,14 +56,19 @@ test-short: ## unit tests only (skips end-to-end)
 	CGO_ENABLED=1 $(GO) test -race -short ./...
 
 .PHONY: lint
-lint: ## gofmt + go vet + tidy check
+lint: actionlint ## gofmt + go vet + tidy check + actionlint of the workflows
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+	$(GOBIN)/actionlint
 
 .PHONY: demo
 demo: deps build ## build base and web, serve a registry, push, sign, verify, print digests
 	@bash .ci/demo.sh "$(CURDIR)/$(BIN)" "$(DEMO_DIR)" "$(DEMO_ADDR)"
+
+.PHONY: distro
+distro: deps build ## the distro pipeline locally: plan DISTRO_BASE..HEAD, build, push and sign to undistro serve, move main
+	@bash .ci/distro.sh "$(CURDIR)/$(BIN)" "$(DISTRO_DIR)" "$(DISTRO_BASE)"
 
 .PHONY: bench
 bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, registry push/pull vs docker-registry, switch, idle RSS vs s6

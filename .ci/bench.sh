@@ -145,3 +145,7 @@ echo "command: s6-svscan $scan   (s6-svscan + its 3 s6-supervise, same window)"
 measure "s6" $spid $(pgrep -P $spid -x s6-supervise)
 s6-svscanctl -t "$scan" 2>/dev/null || kill -TERM $spid; wait $spid 2>/dev/null || true
 echo "ratio undistro/s6: RSS $(awk "BEGIN{printf \"%.2f\", $undistro_rss/$s6_rss}")x, PSS $(awk "BEGIN{printf \"%.2f\", $undistro_pss/$s6_pss}")x, wake-ups $(awk "BEGIN{ if ($s6_wake>0) printf \"%.2f\", $undistro_wake/$s6_wake; else print \"n/a (s6: 0)\"}")"
+echo
+
+echo "## ci publish after a one-recipe change vs a full rebuild from clean caches, same run"
+bash "$(dirname "$0")/bench_publish.sh" "$bin" "$work/publish"

@@ -106,7 +106,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 		img := imgs[results[i].Role]
 		meta, epoch := metas[results[i].Role], epochs[results[i].Role]
 		if b.cfg.push != "" {
-			ref := strings.TrimSuffix(b.cfg.push, "/") + "/" + results[i].Role + ":latest"
+			ref := strings.TrimSuffix(b.cfg.push, "/") + "/" + results[i].Role + ":" + b.cfg.pushTag
 			b.say("pushing %s", ref)
 			if _, err := image.Push(ctx, ref, img); err != nil {
 				return nil, fmt.Errorf("pushing %s: %w", ref, err)

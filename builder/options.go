@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 
 	"github.com/un-distro/undistro/builder/sandbox"
@@ -25,6 +26,7 @@ type config struct {
 	cacheDir string
 	out      string
 	push     string
+	pushTag  string
 	rootfs   string
 	jobs     int
 	progress io.Writer
@@ -72,11 +74,26 @@ func WithOutput(dir string) Option {
 	return func(c *config) error { c.out = dir; return nil }
 }
 
-// WithPush pushes each role's image to PREFIX/ROLE:latest
+// WithPush pushes each role's image to PREFIX/ROLE:latest (the tag is set by WithPushTag)
 // (e.g. "127.0.0.1:5000/undistro"). Default: no push.
 func WithPush(prefix string) Option {
 	return func(c *config) error { c.push = prefix; return nil }
 }
+
+// WithPushTag sets the tag WithPush pushes each role's image under
+// (PREFIX/ROLE:TAG), e.g. a commit id. Default: "latest". It must be a
+// valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+func WithPushTag(tag string) Option {
+	return func(c *config) error {
+		if !tagRE.MatchString(tag) {
+			return fmt.Errorf("push tag %q is not a valid OCI tag: use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')", tag)
+		}
+		c.pushTag = tag
+		return nil
+	}
+}
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 
 // WithRootfs also exports each role's flattened root filesystem to
 // DIR/ROLE. Default: none.
@@ -124,7 +141,7 @@ func DefaultCacheDir() string {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{jobs: runtime.NumCPU()}
+	c := &config{jobs: runtime.NumCPU(), pushTag: "latest"}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,25 @@ func TestConfigFileRefused(t *testing.T) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestConfigFileAuth: an auth section of the configuration file (here the
+// engine's own htpasswd controller) replaces undistro's users.
+func TestConfigFileAuth(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "users")
+	mustAddUser(t, dir, "ops", "pw") // DATA/htpasswd of another directory: the file the config names
+	if err := os.Rename(HtpasswdPath(dir), other); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, "version: 0.1\nstorage: inmemory\nauth:\n  htpasswd:\n    realm: test\n    path: "+other+"\n")
+	srv, _ := start(t, t.TempDir(), WithConfigFile(cfg))
+	r := ref(t, host(srv)+"/undistro/web:latest")
+	if err := remote.Write(r, randomImage(t)); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("push without credentials: %v, want 401", err)
+	}
+	if err := remote.Write(r, randomImage(t), basic("ops", "pw")); err != nil {
+		t.Fatalf("push with the config's htpasswd credentials: %v", err)
 	}
 }

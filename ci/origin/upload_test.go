@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,21 @@ func patch(loc string, body io.Reader) (*http.Response, error) {
 // TestSlowUploaderDoesNotBlockOthers: while one client trickles a blob
 // body, another pushes a whole image; then the slow upload completes.
 func TestSlowUploaderDoesNotBlockOthers(t *testing.T) {
-	srv, _ := start(t, t.TempDir())
+	srv, err := New(t.Context(), t.TempDir(), WithAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Know when the registry is reading the slow body, not just sent it.
+	reading := make(chan struct{})
+	var once sync.Once
+	inner := srv.srv.Handler
+	srv.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch {
+			r.Body = readNotifier{r.Body, func() { once.Do(func() { close(reading) }) }}
+		}
+		inner.ServeHTTP(w, r)
+	})
+	serve(t, srv)
 	loc := startUpload(t, srv, "undistro/slow")
 	pr, pw := io.Pipe()
 	type result struct {
@@ -62,9 +77,10 @@ func TestSlowUploaderDoesNotBlockOthers(t *testing.T) {
 		done <- result{resp, err}
 	}()
 	chunk := strings.Repeat("a", 4096)
-	if _, err := io.WriteString(pw, chunk); err != nil { // returns once the request is sending
+	if _, err := io.WriteString(pw, chunk); err != nil {
 		t.Fatal(err)
 	}
+	<-reading // the engine's upload handler holds the first bytes and waits for more
 
 	img := randomImage(t)
 	if err := remote.Write(ref(t, host(srv)+"/undistro/fast:latest"), img); err != nil {
@@ -98,6 +114,20 @@ func TestSlowUploaderDoesNotBlockOthers(t *testing.T) {
 	if resp, _ := do(t, http.MethodHead, srv.URL()+"/v2/undistro/slow/blobs/"+dgst, "", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("HEAD of the slowly uploaded blob: %d", resp.StatusCode)
 	}
+}
+
+// readNotifier calls read after each successful Read.
+type readNotifier struct {
+	io.ReadCloser
+	read func()
+}
+
+func (r readNotifier) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if n > 0 {
+		r.read()
+	}
+	return n, err
 }
 
 // TestStalledBodyIsDropped: a client that stops sending mid-body is cut

@@ -13,5 +13,6 @@ func builderCommands() []*cobra.Command {
 		newServeCmd(),
 		newKeyCmd(),
 		newSignCmd(),
+		newCICmd(),
 	}
 }

@@ -27,11 +27,13 @@ notifications, TLS, auth, middleware), says otherwise. It is where
 Users ('undistro serve user add NAME') are needed for push and delete once one
 exists; pulling stays anonymous unless --anonymous-pull=false (undistro images
 hold no secrets and nodes verify signatures, so it is writes that need
-guarding). On a loopback address with no users the registry is open, as for
-'make demo'. Listening on any other address without users and TLS is refused
-unless --insecure.
+guarding). On a loopback address with no users the registry is open (a
+local try-out). Listening on any other address without users and TLS is
+refused unless --insecure.
 
-This build includes the filesystem and inmemory storage drivers.`,
+This build includes the filesystem and inmemory storage drivers, and the
+engine's htpasswd and token access controllers for an auth section of --config
+(which then replaces the users above).`,
 		Example: `  undistro serve --addr 127.0.0.1:5000 --data /var/lib/undistro-registry
   undistro serve user add ci --data /var/lib/undistro-registry --password-stdin <ci.pass
   undistro serve --addr :443 --data /var/lib/undistro-registry --tls-cert reg.crt --tls-key reg.key
