@@ -26,15 +26,7 @@ func tinyRepo(t *testing.T) string {
 		"images/tiny.toml":   "packages = [\"hello\"]\n",
 		"src/hello/msg":      "hi\n",
 	}
-	for p, body := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testsupport.WriteFiles(t, dir, files)
 	git := exec.Command("sh", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm tiny")
 	git.Dir = dir
 	if out, err := git.CombinedOutput(); err != nil {
