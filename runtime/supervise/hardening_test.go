@@ -224,17 +224,25 @@ func TestCloseInheritedNotify(t *testing.T) {
 	}
 }
 
-// TestReadyInPrivateNetwork checks the readiness checks of a service in a
-// network namespace of its own reach it there: tcp and http dial into the
-// namespace, a command runs in it. Nothing on the host listens there.
-func TestReadyInPrivateNetwork(t *testing.T) {
+// wwwRoot is a busybox root for the sandbox with /www/index.html holding
+// body, for busybox httpd -h /www.
+func wwwRoot(t *testing.T, body string) string {
+	t.Helper()
 	root := busyboxRoot(t, sandboxDirs...)
 	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("hi\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+// TestReadyInPrivateNetwork checks the readiness checks of a service in a
+// network namespace of its own reach it there: tcp and http dial into the
+// namespace, a command runs in it. Nothing on the host listens there.
+func TestReadyInPrivateNetwork(t *testing.T) {
+	root := wwwRoot(t, "hi\n")
 	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
 	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
 		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
@@ -263,13 +271,7 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 // answers on the host address declared, forwarded into the namespace,
 // and is closed again when the service stops.
 func TestPublish(t *testing.T) {
-	root := busyboxRoot(t, sandboxDirs...)
-	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("published\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root := wwwRoot(t, "published\n")
 	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
 	// 127.0.0.13: an address of this test's own, so no other test's port
 	// can clash.
