@@ -154,6 +154,22 @@ type parsed struct {
 
 func (p *parsed) at(key string) origin { return origin{file: p.file, idx: p.idx, key: key} }
 
+// checkAccountName checks the name of a [[kind]] (user or group) at key
+// is valid and not in seen, which it joins; it reports whether it was.
+func (p *parsed) checkAccountName(kind, key, name string, seen map[string]bool, errs *tomlpos.Errors) bool {
+	ok := true
+	switch {
+	case !nameRE.MatchString(name):
+		*errs = append(*errs, p.at(key).errorf("", "[[%s]]: name %q: use lower-case letters, digits and . _ -", kind, name))
+		ok = false
+	case seen[name]:
+		*errs = append(*errs, p.at(key).errorf(".name", "[[%s]]: %q is declared twice", kind, name))
+		ok = false
+	}
+	seen[name] = true
+	return ok
+}
+
 // parseFile reads images/NAME.toml and checks what needs no other file.
 func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	file := filepath.Join(imagesDir, name+".toml")
@@ -180,13 +196,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	seen := map[string]bool{}
 	for i, u := range p.rf.User {
 		key := fmt.Sprintf("user[%d]", i)
-		switch {
-		case !nameRE.MatchString(u.Name):
-			errs = append(errs, p.at(key).errorf("", "[[user]]: name %q: use lower-case letters, digits and . _ -", u.Name))
-		case seen[u.Name]:
-			errs = append(errs, p.at(key).errorf(".name", "[[user]]: %q is declared twice", u.Name))
-		}
-		seen[u.Name] = true
+		p.checkAccountName("user", key, u.Name, seen, &errs)
 		if u.UID < 0 || u.GID < 0 {
 			errs = append(errs, p.at(key).errorf("", "[[user]] %q: uid and gid must be 0 or more", u.Name))
 		}
@@ -194,15 +204,9 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	seen = map[string]bool{}
 	for i, g := range p.rf.Group {
 		key := fmt.Sprintf("group[%d]", i)
-		switch {
-		case !nameRE.MatchString(g.Name):
-			errs = append(errs, p.at(key).errorf("", "[[group]]: name %q: use lower-case letters, digits and . _ -", g.Name))
-		case seen[g.Name]:
-			errs = append(errs, p.at(key).errorf(".name", "[[group]]: %q is declared twice", g.Name))
-		case g.GID < 0:
+		if p.checkAccountName("group", key, g.Name, seen, &errs) && g.GID < 0 {
 			errs = append(errs, p.at(key).errorf(".gid", "[[group]] %q: gid must be 0 or more", g.Name))
 		}
-		seen[g.Name] = true
 	}
 	for name, s := range p.rf.Service {
 		key := "service." + quoteKey(name)
