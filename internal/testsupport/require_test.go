@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -131,5 +132,28 @@ func TestGolden(t *testing.T) {
 	Golden(r, path, []byte("two\n"), false)
 	if !r.failed || !strings.Contains(r.msg, path) || !strings.Contains(r.msg, "-update") {
 		t.Errorf("different output: failed=%v %q, want a failure naming %s and -update", r.failed, r.msg, path)
+	}
+}
+
+func TestWantErr(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		want       string
+		done, fail bool
+	}{
+		{"no error wanted, none", nil, "", false, false},
+		{"no error wanted, one", errors.New("boom"), "", false, true},
+		{"error wanted, matching", errors.New("opening x: boom"), "boom", true, false},
+		{"error wanted, other", errors.New("bang"), "boom", true, true},
+		{"error wanted, none", nil, "boom", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			done := WantErr(r, tc.err, tc.want)
+			if r.failed != tc.fail || (!tc.fail && done != tc.done) {
+				t.Errorf("WantErr = %v, failed %v (%s); want %v, failed %v", done, r.failed, r.msg, tc.done, tc.fail)
+			}
+		})
 	}
 }

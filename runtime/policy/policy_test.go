@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
@@ -304,14 +305,8 @@ func TestLoad(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Load(tc.paths...)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)
-				}
+			if testsupport.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(p.Keys) != tc.wantKeys || !p.RequireSBOM {
 				t.Fatalf("Load = %d keys, RequireSBOM %v; want %d, true", len(p.Keys), p.RequireSBOM, tc.wantKeys)
