@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 var helloTree = []member{
@@ -151,7 +152,7 @@ func TestURLErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, dir := newTestCache(t)
 			_, err := c.Fetch(bg, &recipe.Recipe{Name: "x", File: "recipes/x.toml", Source: tc.src})
-			wantErr(t, err, tc.want)
+			testsupport.WantErr(t, err, tc.want)
 			if got := cacheEntries(t, dir); len(got) != 0 {
 				t.Errorf("cache holds %q after a failed fetch, want nothing", got)
 			}
