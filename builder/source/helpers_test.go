@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
@@ -210,5 +211,21 @@ func cacheEntries(t testing.TB, dir string) []string {
 }
 
 var bg = context.Background()
+
+// fetchCase fetches r with a fresh cache and checks the error against
+// want ("" for none). A failed fetch must leave nothing in the cache; it
+// returns nil, else what was fetched.
+func fetchCase(t *testing.T, r *recipe.Recipe, want string) *Fetched {
+	t.Helper()
+	c, dir := newTestCache(t)
+	f, err := c.Fetch(bg, r)
+	if !testsupport.WantErr(t, err, want) {
+		return f
+	}
+	if got := cacheEntries(t, dir); len(got) != 0 {
+		t.Errorf("cache holds %q after a failed fetch, want nothing", got)
+	}
+	return nil
+}
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

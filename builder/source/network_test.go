@@ -100,13 +100,8 @@ func TestDebFetch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, dir := newTestCache(t)
-			f, err := c.Fetch(bg, &recipe.Recipe{Name: "busybox", Source: tc.src})
-			testsupport.WantErr(t, err, tc.err)
-			if tc.err != "" {
-				if got := cacheEntries(t, dir); len(got) != 0 {
-					t.Errorf("cache holds %q after a failed fetch", got)
-				}
+			f := fetchCase(t, &recipe.Recipe{Name: "busybox", Source: tc.src}, tc.err)
+			if f == nil {
 				return
 			}
 			fi, err := os.Stat(filepath.Join(f.Dir, "bin", "busybox"))
