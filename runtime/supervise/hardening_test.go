@@ -238,6 +238,19 @@ func wwwRoot(t *testing.T, body string) string {
 	return root
 }
 
+// startReady starts services on s and waits until they are all ready.
+func startReady(t *testing.T, s *Supervisor, services ...imagespec.Service) {
+	t.Helper()
+	if err := s.Start(context.Background(), services); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReadyInPrivateNetwork checks the readiness checks of a service in a
 // network namespace of its own reach it there: tcp and http dial into the
 // namespace, a command runs in it. Nothing on the host listens there.
@@ -247,19 +260,11 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
 		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
 	}
-	err := s.Start(context.Background(), []imagespec.Service{
+	startReady(t, s,
 		httpd("tcp", "18081", &imagespec.Ready{TCP: "127.0.0.1:18081"}),
 		httpd("http", "18082", &imagespec.Ready{HTTP: "http://127.0.0.1:18082/index.html"}),
 		httpd("cmd", "18083", &imagespec.Ready{Command: []string{"/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18083/index.html"}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	)
 	// The host does not see the services' ports.
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:18081", time.Second); err == nil {
 		c.Close()
@@ -276,18 +281,10 @@ func TestPublish(t *testing.T) {
 	// 127.0.0.13: an address of this test's own, so no other test's port
 	// can clash.
 	const host = "127.0.0.13:18090"
-	err := s.Start(context.Background(), []imagespec.Service{{Name: "web", User: "svc",
+	startReady(t, s, imagespec.Service{Name: "web", User: "svc",
 		Exec:    []string{"/bin/httpd", "-f", "-p", "127.0.0.1:18090", "-h", "/www"},
 		Ready:   &imagespec.Ready{TCP: "127.0.0.1:18090"},
-		Sandbox: imagespec.Sandbox{Publish: []string{host}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+		Sandbox: imagespec.Sandbox{Publish: []string{host}}})
 	get := func() (string, error) {
 		c, err := net.DialTimeout("tcp", host, 2*time.Second)
 		if err != nil {
