@@ -47,10 +47,7 @@ type e2eStatus struct {
 // rollback from an image that fails its health gate, refusal of an unsigned
 // image, and a manual rollback.
 func TestNodeEndToEnd(t *testing.T) {
-	need(t, "bwrap", "apt-get", "dpkg-source")
-	testsupport.RequireRoot(t, "the node runtime (it chroots services)")
-	undistroBin(t)
-	repo := copyRepo(t, repoRoot(t))
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
 	if err := os.WriteFile(filepath.Join(repo, "images", "webbroken.toml"), []byte(brokenRole), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +173,17 @@ func alive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// nodeRepo starts a node end-to-end test: it needs the build tools and
+// root (why says for what), the built binary and a copy of the
+// repository, whose path it returns.
+func nodeRepo(t *testing.T, why string) string {
+	t.Helper()
+	need(t, "bwrap", "apt-get", "dpkg-source")
+	testsupport.RequireRoot(t, why)
+	undistroBin(t)
+	return copyRepo(t, repoRoot(t))
 }
 
 // startDaemon runs `undistro node run` until the test ends (SIGTERM, then

@@ -45,10 +45,7 @@ type sandboxStatus struct {
 // makes is refused except what the grant gives; that memory_max makes the
 // service fail with the reason said, and tasks_max caps its processes.
 func TestNodeSandboxProbe(t *testing.T) {
-	need(t, "bwrap", "apt-get", "dpkg-source")
-	testsupport.RequireRoot(t, "the node runtime's service sandbox")
-	undistroBin(t)
-	repo := copyRepo(t, repoRoot(t))
+	repo := nodeRepo(t, "the node runtime's service sandbox")
 	bait, extra := hostBait(t)
 	recipe, err := os.ReadFile("testdata/sandbox/probe.toml")
 	if err != nil {

@@ -125,9 +125,7 @@ func TestVerify(t *testing.T) {
 		{
 			name: "tag moved to another digest after signing",
 			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.trusted.attest(t, tg, d, PredicateSPDX)
+				onA(trusted, trusted, PredicateSPDX)(t, f, k)
 				f.retag(t)
 			},
 			wantErr: ErrDigestMismatch,
