@@ -1,11 +1,15 @@
 package graph
 
 import (
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/role"
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 // TestShippedLintClean checks that the repository's own recipes/ and
@@ -41,5 +45,62 @@ func TestShippedLintClean(t *testing.T) {
 	opts, err := recipes["hello"].EffectiveOptions(web.OptionsFor("hello"))
 	if err != nil || opts["nls"] != "false" {
 		t.Errorf("hello options in web = %v, %v; want nls=false", opts, err)
+	}
+}
+
+// TestShippedServicesLeastPrivilege checks every service the shipped
+// recipes provide, enabled in a role on top of the shipped ones (as `make
+// bench` runs httpbin, busybox httpd and crond), runs as a user that is
+// not root, with no capability, no setuid and not in the host's network.
+func TestShippedServicesLeastPrivilege(t *testing.T) {
+	images := t.TempDir()
+	if err := os.CopyFS(images, os.DirFS("../../images")); err != nil {
+		t.Fatal(err)
+	}
+	recipes, err := recipe.LoadDir("../../recipes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := "inherit = [\"web\"]\n"
+	var provided []string
+	for _, name := range slices.Sorted(maps.Keys(recipes)) {
+		for _, s := range recipes[name].Services {
+			all += "[service." + s.Name + "]\n"
+			provided = append(provided, s.Name)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(images, "all.toml"), []byte(all), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := role.Load(images, "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Resolve(recipes, r.Packages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := r.Services(recipes, g.RunClosure(r.Packages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range svcs {
+		got = append(got, s.Name)
+		uid := -1
+		for _, u := range r.Users {
+			if u.Name == s.User {
+				uid = u.UID
+			}
+		}
+		sb := s.Sandbox
+		if uid <= 0 || len(sb.Capabilities) > 0 || sb.AllowSetuid || sb.Network == imagespec.NetworkHost {
+			t.Errorf("service %s: user %q (uid %d), sandbox %+v: want a user other than root, no capability, no setuid, no host network", s.Name, s.User, uid, sb)
+		}
+	}
+	for _, want := range []string{"httpbin", "httpd", "crond"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("services %q lack %s (provided: %q)", got, want, provided)
+		}
 	}
 }

@@ -45,6 +45,14 @@ func TestLoadBad(t *testing.T) {
 		{"duplicate key and table", "duplicate-key", []string{
 			`testdata/bad/duplicate-key.toml:3:1: key "version" is defined twice (first at line 2)`,
 			`testdata/bad/duplicate-key.toml:12:2: table [source] is defined twice (first at line 5)`}},
+		{"service grants", "grants", []string{
+			`testdata/bad/grants.toml:10:17: service "web": capability "NET_ADMIN": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_admin"?)`,
+			`testdata/bad/grants.toml:11:1: service "web": network "bridge": want one of private, host, none`,
+			`testdata/bad/grants.toml:12:12: service "web": seccomp "read": not a system call the default filter refuses (@system-service refuses the groups @clock, @debug, @io-uring, @keyring, @module, @mount, @namespaces, @obsolete, @privileged, @raw-io, @reboot, @swap)`,
+			`testdata/bad/grants.toml:13:1: service "web": tasks_max -1: must be 1 or more`,
+			`testdata/bad/grants.toml:14:1: service "web": tmp_size: "big" is not a size: write it like "64M" or "1G"`,
+			`testdata/bad/grants.toml:15:21: service "web": read_write_paths "/tmp/state": want an absolute, clean directory of the image such as /var/lib/app (not /, /proc, /dev, /sys, /tmp or /run)`,
+			`testdata/bad/grants.toml:16:12: service "web": publish "127.0.0.1:80": only a private network publishes ports (network is "bridge"): remove one of them`}},
 		{"every other check at once", "everything", []string{
 			`testdata/bad/everything.toml:1:1: [build]: no script: set script = """...""" (run by sh in $SRC)`,
 			`testdata/bad/everything.toml:1:1: no version: set version = "1.2.3"`,

@@ -53,7 +53,7 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badaccounts.toml:23:1: [[group]]: "g" is declared twice`,
 			`testdata/images/badaccounts.toml:28:1: [[group]] "h": gid must be 0 or more`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, setuid, typo, web`}},
 		{"bad grants", "badgrants", []string{
 			`testdata/images/badgrants.toml:5:17: service "srv": capability "CAP_NET_RAW": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_raw"?)`,
 			`testdata/images/badgrants.toml:6:1: service "srv": network "hots": want one of private, host, none (did you mean "host"?)`,
@@ -95,6 +95,10 @@ func TestCheckErrors(t *testing.T) {
 			`testdata/images/badsvc2.toml:4:10: service "srv": after "tol": no such service is enabled in role badsvc2`,
 			`testdata/images/badsvc2.toml:5:10: service "srv": file "/etc/nope" is not a [[file]] of role badsvc2`,
 			`testdata/images/badsvc2.toml:6:1: service "srv": user "nobody" is not declared: add a [[user]] named "nobody" to role badsvc2`}},
+		{"allow_setuid without privileged paths", "badsetuid", []string{
+			`testdata/images/badsetuid.toml:5:1: service "srv": allow_setuid = true, but no package of role badsetuid declares privileged paths (setuid or setgid programs): remove allow_setuid, which only turns off no_new_privs and nosuid`}},
+		{"privileged program without allow_setuid", "badsetuid2", []string{
+			`testdata/images/badsetuid2.toml:3:10: service "pinger": runs /usr/bin/ping, a privileged (setuid or setgid) path of package pinger, without allow_setuid = true: the bit would be ignored; set allow_setuid = true or run it as the user it needs`}},
 		{"no user and no dedicated one", "nouser", []string{
 			`testdata/images/nouser.toml:7:10: service "tool": no user: declare a dedicated [[user]] named "tool" (uid not 0) in role nouser, set user = "NAME" to one it declares, or user = "root" to run it as root`}},
 	}
@@ -214,6 +218,23 @@ func TestServiceGrants(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("services:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestAllowSetuidChecked checks a service that runs its package's
+// privileged program with allow_setuid passes the check the two roles of
+// TestCheckErrors fail, and the grant reaches the image.
+func TestAllowSetuidChecked(t *testing.T) {
+	r, err := Load("testdata/images", "setuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := r.Services(recipes(t), r.Packages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs) != 1 || !svcs[0].Sandbox.AllowSetuid {
+		t.Errorf("services %+v, want pinger with allow_setuid", svcs)
 	}
 }
 

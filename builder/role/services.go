@@ -42,6 +42,16 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 			byName[s.Name] = provided{pkg, s}
 		}
 	}
+	// privileged maps each path the image's packages may keep setuid or
+	// setgid to its package.
+	privileged := map[string]string{}
+	for _, pkg := range pkgs {
+		if rec := recipes[pkg]; rec != nil {
+			for _, p := range rec.Privileged {
+				privileged[p] = pkg
+			}
+		}
+	}
 	available := slices.Sorted(maps.Keys(byName))
 	var enabled []string
 	for _, name := range slices.Sorted(maps.Keys(r.ServiceOverrides)) {
@@ -111,6 +121,7 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 		if len(g.Publish) > 0 && g.Network != "" && g.Network != imagespec.NetworkPrivate {
 			errs = append(errs, o.errorf("publish", "", "service %q: publishes %s but its network is %q: only a private network publishes ports", name, g.Publish, g.Network))
 		}
+		errs = append(errs, setuidProblems(r, o, name, svc.Exec, g, privileged)...)
 		svc.Sandbox = g.Sandbox()
 		for i, a := range after {
 			if !slices.Contains(enabled, a) {
@@ -138,6 +149,21 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 		return nil, errs
 	}
 	return out, nil
+}
+
+// setuidProblems checks allow_setuid against the image's privileged
+// paths: granted with none, it only weakens the sandbox (no_new_privs and
+// nosuid off) for nothing; withheld from a service whose program is one,
+// the setuid bit is silently ignored.
+func setuidProblems(r *Role, o *ServiceOverride, name string, exec []string, g recipe.Grants, privileged map[string]string) []*tomlpos.Error {
+	allow := g.AllowSetuid != nil && *g.AllowSetuid
+	switch {
+	case allow && len(privileged) == 0:
+		return []*tomlpos.Error{o.errorf("allow_setuid", "", "service %q: allow_setuid = true, but no package of role %s declares privileged paths (setuid or setgid programs): remove allow_setuid, which only turns off no_new_privs and nosuid", name, r.Name)}
+	case !allow && len(exec) > 0 && privileged[exec[0]] != "":
+		return []*tomlpos.Error{o.errorf("exec", "", "service %q: runs %s, a privileged (setuid or setgid) path of package %s, without allow_setuid = true: the bit would be ignored; set allow_setuid = true or run it as the user it needs", name, exec[0], privileged[exec[0]])}
+	}
+	return nil
 }
 
 // errorf reports a problem at field (+sub, such as "[2]") where it was last

@@ -43,7 +43,8 @@ type sandboxStatus struct {
 // its services under `undistro node run` (as root and as a user, with the
 // defaults and with one grant each) and checks each attempt the probe
 // makes is refused except what the grant gives; that memory_max makes the
-// service fail with the reason said, and tasks_max caps its processes.
+// service fail with the reason said, tasks_max caps its processes and
+// allow_setuid lets a setuid program of the image run as its owner.
 func TestNodeSandboxProbe(t *testing.T) {
 	repo := nodeRepo(t, "the node runtime's service sandbox")
 	bait, extra := hostBait(t)
@@ -85,7 +86,7 @@ func TestNodeSandboxProbe(t *testing.T) {
 		if err := json.Unmarshal([]byte(run(t, work, env, "node", "--root", root, "status", "--json")), &st); err != nil {
 			t.Fatal(err)
 		}
-		finished := len(st.Services) == 6
+		finished := len(st.Services) == 7
 		for _, s := range st.Services {
 			finished = finished && (s.State == "stopped" || s.State == "failed")
 		}
@@ -153,6 +154,16 @@ func TestNodeSandboxProbe(t *testing.T) {
 		}
 		if r.UID != 1501 || r.Tasks <= 0 || r.Tasks >= 24 {
 			t.Errorf("probe-tasks (uid %d) started %d of 64 processes under tasks_max 24, want its dedicated uid 1501 and fewer than 24", r.UID, r.Tasks)
+		}
+	})
+	t.Run("allow_setuid", func(t *testing.T) {
+		// The setuid bit survived build, image and store; allow_setuid
+		// lets it work, and still no capability comes with it.
+		if got := logOf("probe-setuid"); !strings.HasPrefix(got, "euid=0 capEff=0000000000000000") {
+			t.Errorf("probe-setuid (user probe, allow_setuid) said %q, want euid=0 capEff=0000000000000000", got)
+		}
+		if s := st.Services[svc("probe-setuid")]; s.State != "stopped" {
+			t.Errorf("probe-setuid: state %s, last exit %q", s.State, s.LastExit)
 		}
 	})
 	t.Run("status", func(t *testing.T) {

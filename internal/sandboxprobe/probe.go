@@ -24,6 +24,9 @@ type Result struct {
 	SetuidExec string
 	Tasks      int
 	Allocated  int
+	// Mounts are the mounts lacking nosuid, nodev or noexec where the
+	// sandbox must have them.
+	Mounts []string
 }
 
 // Checks are the attempts the probe makes, each refused by default.
@@ -95,6 +98,12 @@ func Problems(r *Result, e Expect) []string {
 		case !slices.Contains(e.Allowed, c) && !strings.HasPrefix(got, "refused"):
 			out = append(out, fmt.Sprintf("%s: %s, want refused", c, got))
 		}
+	}
+	if r.Mounts == nil || r.FDs == nil {
+		out = append(out, "mounts or descriptors not reported: the probe is out of date")
+	}
+	if len(r.Mounts) > 0 {
+		out = append(out, fmt.Sprintf("mounts %q, want nosuid and nodev everywhere, noexec on /tmp, /run and /dev/shm", r.Mounts))
 	}
 	if len(r.FDs) > 0 {
 		out = append(out, fmt.Sprintf("inherited descriptors %q, want none", r.FDs))

@@ -93,9 +93,11 @@ func checkCgroup(dir string) (*Cgroup, error) {
 }
 
 // Setup moves pid (the supervisor) into the subtree's leaf "supervisor"
-// group and enables the services' controllers for the subtree's
-// children. It is idempotent.
+// group, removes the empty groups of services a previous supervisor left
+// and enables the services' controllers for the subtree's children. It
+// is idempotent.
 func (c *Cgroup) Setup(pid int) error {
+	c.prune()
 	leaf := filepath.Join(c.Dir, "supervisor")
 	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("creating cgroup %s: %w", leaf, err)
@@ -108,6 +110,26 @@ func (c *Cgroup) Setup(pid int) error {
 		ctl[i] = "+" + s
 	}
 	return writeCgroup(c.Dir, "cgroup.subtree_control", strings.Join(ctl, " "))
+}
+
+// prune removes every service group no process is left in; the kernel
+// refuses (EBUSY) to remove one that still holds a process, which the
+// next start of that service reuses.
+func (c *Cgroup) prune() {
+	ents, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if name, ok := strings.CutPrefix(e.Name(), "svc-"); ok && e.IsDir() {
+			c.removeGroup(name)
+		}
+	}
+}
+
+// removeGroup removes service name's group if no process is left in it.
+func (c *Cgroup) removeGroup(name string) {
+	_ = unix.Rmdir(filepath.Join(c.Dir, "svc-"+name))
 }
 
 // serviceGroup creates (or reuses) the group of service name with sb's

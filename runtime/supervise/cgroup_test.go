@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -68,8 +69,23 @@ func TestCgroupFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Groups a previous supervisor left: an empty one is removed, one the
+	// kernel refuses to remove (here: not empty) stays.
+	for _, d := range []string{"svc-old", "svc-busy", "other"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "svc-busy", "cgroup.procs"), []byte("17"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := cg.Setup(4242); err != nil {
 		t.Fatal(err)
+	}
+	for d, want := range map[string]bool{"svc-old": false, "svc-busy": true, "other": true} {
+		if _, err := os.Stat(filepath.Join(dir, d)); (err == nil) != want {
+			t.Errorf("after Setup, %s exists: %v, want %v", d, err == nil, want)
+		}
 	}
 	if got := read(t, filepath.Join(dir, "supervisor", "cgroup.procs")); got != "4242" {
 		t.Errorf("supervisor leaf holds %q, want the supervisor's pid", got)
@@ -135,5 +151,30 @@ func TestDetectCgroupHere(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cg.Dir, "supervisor")); err == nil {
 		t.Errorf("detection created %s/supervisor", cg.Dir)
+	}
+}
+
+// TestRemoveDropsCgroup checks Remove takes a forgotten service's group
+// away with it.
+func TestRemoveDropsCgroup(t *testing.T) {
+	dir := fakeCgroup(t, "cpu io memory pids")
+	cg, err := checkCgroup(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSup(t, Options{Cgroup: cg})
+	if err := s.Start(context.Background(), []imagespec.Service{{Name: "once", Exec: []string{"/bin/true"}, Restart: imagespec.RestartNever}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "once", StateStopped)
+	group := filepath.Join(dir, "svc-once")
+	if err := os.Mkdir(group, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("once"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(group); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the removed service's group is still there: %v", err)
 	}
 }

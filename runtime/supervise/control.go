@@ -74,7 +74,8 @@ func (s *Supervisor) Restart(ctx context.Context, names ...string) error {
 }
 
 // Remove forgets stopped or failed services, so Status no longer lists
-// them. A service still supervised is an error: Stop it first.
+// them, and removes their cgroups. A service still supervised is an
+// error: Stop it first.
 func (s *Supervisor) Remove(names ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,6 +93,9 @@ func (s *Supervisor) Remove(names ...string) error {
 			_ = c.Close()
 		}
 		delete(s.svcs, n)
+		if s.o.Cgroup != nil {
+			s.o.Cgroup.removeGroup(n)
+		}
 		s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == n })
 	}
 	return nil

@@ -96,6 +96,9 @@ func TestHardening(t *testing.T) {
 			sandboxprobe.Expect{UID: 1234, NoNewPrivs: true, Allowed: []string{"connect_host_loopback"}}},
 		{probe("rootcap", "root", imagespec.Sandbox{Capabilities: []string{"net_bind_service"}, ReadWritePaths: []string{"/var/lib/state"}}),
 			sandboxprobe.Expect{UID: 0, Caps: netBind, NoNewPrivs: true, Allowed: []string{"bind_port_80"}}},
+		// keyctl taken back from the filter: the host's key stays out of
+		// reach, through the service's own session keyring.
+		{probe("keyring", "root", imagespec.Sandbox{Seccomp: []string{"@keyring"}}), sandboxprobe.Expect{UID: 0, NoNewPrivs: true}},
 	}
 	var svcs []imagespec.Service
 	for _, tc := range tests {
@@ -312,5 +315,44 @@ func TestPublish(t *testing.T) {
 	}
 	if _, err := get(); err == nil {
 		t.Error("the published port still answers after the service stopped")
+	}
+}
+
+// TestProbeSeesUnhardened runs the probe as root in the sandbox of before
+// (Options.Unhardened), where the attempts TestHardening expects refused
+// succeed: it shows the probe detects what it checks, so a sandbox that
+// stopped refusing would fail TestHardening.
+func TestProbeSeesUnhardened(t *testing.T) {
+	root := probeRoot(t)
+	env := hostBait(t)
+	logs := t.TempDir()
+	s := newSup(t, Options{Root: root, Chroot: true, LogDir: logs, Unhardened: true, Users: []imagespec.User{{Name: "root"}}})
+	err := s.Start(context.Background(), []imagespec.Service{{Name: "old", User: "root", Exec: []string{"/usr/bin/probe"}, Env: env, Restart: imagespec.RestartNever}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "old to exit", func() bool { st := status(t, s, "old"); return st.State == StateStopped || st.State == StateFailed })
+	b, err := os.ReadFile(LogPath(logs, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sandboxprobe.Parse(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"write_core_pattern", "write_ip_forward", "af_packet", "unshare_user", "shmat_host_segment",
+		"connect_host_loopback", "bind_port_80", "exec_from_tmp", "nice_minus_20"} {
+		if r.Checks[c] != "allowed" {
+			t.Errorf("%s: %s, want allowed in the sandbox of before", c, r.Checks[c])
+		}
+	}
+	if len(r.FDs) == 0 {
+		t.Error("the probe saw no inherited descriptor in the sandbox of before")
+	}
+	problems := strings.Join(sandboxprobe.Problems(r, sandboxprobe.Expect{UID: 0, NoNewPrivs: true}), "\n")
+	for _, want := range []string{"CapEff", "CapBnd", "NoNewPrivs 0", "Seccomp 0", "af_packet: allowed, want refused", "inherited descriptors", "/tmp lacks noexec"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("Problems does not report %q:\n%s", want, problems)
+		}
 	}
 }

@@ -17,7 +17,8 @@
 //     the host's null, zero, full, random, urandom and tty, /dev/shm and
 //     the fd, stdin, stdout, stderr links; tmpfs on /tmp (mode 1777) and
 //     /run (mode 0755), sized, which hide whatever the image ships there
-//     and start empty at each start; every one nosuid, nodev and noexec,
+//     and start empty at each start; every one nosuid, nodev and noexec
+//     (the masks too; the device nodes nosuid and noexec),
 //   - binds the service's read_write_paths from the node's state
 //     directory, resolved beneath the root without following symlinks,
 //   - pivots into the root and detaches the host's tree (chroot when the

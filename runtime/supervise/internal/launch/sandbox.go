@@ -58,7 +58,7 @@ func specials(spec *Spec) []special {
 
 // maskedProc are the kernel files of /proc a service never reads (host
 // memory, kernel addresses, other users' keys): /dev/null is bound over
-// each, as container runtimes do.
+// each, as container runtimes do, read-only and nodev (opening one fails).
 var maskedProc = []string{"kcore", "kallsyms", "keys", "key-users", "timer_list", "sched_debug", "latency_stats", "kpagecount", "kpageflags", "kpagecgroup", "vmallocinfo", "config.gz"}
 
 // maskedProcDirs get an empty read-only tmpfs over them.
@@ -169,6 +169,10 @@ func maskProc(dir string) error {
 		if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("masking /proc/%s: %w", name, err)
 		}
+		// nodev too: the mask cannot even be opened.
+		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|hardened, ""); err != nil {
+			return fmt.Errorf("masking /proc/%s read-only: %w", name, err)
+		}
 	}
 	for _, name := range maskedProcDirs {
 		p := filepath.Join(dir, name)
@@ -250,6 +254,13 @@ func populateDev(dev string, shmSize int64, legacy bool) error {
 		f.Close()
 		if err := unix.Mount(host, p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind-mounting %s: %w", host, err)
+		}
+		if legacy {
+			continue
+		}
+		// Devices, so not nodev; but nosuid and noexec like every mount.
+		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("remounting /dev/%s nosuid,noexec: %w", name, err)
 		}
 	}
 	for _, l := range devLinks {

@@ -35,6 +35,7 @@ type Result struct {
 	SetuidExec string            // what the setuid copy said
 	Tasks      int               // processes started before the limit
 	Allocated  int               // MiB allocated and touched
+	Mounts     []string          // mounts lacking nosuid, nodev or (where the service writes) noexec
 }
 
 func main() {
@@ -85,6 +86,7 @@ func main() {
 	check("syslog_read", rawErr(syscall.SYS_SYSLOG, 10, 0, 0))
 	check("init_module", rawErr(syscall.SYS_INIT_MODULE, 0, 0, 0))
 	r.FDs = fds()
+	r.Mounts = mounts()
 	if p := os.Getenv("PROBE_SUID"); p != "" {
 		out, err := exec.Command(p, "whoami").CombinedOutput()
 		r.SetuidExec = strings.TrimSpace(string(out))
@@ -330,4 +332,40 @@ func tasks(n int) int {
 		c.Wait()
 	}
 	return len(cmds)
+}
+
+// devices are the sandbox's device nodes: bind mounts that must not be
+// nodev.
+var devices = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/full": true, "/dev/random": true, "/dev/urandom": true, "/dev/tty": true}
+
+// mounts lists, from /proc/self/mountinfo, each mount without nosuid,
+// without nodev (the device nodes aside) or, for the writable tmpfs
+// /tmp, /run and /dev/shm, without noexec.
+func mounts() []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	out := []string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		at, opts := f[4], ","+f[5]+","
+		var lack []string
+		if !strings.Contains(opts, ",nosuid,") {
+			lack = append(lack, "nosuid")
+		}
+		if !devices[at] && !strings.Contains(opts, ",nodev,") {
+			lack = append(lack, "nodev")
+		}
+		if (at == "/tmp" || at == "/run" || at == "/dev/shm") && !strings.Contains(opts, ",noexec,") {
+			lack = append(lack, "noexec")
+		}
+		if len(lack) > 0 {
+			out = append(out, at+" lacks "+strings.Join(lack, ","))
+		}
+	}
+	return out
 }
