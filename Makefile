@@ -48,8 +48,8 @@ build: ## build bin/undistro (static, reproducible)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/undistro
 
 .PHONY: test
-test: deps ## run every test with the race detector (end-to-end included)
-	PATH="$(GOBIN):$$PATH" CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestConformance$$' ./...
+test: deps ## run every test with the race detector (end-to-end included); with CI set, a skip (but -short) fails
+	set -o pipefail; PATH="$(GOBIN):$$PATH" CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestConformance$$' -json ./... | $(GO) run ./ci/internal/testreport
 	@# The OCI distribution-spec conformance suite against undistro serve, verbose
 	@# so its counts per workflow are in the output (the registry's log only on failure).
 	@mkdir -p out && echo "CGO_ENABLED=1 $(GO) test -race -count=1 -v -run '^TestConformance$$' ./cmd/undistro"; \
