@@ -8,6 +8,8 @@ mkdir -p "$work"
 export UNDISTRO_CACHE=${UNDISTRO_CACHE:-$work/cache}
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+. "$(dirname "$0")/spawn.sh"   # spawn/reap: servers keep no inherited fd and die with the script
+
 echo "## no-op rebuild of all shipped roles (target < 1 s)"
 roles=$(cd images && ls *.toml | sed 's/\.toml$//' | tr '\n' ' ')
 "$bin" build $roles --out "$work/oci" --quiet >/dev/null   # warm the cache (cold the first time)
@@ -57,8 +59,8 @@ regbench() {
 		rm -rf "$reg" && mkdir -p "$reg/docker"
 		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n' \
 			"$reg/docker" "$daddr" >"$reg/docker.yml"
-		"$bin" serve --addr "$uaddr" --data "$reg/undistro" >"$reg/undistro.log" 2>&1 & local upid=$!
-		docker-registry serve "$reg/docker.yml" >"$reg/docker.log" 2>&1 & local dpid=$!
+		spawn "$bin" serve --addr "$uaddr" --data "$reg/undistro" >"$reg/undistro.log" 2>&1; local upid=$!
+		spawn docker-registry serve "$reg/docker.yml" >"$reg/docker.log" 2>&1; local dpid=$!
 		waitreg "$uaddr" && waitreg "$daddr"
 		for who in u d; do
 			local addr=$uaddr; [ $who = d ] && addr=$daddr
@@ -68,7 +70,7 @@ regbench() {
 			t0=$(ms); skopeo copy -q --src-tls-verify=false "docker://$addr/bench/web:latest" "oci:$reg/pull-$who:web"; t1=$(ms)
 			eval "if (( t1 - t0 < best_down_$who )); then best_down_$who=$(( t1 - t0 )); fi"
 		done
-		kill $upid $dpid; wait $upid $dpid 2>/dev/null || true
+		reap "$upid" "$dpid"
 	done
 	mbs() { awk "BEGIN{printf \"%.1f\", $bytes/1e6/($1/1000)}"; }
 	echo "command: skopeo copy oci:$layout:web docker://ADDR/bench/web:latest, then back into an empty layout (best of $trials, fresh storage each trial)"
@@ -124,12 +126,12 @@ printf 'description = "bench: web plus busybox httpd and crond"\ninherit = ["web
 node=$work/node
 rm -rf "$node"
 "$bin" node --root "$node" switch "oci:$work/oci3:bench3" --insecure-allow-unsigned >/dev/null 2>&1
-"$bin" node --root "$node" run >"$work/node-run.log" 2>&1 &
+spawn "$bin" node --root "$node" run >"$work/node-run.log" 2>&1
 pid=$!
 waitport 8080 && waitport 8081
 echo "command: $bin node --root $node run   (measured for ${idle}s after a 5 s settle; /proc/PID/status VmRSS, ctxt_switches of all threads)"
 measure "undistro" $(ours $pid)
-kill -TERM $pid; wait $pid || true
+reap "$pid"
 
 scan=$work/s6
 rm -rf "$scan" && mkdir -p "$scan"/{httpbin,httpd,crond}
@@ -138,7 +140,7 @@ printf '#!/bin/sh\nexec chroot --userspec=1000:1000 %s /bin/sh -c "set -a && . /
 printf '#!/bin/sh\nexec chroot %s /bin/busybox httpd -f -p 127.0.0.1:8081 -h /usr/share/doc\n' "$fs" >"$scan/httpd/run"
 printf '#!/bin/sh\nexec chroot %s /bin/busybox crond -f -c /etc/crontabs\n' "$fs" >"$scan/crond/run"
 chmod +x "$scan"/*/run
-s6-svscan "$scan" >"$work/s6.log" 2>&1 &
+spawn s6-svscan "$scan" >"$work/s6.log" 2>&1
 spid=$!
 waitport 8080 && waitport 8081
 echo "command: s6-svscan $scan   (s6-svscan + its 3 s6-supervise, same window)"

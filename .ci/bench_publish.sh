@@ -15,9 +15,9 @@ git clone -q --no-hardlinks "$PWD" "$work/repo"
 git -C "$work/repo" checkout -q --detach "$(git rev-parse HEAD)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
-"$bin" serve --addr "$addr" --data "$work/registry" >"$work/registry.log" 2>&1 &
+. "$(dirname "$0")/spawn.sh"   # spawn/reap: the server keeps no inherited fd and dies with the script
+spawn "$bin" serve --addr "$addr" --data "$work/registry" >"$work/registry.log" 2>&1
 srv=$!
-trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 "$bin" key generate --out "$work/bench" >/dev/null
 cd "$work/repo"

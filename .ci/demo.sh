@@ -18,9 +18,9 @@ mkdir -p "$DOCKER_CONFIG"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$addr" "$(printf 'demo:%s' "$pass" | base64 -w0)" >"$DOCKER_CONFIG/config.json"
 chmod 600 "$DOCKER_CONFIG/config.json"
 
-"$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1 &
+. "$(dirname "$0")/spawn.sh"   # spawn/reap: the server keeps no inherited fd and dies with the script
+spawn "$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1
 srv=$!
-trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
 	case $(curl -s -o /dev/null -w '%{http_code}' "http://$addr/v2/" 2>/dev/null) in 200 | 401) break ;; esac
 	kill -0 $srv 2>/dev/null || { cat "$log"; exit 1; }

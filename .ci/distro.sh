@@ -24,9 +24,9 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
 log=$dir/registry.log
-"$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1 &
+. "$(dirname "$0")/spawn.sh"   # spawn/reap: the server keeps no inherited fd and dies with the script
+spawn "$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1
 srv=$!
-trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
 	curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break
 	kill -0 $srv 2>/dev/null || { cat "$log"; exit 1; }

@@ -83,15 +83,7 @@ files = ["/etc/app.conf"]
 		"src/b/README":        "b\n",
 		"src/c/main.txt":      "c-main\n",
 	}
-	for p, body := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testsupport.WriteFiles(t, dir, files)
 }
 
 func needBwrap(t *testing.T) {

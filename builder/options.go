@@ -161,6 +161,9 @@ func newConfig(opts []Option) (*config, error) {
 	if c.out == "" {
 		return nil, errors.New("no output directory: pass --out DIR")
 	}
+	if err := c.cachePushFromSigning(); err != nil {
+		return nil, err
+	}
 	if err := c.checkCacheOptions(); err != nil {
 		return nil, err
 	}

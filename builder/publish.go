@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/un-distro/undistro/builder/provenance"
@@ -30,6 +31,11 @@ func WithSigning(keyPath string, pass sign.PassFunc) Option {
 		}
 		if _, err := os.Stat(keyPath); err != nil {
 			return fmt.Errorf("signing key %s: %w (create one with 'undistro key generate')", keyPath, err)
+		}
+		// One password prompt for every use of the key (images and
+		// registry cache entries).
+		if pass != nil {
+			pass = sync.OnceValues(pass)
 		}
 		c.signKey, c.signPass = keyPath, pass
 		return nil

@@ -24,7 +24,9 @@ import (
 // puts it into the local cache instead of building it (the package is
 // then reported under Cached). An entry that does not verify is ignored
 // with a warning and the package is built. repo is "REGISTRY/PREFIX", as
-// for WithPush. Default: no registry cache.
+// for WithPush. With WithSigning, the build also pushes its packages
+// there, signed by the same key (see WithCachePush). Default: no
+// registry cache.
 func WithCacheRegistry(repo string) Option {
 	return func(c *config) error {
 		repo = strings.TrimSuffix(repo, "/")
@@ -97,11 +99,25 @@ func WithCachePush(s *sign.Signer) Option {
 	}
 }
 
+// cachePushFromSigning makes a build that signs its images (WithSigning)
+// and uses a registry cache push its packages there too, signed by the
+// same key, unless WithCachePush named another signer.
+func (c *config) cachePushFromSigning() error {
+	if c.cacheRepo == "" || c.signKey == "" || c.cachePush != nil {
+		return nil
+	}
+	s, err := sign.NewSigner(c.signKey, c.signPass)
+	if err != nil {
+		return fmt.Errorf("loading signing key %s for the registry cache: %w", c.signKey, err)
+	}
+	return WithCachePush(s)(c)
+}
+
 // checkCacheOptions validates the registry cache options together.
 func (c *config) checkCacheOptions() error {
 	switch {
 	case c.cacheRepo == "" && (len(c.cacheKeys) > 0 || c.cachePush != nil):
-		return errors.New("--cache-key and cache push need --cache-registry REGISTRY/PREFIX")
+		return errors.New("--cache-key needs --cache-registry REGISTRY/PREFIX (so does a cache push)")
 	case c.cacheRepo != "" && len(c.cacheKeys) == 0 && c.cachePush == nil:
 		return fmt.Errorf("cache registry %s: no trusted key: pass --cache-key PUB (the public key of the builder that pushes), or --sign-key to push", c.cacheRepo)
 	}

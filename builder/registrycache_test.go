@@ -188,3 +188,44 @@ func buildKey(t *testing.T, out, pkg string) string {
 	t.Fatalf("no package %s in the app image", pkg)
 	return ""
 }
+
+// TestSigningPushesToCacheRegistry checks the builder's rule that a build
+// signing its images with a registry cache pushes its packages there,
+// signed by the same key and asking the key's password once; and that
+// without a registry there is no cache push.
+func TestSigningPushesToCacheRegistry(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	if err := sign.GenerateKey(context.Background(), key, func() ([]byte, error) { return []byte("test"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	prompts := 0
+	pass := func() ([]byte, error) { prompts++; return []byte("test"), nil }
+	out := filepath.Join(dir, "oci")
+	repo := t.TempDir()
+	fixture(t, repo)
+	c, err := newConfig([]Option{WithRepo(repo), WithOutput(out), WithCacheRegistry("127.0.0.1:1/undistro"), WithSigning(key+".key", pass)})
+	if err != nil {
+		t.Fatalf("newConfig: %v", err)
+	}
+	if c.cachePush == nil || c.cachePushKey == nil {
+		t.Fatal("signing with a cache registry: no cache push signer")
+	}
+	if _, err := sign.NewSigner(c.signKey, c.signPass); err != nil { // the image signer, later
+		t.Fatal(err)
+	}
+	if prompts != 1 {
+		t.Errorf("password asked %d times, want 1", prompts)
+	}
+	c, err = newConfig([]Option{WithRepo(repo), WithOutput(out), WithSigning(key+".key", pass)})
+	if err != nil {
+		t.Fatalf("newConfig without a registry: %v", err)
+	}
+	if c.cachePush != nil {
+		t.Error("no cache registry, yet a cache push signer")
+	}
+	if _, err := newConfig([]Option{WithRepo(repo), WithOutput(out), WithCacheRegistry("127.0.0.1:1/undistro"), WithSigning(key+".key",
+		func() ([]byte, error) { return []byte("wrong"), nil })}); err == nil || !strings.Contains(err.Error(), "for the registry cache") {
+		t.Errorf("wrong password: error = %v, want one about the registry cache's signing key", err)
+	}
+}

@@ -107,6 +107,8 @@ func TestBuildRefusesTreeTheNodeRefuses(t *testing.T) {
 ln -s ../../../etc/shadow "$DESTDIR/usr/lib/x"`, `/usr/lib/x: refusing layer entry "usr/lib/x": symlink target "../../../etc/shadow" escapes the root (rule "symlink")`},
 		{"absolute escape", `mkdir -p "$DESTDIR/etc"
 ln -s /../../../etc/passwd "$DESTDIR/etc/passwd"`, `/etc/passwd: refusing layer entry "etc/passwd": symlink target "/../../../etc/passwd" escapes the root (rule "symlink")`},
+		{"whiteout name", `mkdir -p "$DESTDIR/etc"
+touch "$DESTDIR/etc/.wh.passwd"`, `/etc/.wh.passwd: refusing layer entry "etc/.wh.passwd": ".wh.passwd" is an OCI whiteout, which would delete etc/passwd from the layers below: a package may only add files, rename it (rule "whiteout")`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -126,9 +126,14 @@ func unpackBlob(ctx context.Context, blobPath, tree string, info layer.Info, pri
 	}
 	sum := sha256.New()
 	tr := io.TeeReader(zr, sum)
-	_, err = unpack.Unpack(ctx, tr, tree, unpack.Options{Privileged: privileged})
+	st, err := unpack.Unpack(ctx, tr, tree, unpack.Options{Privileged: privileged})
 	if err != nil {
 		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	if wh := append(st.Whiteouts, st.Opaque...); len(wh) > 0 {
+		// The builder never writes one (layer.Write refuses them): a package
+		// that deletes another's files on the node is not a package.
+		return fmt.Errorf("layer holds OCI whiteouts of %q, which no package layer does: %w", wh, ErrMismatch)
 	}
 	if _, err := io.Copy(io.Discard, tr); err != nil { // the tar's end padding
 		return fmt.Errorf("reading layer blob: %w", err)

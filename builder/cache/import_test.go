@@ -34,6 +34,8 @@ func TestImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	evil, evilInfo := tarBlob(t, "../escape")
+	whiteout, whiteoutInfo := tarBlob(t, "etc/.wh.passwd")
+	whiteoutInfo.Files = nil // what a forged entry's metadata would say
 	tests := []struct {
 		name    string
 		blob    []byte
@@ -48,6 +50,7 @@ func TestImport(t *testing.T) {
 		{name: "files hidden", blob: blob, info: func(i layer.Info) layer.Info { i.Files = nil; return i }, wantErr: "holds 1 files, its metadata lists 0 other"},
 		{name: "files renamed", blob: blob, info: func(i layer.Info) layer.Info { i.Files = []string{"usr/bin/other"}; return i }, wantErr: "holds 1 files, its metadata lists 1 other"},
 		{name: "escaping entry", blob: evil, info: func(layer.Info) layer.Info { return evilInfo }, wantErr: "escape"},
+		{name: "whiteout", blob: whiteout, info: func(layer.Info) layer.Info { return whiteoutInfo }, wantErr: `layer holds OCI whiteouts of ["etc/passwd"], which no package layer does`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

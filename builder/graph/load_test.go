@@ -2,8 +2,9 @@ package graph
 
 import (
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func TestUsers(t *testing.T) {
@@ -22,14 +23,8 @@ func TestUsers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Users("testdata/"+tc.dir, tc.pkg)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
-				}
+			if testsupport.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Users = %q, want %q", got, tc.want)

@@ -66,7 +66,9 @@ type stream struct {
 
 func newStream(w io.Writer, o Options) *stream {
 	// Options.validate has refused negative values, so the rules are valid.
-	check, _ := archive.NewChecker(archive.Rules{Privileged: o.Privileged})
+	// A package adds files: a whiteout in it would silently delete another
+	// package's file on the node.
+	check, _ := archive.NewChecker(archive.Rules{Privileged: o.Privileged, NoWhiteouts: true})
 	s := &stream{
 		blob:       newHashCounter(w),
 		mtime:      time.Unix(o.Epoch, 0).UTC(),

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -37,19 +38,7 @@ func TestGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "web.provenance.json")
-	if *update {
-		if err := os.WriteFile(golden, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("provenance differs from %s (go test -update if intended):\n%s", golden, b)
-	}
+	testsupport.Golden(t, filepath.Join("testdata", "web.provenance.json"), b, *update)
 	var st statement
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

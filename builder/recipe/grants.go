@@ -14,32 +14,33 @@ import (
 )
 
 // Grants is what a service may touch beyond the defaults (nothing), as
-// recipes and roles write it (the keys of [Service] with the same names):
+// recipes and roles write it (embedded in a recipe's [Service] and a
+// role's service table, so the keys are declared once here):
 // the source of [imagespec.Sandbox]. A recipe declares defaults; a role
 // overrides each field.
 type Grants struct {
 	// Capabilities, lower-case without "cap_": ["net_bind_service"].
-	Capabilities []string
+	Capabilities []string `toml:"capabilities"`
 	// AllowSetuid lets the service exec the package's privileged paths.
-	AllowSetuid *bool
+	AllowSetuid *bool `toml:"allow_setuid"`
 	// Network: "private" (default: loopback only), "host" or "none".
-	Network string
+	Network string `toml:"network"`
 	// Publish: host "ADDR:PORT"s forwarded to PORT on the loopback of a
 	// private network.
-	Publish []string
+	Publish []string `toml:"publish"`
 	// Seccomp: groups ("@clock") or system calls taken back from the
 	// default filter.
-	Seccomp []string
+	Seccomp []string `toml:"seccomp"`
 	// MemoryMax, TmpSize, RunSize: sizes such as "64M", "1G".
-	MemoryMax string
-	TasksMax  int
-	CPUWeight int
-	IOWeight  int
-	TmpSize   string
-	RunSize   string
+	MemoryMax string `toml:"memory_max"`
+	TasksMax  int    `toml:"tasks_max"`
+	CPUWeight int    `toml:"cpu_weight"`
+	IOWeight  int    `toml:"io_weight"`
+	TmpSize   string `toml:"tmp_size"`
+	RunSize   string `toml:"run_size"`
 	// ReadWritePaths are directories of the image kept writable, with
 	// state that persists across restarts and image switches.
-	ReadWritePaths []string
+	ReadWritePaths []string `toml:"read_write_paths"`
 }
 
 // Override returns g with every field o sets replacing g's.

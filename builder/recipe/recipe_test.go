@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -158,19 +159,7 @@ func TestCanonical(t *testing.T) {
 	if !bytes.Equal(got, b.Canonical()) {
 		t.Errorf("same recipe written differently gives different canonical forms:\n%s\n%s", got, b.Canonical())
 	}
-	golden := "testdata/hello.canonical.json"
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Canonical():\n%s\nwant (%s):\n%s", got, golden, want)
-	}
+	want := testsupport.Golden(t, "testdata/hello.canonical.json", got, *update)
 	a.Revision++
 	if bytes.Equal(a.Canonical(), want) {
 		t.Error("changing the revision does not change the canonical form")

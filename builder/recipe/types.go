@@ -122,29 +122,9 @@ type Service struct {
 	After       []string          `toml:"after"`
 	StopTimeout string            `toml:"stop_timeout"` // Go duration
 	Ready       *Ready            `toml:"ready"`
-	// What the service may touch beyond the secure defaults (see
-	// [Grants]); roles override each field.
-	Capabilities   []string `toml:"capabilities"`
-	AllowSetuid    *bool    `toml:"allow_setuid"`
-	Network        string   `toml:"network"`
-	Publish        []string `toml:"publish"`
-	Seccomp        []string `toml:"seccomp"`
-	MemoryMax      string   `toml:"memory_max"`
-	TasksMax       int      `toml:"tasks_max"`
-	CPUWeight      int      `toml:"cpu_weight"`
-	IOWeight       int      `toml:"io_weight"`
-	TmpSize        string   `toml:"tmp_size"`
-	RunSize        string   `toml:"run_size"`
-	ReadWritePaths []string `toml:"read_write_paths"`
-}
-
-// Grants returns the service's grant fields.
-func (s Service) Grants() Grants {
-	return Grants{
-		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Publish: s.Publish, Seccomp: s.Seccomp,
-		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
-		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths,
-	}
+	// What the service may touch beyond the secure defaults; roles
+	// override each field.
+	Grants
 }
 
 // Ready is a readiness check; exactly one kind is set.

@@ -334,7 +334,7 @@ func ServiceProblems(s Service) []Problem {
 	if s.Ready != nil {
 		out = append(out, readyProblems(s.Ready)...)
 	}
-	return append(out, s.Grants().Problems()...)
+	return append(out, s.Grants.Problems()...)
 }
 
 func readyProblems(r *Ready) []Problem {

@@ -242,7 +242,7 @@ func mergeService(r *Role, name string, s serviceSpec, at origin) {
 	set("files", s.Files != nil, func() { o.Files = s.Files })
 	set("stop_timeout", s.StopTimeout != "", func() { o.StopTimeout = s.StopTimeout })
 	set("ready", s.Ready != nil, func() { o.Ready = s.Ready })
-	g := s.service(name).Grants()
+	g := s.Grants
 	set("capabilities", g.Capabilities != nil, func() { o.Grants.Capabilities = g.Capabilities })
 	set("allow_setuid", g.AllowSetuid != nil, func() { o.Grants.AllowSetuid = g.AllowSetuid })
 	set("network", g.Network != "", func() { o.Grants.Network = g.Network })

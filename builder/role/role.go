@@ -131,26 +131,12 @@ type serviceSpec struct {
 	StopTimeout string            `toml:"stop_timeout"`
 	Ready       *recipe.Ready     `toml:"ready"`
 
-	Capabilities   []string `toml:"capabilities"`
-	AllowSetuid    *bool    `toml:"allow_setuid"`
-	Network        string   `toml:"network"`
-	Publish        []string `toml:"publish"`
-	Seccomp        []string `toml:"seccomp"`
-	MemoryMax      string   `toml:"memory_max"`
-	TasksMax       int      `toml:"tasks_max"`
-	CPUWeight      int      `toml:"cpu_weight"`
-	IOWeight       int      `toml:"io_weight"`
-	TmpSize        string   `toml:"tmp_size"`
-	RunSize        string   `toml:"run_size"`
-	ReadWritePaths []string `toml:"read_write_paths"`
+	recipe.Grants
 }
 
 // service returns the spec as a recipe service, for the checks both share.
 func (s serviceSpec) service(name string) recipe.Service {
-	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready,
-		Capabilities: s.Capabilities, AllowSetuid: s.AllowSetuid, Network: s.Network, Publish: s.Publish, Seccomp: s.Seccomp,
-		MemoryMax: s.MemoryMax, TasksMax: s.TasksMax, CPUWeight: s.CPUWeight, IOWeight: s.IOWeight,
-		TmpSize: s.TmpSize, RunSize: s.RunSize, ReadWritePaths: s.ReadWritePaths}
+	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready, Grants: s.Grants}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -167,6 +153,22 @@ type parsed struct {
 }
 
 func (p *parsed) at(key string) origin { return origin{file: p.file, idx: p.idx, key: key} }
+
+// checkAccountName checks the name of a [[kind]] (user or group) at key
+// is valid and not in seen, which it joins; it reports whether it was.
+func (p *parsed) checkAccountName(kind, key, name string, seen map[string]bool, errs *tomlpos.Errors) bool {
+	ok := true
+	switch {
+	case !nameRE.MatchString(name):
+		*errs = append(*errs, p.at(key).errorf("", "[[%s]]: name %q: use lower-case letters, digits and . _ -", kind, name))
+		ok = false
+	case seen[name]:
+		*errs = append(*errs, p.at(key).errorf(".name", "[[%s]]: %q is declared twice", kind, name))
+		ok = false
+	}
+	seen[name] = true
+	return ok
+}
 
 // parseFile reads images/NAME.toml and checks what needs no other file.
 func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
@@ -194,13 +196,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	seen := map[string]bool{}
 	for i, u := range p.rf.User {
 		key := fmt.Sprintf("user[%d]", i)
-		switch {
-		case !nameRE.MatchString(u.Name):
-			errs = append(errs, p.at(key).errorf("", "[[user]]: name %q: use lower-case letters, digits and . _ -", u.Name))
-		case seen[u.Name]:
-			errs = append(errs, p.at(key).errorf(".name", "[[user]]: %q is declared twice", u.Name))
-		}
-		seen[u.Name] = true
+		p.checkAccountName("user", key, u.Name, seen, &errs)
 		if u.UID < 0 || u.GID < 0 {
 			errs = append(errs, p.at(key).errorf("", "[[user]] %q: uid and gid must be 0 or more", u.Name))
 		}
@@ -208,15 +204,9 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	seen = map[string]bool{}
 	for i, g := range p.rf.Group {
 		key := fmt.Sprintf("group[%d]", i)
-		switch {
-		case !nameRE.MatchString(g.Name):
-			errs = append(errs, p.at(key).errorf("", "[[group]]: name %q: use lower-case letters, digits and . _ -", g.Name))
-		case seen[g.Name]:
-			errs = append(errs, p.at(key).errorf(".name", "[[group]]: %q is declared twice", g.Name))
-		case g.GID < 0:
+		if p.checkAccountName("group", key, g.Name, seen, &errs) && g.GID < 0 {
 			errs = append(errs, p.at(key).errorf(".gid", "[[group]] %q: gid must be 0 or more", g.Name))
 		}
-		seen[g.Name] = true
 	}
 	for name, s := range p.rf.Service {
 		key := "service." + quoteKey(name)

@@ -46,8 +46,14 @@ func TestLoadErrors(t *testing.T) {
 		{"owner not declared", "badowner", []string{
 			`testdata/images/badowner.toml:4:1: [[file]] /etc/conf: owner "ghost:0": no user "ghost": declare it with [[user]] or use a number`,
 			`testdata/images/badowner.toml:9:1: [[file]] /etc/conf2: owner "0:staff": no group "staff": declare it with [[group]] or use a number`}},
+		{"bad accounts", "badaccounts", []string{
+			`testdata/images/badaccounts.toml:3:3: [[user]]: name "Bad": use lower-case letters, digits and . _ -`,
+			`testdata/images/badaccounts.toml:13:3: [[user]] "app": uid and gid must be 0 or more`,
+			`testdata/images/badaccounts.toml:14:1: [[user]]: "app" is declared twice`,
+			`testdata/images/badaccounts.toml:23:1: [[group]]: "g" is declared twice`,
+			`testdata/images/badaccounts.toml:28:1: [[group]] "h": gid must be 0 or more`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, setuid, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, setuid, typo, web`}},
 		{"bad grants", "badgrants", []string{
 			`testdata/images/badgrants.toml:5:17: service "srv": capability "CAP_NET_RAW": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_raw"?)`,
 			`testdata/images/badgrants.toml:6:1: service "srv": network "hots": want one of private, host, none (did you mean "host"?)`,

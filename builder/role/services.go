@@ -117,7 +117,7 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 		} else if _, ok := r.user(svc.User); !ok {
 			errs = append(errs, o.errorf("user", "", "service %q: user %q is not declared: add a [[user]] named %q to role %s", name, svc.User, svc.User, r.Name))
 		}
-		g := s.Grants().Override(o.Grants)
+		g := s.Grants.Override(o.Grants)
 		if len(g.Publish) > 0 && g.Network != "" && g.Network != imagespec.NetworkPrivate {
 			errs = append(errs, o.errorf("publish", "", "service %q: publishes %s but its network is %q: only a private network publishes ports", name, g.Publish, g.Network))
 		}

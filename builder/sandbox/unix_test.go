@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/un-distro/undistro/internal/testsupport"
@@ -30,18 +29,7 @@ func TestRunNoUnixSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
+	accepted := testsupport.Accept(t, l)
 	connect := `python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected")' ` + sock
 	// The probe reaches the daemon from the host.
 	if out, err := exec.Command("sh", "-c", connect).CombinedOutput(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -51,19 +52,7 @@ func TestGenerateWeb(t *testing.T) {
 	if err := Validate(b); err != nil {
 		t.Fatalf("generated SBOM does not validate: %v\n%s", err, b)
 	}
-	golden := filepath.Join("testdata", "web.spdx.json")
-	if *update {
-		if err := os.WriteFile(golden, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("SBOM differs from %s (run go test -update if intended):\n%s", golden, b)
-	}
+	testsupport.Golden(t, filepath.Join("testdata", "web.spdx.json"), b, *update)
 	var doc Document
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func TestDebSrcList(t *testing.T) {
@@ -93,7 +95,7 @@ func TestVerifyDsc(t *testing.T) {
 			dsc := filepath.Join(dir, "hello_1.dsc")
 			os.WriteFile(dsc, []byte(tc.dsc), 0o644)
 			err := verifyDsc(dsc)
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 			if tc.errIsCS && !errors.Is(err, ErrChecksumMismatch) {
 				t.Errorf("err %v is not ErrChecksumMismatch", err)
 			}

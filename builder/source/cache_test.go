@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func TestNewCacheOptions(t *testing.T) {
@@ -37,7 +38,7 @@ func TestNewCacheOptions(t *testing.T) {
 				dir = filepath.Join(t.TempDir(), dir)
 			}
 			_, err := NewCache(dir, tc.opts...)
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 		})
 	}
 }
@@ -68,7 +69,7 @@ func TestIdentity(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.Identity(bg, &recipe.Recipe{File: "recipes/p.toml", Source: tc.src})
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 			if err != nil && !strings.HasPrefix(err.Error(), "recipes/p.toml: source: bad source: ") {
 				t.Errorf("error %q does not start with the recipe file and ErrBadSource", err)
 			}

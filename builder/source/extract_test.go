@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata archives")
@@ -85,7 +87,7 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 			archive := filepath.Join(t.TempDir(), h.file)
 			os.WriteFile(archive, data, 0o644)
 			err = Extract(bg, archive, filepath.Join(parent, "dst"))
-			wantErr(t, err, h.want)
+			testsupport.WantErr(t, err, h.want)
 			if !strings.Contains(err.Error(), "unsafe archive") {
 				t.Errorf("error %q does not say unsafe archive", err)
 			}
@@ -148,7 +150,7 @@ func TestExtractCorrupt(t *testing.T) {
 			archive := filepath.Join(t.TempDir(), tc.file)
 			os.WriteFile(archive, tc.data, 0o644)
 			err := Extract(bg, archive, filepath.Join(tempDir(t), "dst"))
-			wantErr(t, err, tc.want)
+			testsupport.WantErr(t, err, tc.want)
 		})
 	}
 }

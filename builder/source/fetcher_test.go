@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestFetcherContract runs every offline Fetcher through the interface's
@@ -50,7 +51,7 @@ func TestFetcherContract(t *testing.T) {
 				t.Errorf("dst holds %d entries, err %v", len(ents), err)
 			}
 			_, err = tc.f.Fetch(bg, tc.bad, filepath.Join(tempDir(t), "tree"))
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 		})
 	}
 }

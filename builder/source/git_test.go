@@ -61,7 +61,7 @@ func TestGitFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, dir := newTestCache(t)
 			f, err := c.Fetch(bg, &recipe.Recipe{Name: "g", Source: tc.src})
-			wantErr(t, err, tc.errMsg)
+			testsupport.WantErr(t, err, tc.errMsg)
 			if tc.errMsg != "" {
 				if got := cacheEntries(t, dir); len(got) != 0 {
 					t.Errorf("cache holds %q after a failed fetch", got)

@@ -16,10 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
@@ -210,26 +210,22 @@ func cacheEntries(t testing.TB, dir string) []string {
 	return names
 }
 
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func wantErr(t testing.TB, err error, want string) {
-	t.Helper()
-	if want == "" {
-		if err != nil {
-			t.Fatalf("unexpected error: %v", err)
-		}
-		return
-	}
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("error = %q, want it to contain %q", errText(err), want)
-	}
-}
-
 var bg = context.Background()
+
+// fetchCase fetches r with a fresh cache and checks the error against
+// want ("" for none). A failed fetch must leave nothing in the cache; it
+// returns nil, else what was fetched.
+func fetchCase(t *testing.T, r *recipe.Recipe, want string) *Fetched {
+	t.Helper()
+	c, dir := newTestCache(t)
+	f, err := c.Fetch(bg, r)
+	if !testsupport.WantErr(t, err, want) {
+		return f
+	}
+	if got := cacheEntries(t, dir); len(got) != 0 {
+		t.Errorf("cache holds %q after a failed fetch, want nothing", got)
+	}
+	return nil
+}
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -44,7 +44,7 @@ func TestGoModFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, dir := newTestCache(t, WithGoModCache(modCache))
 			f, err := c.Fetch(bg, &recipe.Recipe{Name: "term", File: "recipes/term.toml", Source: tc.src})
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 			if tc.err != "" {
 				if tc.name == "wrong sum" && !errors.Is(err, ErrChecksumMismatch) {
 					t.Errorf("err %v is not ErrChecksumMismatch", err)
@@ -100,13 +100,8 @@ func TestDebFetch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, dir := newTestCache(t)
-			f, err := c.Fetch(bg, &recipe.Recipe{Name: "busybox", Source: tc.src})
-			wantErr(t, err, tc.err)
-			if tc.err != "" {
-				if got := cacheEntries(t, dir); len(got) != 0 {
-					t.Errorf("cache holds %q after a failed fetch", got)
-				}
+			f := fetchCase(t, &recipe.Recipe{Name: "busybox", Source: tc.src}, tc.err)
+			if f == nil {
 				return
 			}
 			fi, err := os.Stat(filepath.Join(f.Dir, "bin", "busybox"))
@@ -141,5 +136,5 @@ func TestDebSrcFetch(t *testing.T) {
 		t.Errorf("private sources.list = %q, %v", list, err)
 	}
 	_, err = c.Fetch(bg, &recipe.Recipe{Name: "nope", Source: recipe.Source{DebSrc: "hello", Version: "0.0-undistro"}})
-	wantErr(t, err, "apt-get source hello=0.0-undistro")
+	testsupport.WantErr(t, err, "apt-get source hello=0.0-undistro")
 }

@@ -159,7 +159,7 @@ func TestPathFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, dir := newTestCache(t, WithRepoRoot(repo))
 			f, err := c.Fetch(bg, &recipe.Recipe{Name: "app", Source: tc.src})
-			wantErr(t, err, tc.err)
+			testsupport.WantErr(t, err, tc.err)
 			if tc.err != "" {
 				if got := cacheEntries(t, dir); len(got) != 0 {
 					t.Errorf("cache holds %q after a failed fetch", got)
@@ -183,7 +183,7 @@ func TestPathEscapeIsErrEscape(t *testing.T) {
 	if !errors.Is(err, ErrEscape) {
 		t.Fatalf("err = %v, want ErrEscape", err)
 	}
-	wantErr(t, err, `recipes/x.toml: source: path leaves the repository: path "../../etc" is outside the repository`)
+	testsupport.WantErr(t, err, `recipes/x.toml: source: path leaves the repository: path "../../etc" is outside the repository`)
 }
 
 func BenchmarkPathIdentityRepo(b *testing.B) {

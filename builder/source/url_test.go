@@ -149,12 +149,7 @@ func TestURLErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, dir := newTestCache(t)
-			_, err := c.Fetch(bg, &recipe.Recipe{Name: "x", File: "recipes/x.toml", Source: tc.src})
-			wantErr(t, err, tc.want)
-			if got := cacheEntries(t, dir); len(got) != 0 {
-				t.Errorf("cache holds %q after a failed fetch, want nothing", got)
-			}
+			fetchCase(t, &recipe.Recipe{Name: "x", File: "recipes/x.toml", Source: tc.src}, tc.want)
 		})
 	}
 }

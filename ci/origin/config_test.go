@@ -45,7 +45,7 @@ func TestConfigFile(t *testing.T) {
 func TestConfigFileRefused(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"not YAML", "storage: [\n", "registry.yml"},
-		{"driver not built in", "version: 0.1\nstorage:\n  s3:\n    bucket: b\nhttp:\n  addr: 127.0.0.1:0\n", "s3"},
+		{"driver not built in", "version: 0.1\nstorage:\n  swift:\n    container: b\nhttp:\n  addr: 127.0.0.1:0\n", "swift"},
 		{"pull-through cache", "version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io\n", "proxy"},
 		{"let's encrypt", "version: 0.1\nhttp:\n  tls:\n    letsencrypt:\n      cachefile: /tmp/x\n", "letsencrypt"},
 		{"bad version", "version: 9.9\n", "version"},

@@ -36,18 +36,7 @@ type GCReport struct {
 // directory: collecting under a live writer can delete blobs of a push in
 // progress.
 func GarbageCollect(ctx context.Context, data string, gc GCOptions, opts ...Option) (*GCReport, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	if data == "" {
-		return nil, errors.New("registry data directory is empty: give --data DIR")
-	}
-	cfg, err := loadConfig(data, o)
-	if err != nil {
-		return nil, err
-	}
-	lock, err := lockData(data)
+	_, cfg, lock, err := openData(data, opts)
 	if err != nil {
 		return nil, err
 	}

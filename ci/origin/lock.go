@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/distribution/v3/configuration"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,4 +43,26 @@ func lockData(data string) (*os.File, error) {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
+}
+
+// openData is what New and GarbageCollect both do first: apply the options,
+// load the configuration for data and take data's lock. The caller closes
+// the returned lock file.
+func openData(data string, opts []Option) (*options, *configuration.Configuration, *os.File, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if data == "" {
+		return nil, nil, nil, errors.New("registry data directory is empty: give --data DIR")
+	}
+	cfg, err := loadConfig(data, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lock, err := lockData(data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return o, cfg, lock, nil
 }

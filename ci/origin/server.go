@@ -44,18 +44,7 @@ type Server struct {
 // in DATA/htpasswd, or an auth section in the configuration file) and TLS,
 // unless WithInsecure is given.
 func New(ctx context.Context, data string, opts ...Option) (s *Server, err error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	if data == "" {
-		return nil, errors.New("registry data directory is empty: give --data DIR")
-	}
-	cfg, err := loadConfig(data, o)
-	if err != nil {
-		return nil, err
-	}
-	lock, err := lockData(data)
+	o, cfg, lock, err := openData(data, opts)
 	if err != nil {
 		return nil, err
 	}

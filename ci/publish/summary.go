@@ -3,6 +3,7 @@ package publish
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -37,6 +38,21 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// AppendMarkdown appends the summary as Markdown to the file at path,
+// created if missing: GitHub's step summary ($GITHUB_STEP_SUMMARY) is one
+// file every step appends to.
+func (s *Summary) AppendMarkdown(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening step summary: %w", err)
+	}
+	if err := s.WriteMarkdown(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing step summary %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // WriteMarkdown writes the summary as GitHub Markdown (for

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/ci/plan"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -45,18 +46,32 @@ func TestSummaryGolden(t *testing.T) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
+	testsupport.Golden(t, filepath.Join("testdata", name), got, *update)
+}
+
+// TestAppendMarkdown: the summary is appended (GitHub's step summary
+// file collects every step's), the file created if missing.
+func TestAppendMarkdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.md")
+	s := &Summary{Commit: "2222222222222222222222222222222222222222", Registry: "reg.example/distro", Signing: "key", Roles: []RoleResult{},
+		Plan: &plan.Plan{Include: []plan.Entry{}}}
+	var md bytes.Buffer
+	if err := s.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.AppendMarkdown(path); err != nil {
 			t.Fatal(err)
 		}
-		return
 	}
-	want, err := os.ReadFile(p)
+	got, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./ci/publish -run TestSummaryGolden -update)", err)
+		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (rerun with -update if intended):\n--- got\n%s\n--- want\n%s", name, got, want)
+	if want := md.String() + md.String(); string(got) != want {
+		t.Errorf("file after two appends:\n%s\nwant:\n%s", got, want)
+	}
+	if err := s.AppendMarkdown(filepath.Join(path, "sub")); err == nil {
+		t.Error("appending under a file succeeded")
 	}
 }

@@ -5,13 +5,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/builder"
-	"github.com/un-distro/undistro/builder/sign"
 )
 
 func newBuildCmd() *cobra.Command {
@@ -64,25 +62,14 @@ dated by the last git commit of its recipe.`,
 			if !quiet(cmd) {
 				opts = append(opts, builder.WithProgress(cmd.ErrOrStderr()))
 			}
-			// One password prompt for both uses of the key.
-			pass := sync.OnceValues(passwordFunc(cmd, false))
 			if signKey != "" {
-				opts = append(opts, builder.WithSigning(signKey, pass))
+				opts = append(opts, builder.WithSigning(signKey, passwordFunc(cmd, false)))
 			}
 			if cacheRegistry != "" {
 				opts = append(opts, builder.WithCacheRegistry(cacheRegistry))
-				if len(cacheKeys) > 0 {
-					opts = append(opts, builder.WithCacheKeyFiles(cacheKeys...))
-				}
-				if signKey != "" {
-					s, err := sign.NewSigner(signKey, pass)
-					if err != nil {
-						return err
-					}
-					opts = append(opts, builder.WithCachePush(s))
-				}
-			} else if len(cacheKeys) > 0 {
-				return fmt.Errorf("--cache-key needs --cache-registry REGISTRY/PREFIX")
+			}
+			if len(cacheKeys) > 0 {
+				opts = append(opts, builder.WithCacheKeyFiles(cacheKeys...))
 			}
 			results, err := builder.Build(cmd.Context(), roles, opts...)
 			if err != nil {

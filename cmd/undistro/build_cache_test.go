@@ -4,7 +4,12 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,15 +31,7 @@ func tinyRepo(t *testing.T) string {
 		"images/tiny.toml":   "packages = [\"hello\"]\n",
 		"src/hello/msg":      "hi\n",
 	}
-	for p, body := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testsupport.WriteFiles(t, dir, files)
 	git := exec.Command("sh", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm tiny")
 	git.Dir = dir
 	if out, err := git.CombinedOutput(); err != nil {
@@ -91,12 +88,24 @@ func TestBuildCacheFlagErrors(t *testing.T) {
 	if err := os.WriteFile(pub, []byte("not a key"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	good := filepath.Join(t.TempDir(), "good.pub")
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		args    []string
 		wantErr string
 	}{
-		{"key without registry", []string{"--cache-key", pub}, "--cache-key needs --cache-registry"},
+		{"key without registry", []string{"--cache-key", good}, "--cache-key needs --cache-registry"},
 		{"registry without key", []string{"--cache-registry", "127.0.0.1:1/undistro"}, "no trusted key: pass --cache-key PUB"},
 		{"bad registry", []string{"--cache-registry", "UPPER CASE", "--cache-key", pub}, `cache registry "UPPER CASE" is not REGISTRY/PREFIX`},
 		{"bad key file", []string{"--cache-registry", "127.0.0.1:1/undistro", "--cache-key", pub}, "cache key " + pub},

@@ -60,7 +60,7 @@ config (docker login).`,
 				summary = os.Getenv("GITHUB_STEP_SUMMARY")
 			}
 			if summary != "" {
-				if werr := appendSummary(summary, s); werr != nil {
+				if werr := s.AppendMarkdown(summary); werr != nil {
 					err = errors.Join(err, werr)
 				}
 			}
@@ -96,20 +96,6 @@ config (docker login).`,
 	_ = cmd.MarkFlagRequired("base")
 	_ = cmd.MarkFlagRequired("registry")
 	return cmd
-}
-
-// appendSummary appends the Markdown summary to path (GitHub's step
-// summary file is appended to by every step).
-func appendSummary(path string, s *publish.Summary) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("opening step summary: %w", err)
-	}
-	if err := s.WriteMarkdown(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing step summary %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 func newCIPromoteCmd() *cobra.Command {

@@ -142,6 +142,9 @@ goes back to the previous image without the age check.`,
   undistro node switch oci:./old:web --allow-downgrade`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.DryRun && len(keys) > 0 {
+				return fmt.Errorf("--key stores a trusted key and --dry-run changes nothing: run 'undistro node trust add %s' first, then the dry run", keys[0])
+			}
 			for _, k := range keys { // deprecated: the same path as 'node trust add'
 				if err := addTrustedKey(cmd, f, k); err != nil {
 					return err

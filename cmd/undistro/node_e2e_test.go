@@ -47,10 +47,7 @@ type e2eStatus struct {
 // rollback from an image that fails its health gate, refusal of an unsigned
 // image, and a manual rollback.
 func TestNodeEndToEnd(t *testing.T) {
-	need(t, "bwrap", "apt-get", "dpkg-source")
-	testsupport.RequireRoot(t, "the node runtime (it chroots services)")
-	undistroBin(t)
-	repo := copyRepo(t, repoRoot(t))
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
 	if err := os.WriteFile(filepath.Join(repo, "images", "webbroken.toml"), []byte(brokenRole), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +175,33 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
+// nodeRepo starts a node end-to-end test: it needs the build tools and
+// root (why says for what), the built binary and a copy of the
+// repository, whose path it returns.
+func nodeRepo(t *testing.T, why string) string {
+	t.Helper()
+	need(t, "bwrap", "apt-get", "dpkg-source")
+	testsupport.RequireRoot(t, why)
+	undistroBin(t)
+	return copyRepo(t, repoRoot(t))
+}
+
 // startDaemon runs `undistro node run` until the test ends (SIGTERM, then
 // a wait), printing its log if the test failed.
 func startDaemon(t *testing.T, dir string, env, args []string, logName string) *exec.Cmd {
+	t.Helper()
+	return startDaemonFiles(t, dir, env, args, logName, nil)
+}
+
+// startDaemonFiles is startDaemon with extra descriptors the daemon
+// inherits (from fd 3), as a daemon's parent may leave it.
+func startDaemonFiles(t *testing.T, dir string, env, args []string, logName string, extra []*os.File) *exec.Cmd {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	daemon := exec.CommandContext(ctx, binPath, args...)
 	daemon.Dir = dir
 	daemon.Env = append(os.Environ(), env...)
+	daemon.ExtraFiles = extra
 	daemon.Cancel = func() error { return daemon.Process.Signal(syscall.SIGTERM) }
 	daemon.WaitDelay = 15 * time.Second
 	logs, err := os.Create(filepath.Join(dir, logName))

@@ -99,6 +99,7 @@ func TestNodeCommands(t *testing.T) {
 		{"trust add a private key", []string{"trust", "add", privKey}, "", "adding trusted key " + privKey + ": this is a private key: a node needs only the public key"},
 		{"trust add not a key", []string{"trust", "add", notKey}, "", "not a supported public key: no PEM block found"},
 		{"status --key is gone", []string{"status", "--key", pubKey}, "", "unknown flag: --key"},
+		{"dry run does not store --key", []string{"switch", refs["a"], "--dry-run", "--key", pubKey}, "", "--key stores a trusted key and --dry-run changes nothing: run 'undistro node trust add " + pubKey + "' first"},
 		{"trust add", []string{"trust", "add", pubKey}, "trusted " + keyID + " ecdsa-p256\n", ""},
 		{"trust list", []string{"trust", "list"}, keyID + "  ecdsa-p256", ""},
 		{"trust list --json", []string{"trust", "list", "--json"}, `"id": "` + keyID + `"`, ""},

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -48,5 +49,30 @@ func TestNodeBinaryIsLean(t *testing.T) {
 	t.Logf("node binary: %d bytes (budget %d)", fi.Size(), nodeBinaryBudget)
 	if fi.Size() > nodeBinaryBudget {
 		t.Errorf("the node binary is %d bytes, over its budget of %d", fi.Size(), nodeBinaryBudget)
+	}
+}
+
+// TestNodeBinaryLinksNoBuilder: the runtime imports nothing from the
+// builder or the CI pipeline, so the node binary every image carries
+// (-tags undistro_node) holds none of their packages; what both sides
+// share is runtime/imagespec or the module's internal/.
+func TestNodeBinaryLinksNoBuilder(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"),
+		"list", "-deps", "-tags", "undistro_node", ".", "../../runtime/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const mod = "github.com/un-distro/undistro/"
+	n := 0
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, mod+"builder") || strings.HasPrefix(pkg, mod+"ci/") {
+			t.Errorf("the node binary or the runtime links %s", pkg)
+		}
+		if strings.HasPrefix(pkg, mod+"runtime/") {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("go list named no runtime package:\n%s", out)
 	}
 }

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,10 +46,7 @@ type sandboxStatus struct {
 // service fail with the reason said, tasks_max caps its processes and
 // allow_setuid lets a setuid program of the image run as its owner.
 func TestNodeSandboxProbe(t *testing.T) {
-	need(t, "bwrap", "apt-get", "dpkg-source")
-	testsupport.RequireRoot(t, "the node runtime's service sandbox")
-	undistroBin(t)
-	repo := copyRepo(t, repoRoot(t))
+	repo := nodeRepo(t, "the node runtime's service sandbox")
 	bait, extra := hostBait(t)
 	recipe, err := os.ReadFile("testdata/sandbox/probe.toml")
 	if err != nil {
@@ -196,63 +188,11 @@ func TestNodeSandboxProbe(t *testing.T) {
 // inline table, and a pipe for the daemon to inherit.
 func hostBait(t *testing.T) (string, []*os.File) {
 	t.Helper()
-	key, err := unix.AddKey("user", "undistro-probe-"+strconv.Itoa(os.Getpid()), []byte("secret"), unix.KEY_SPEC_USER_KEYRING)
-	if err != nil {
-		t.Fatalf("adding a key to root's keyring: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_INVALIDATE, key, 0, 0, 0) })
-	shm, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
-	if err != nil {
-		t.Fatalf("creating a shared memory segment: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.SysvShmCtl(shm, unix.IPC_RMID, nil) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	bait := testsupport.HostBait(t)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(); w.Close() })
-	return fmt.Sprintf(`{ PROBE_KEY = "%d", PROBE_SHM = "%d", PROBE_PORT = "%d" }`, key, shm, ln.Addr().(*net.TCPAddr).Port), []*os.File{r}
-}
-
-// startDaemonFiles is startDaemon with extra descriptors the daemon
-// inherits (from fd 3), as a daemon's parent may leave it.
-func startDaemonFiles(t *testing.T, dir string, env, args []string, logName string, extra []*os.File) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	daemon := exec.CommandContext(ctx, binPath, args...)
-	daemon.Dir = dir
-	daemon.Env = append(os.Environ(), env...)
-	daemon.ExtraFiles = extra
-	daemon.Cancel = func() error { return daemon.Process.Signal(syscall.SIGTERM) }
-	daemon.WaitDelay = 15 * time.Second
-	logs, err := os.Create(filepath.Join(dir, logName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	daemon.Stdout, daemon.Stderr = logs, logs
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = daemon.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logs.Name())
-			t.Logf("%s:\n%s", logName, b)
-		}
-	})
+	return fmt.Sprintf(`{ PROBE_KEY = "%d", PROBE_SHM = "%d", PROBE_PORT = "%d" }`, bait.Key, bait.Shm, bait.Port), []*os.File{r}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,9 +32,9 @@ guarding). On a loopback address with no users the registry is open (a
 local try-out). Listening on any other address without users and TLS is
 refused unless --insecure.
 
-This build includes the filesystem and inmemory storage drivers, and the
-engine's htpasswd and token access controllers for an auth section of --config
-(which then replaces the users above).`,
+This build includes the ` + strings.Join(origin.StorageDrivers(), ", ") + ` storage drivers, and
+the engine's htpasswd and token access controllers for an auth section of
+--config (which then replaces the users above).`,
 		Example: `  undistro serve --addr 127.0.0.1:5000 --data /var/lib/undistro-registry
   undistro serve user add ci --data /var/lib/undistro-registry --password-stdin <ci.pass
   undistro serve --addr :443 --data /var/lib/undistro-registry --tls-cert reg.crt --tls-key reg.key

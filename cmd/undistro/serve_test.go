@@ -71,22 +71,9 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("non-loopback serve without users: %v", err)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	cmd := newRootCmd()
-	cmd.SetOut(pw)
-	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--data", data})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the serve banner: %v", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	url := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(line)
-	if url == "" || !strings.Contains(line, "anyone who reaches it can push") {
-		t.Fatalf("banner %q: want the URL and the open-registry warning", line)
+	url, line, stop := startServe(t, "--addr", "127.0.0.1:0", "--data", data)
+	if !strings.Contains(line, "anyone who reaches it can push") {
+		t.Fatalf("banner %q: want the open-registry warning", line)
 	}
 	resp, err := http.Get(url + "/v2/")
 	if err != nil {
@@ -99,14 +86,47 @@ func TestServeCommand(t *testing.T) {
 	if _, err := undistroIn(t.Context(), "", "serve", "gc", "--data", data); err == nil || !strings.Contains(err.Error(), "stop it first") {
 		t.Fatalf("gc beside a running server: %v, want a refusal", err)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve after cancel: %v", err)
-	}
+	stop()
 	out, err := undistroIn(t.Context(), "", "serve", "gc", "--data", data)
 	if err != nil || !strings.Contains(out, "deleted 0 of 0 blobs") {
 		t.Fatalf("gc of an empty registry: %q %v", out, err)
 	}
+}
+
+// startServe runs `undistro serve ARGS` in process until stop (or the end
+// of the test) and returns its URL and banner line.
+func startServe(t *testing.T, args ...string) (url, banner string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	cmd := newRootCmd()
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(append([]string{"serve"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve after cancel: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	banner, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the serve banner: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(banner)
+	if url == "" {
+		t.Fatalf("banner %q: want the URL", banner)
+	}
+	return url, banner, stop
 }
 
 // TestNodeBinaryLinksNoRegistry: images carry the node binary

@@ -141,6 +141,8 @@ func TestRules(t *testing.T) {
 		{"size", Rules{MaxFileSize: 3}, []*tar.Header{{Name: "abcd", Typeflag: tar.TypeReg, Size: 4}}, RuleSize, "file size 4 exceeds the limit of 3 bytes"},
 		{"sparse", Rules{}, []*tar.Header{{Name: "s", Typeflag: tar.TypeReg, PAXRecords: map[string]string{"GNU.sparse.major": "1"}}}, RuleType, "sparse file"},
 		{"whiteout", Rules{}, []*tar.Header{{Name: "d/.wh..wh.plnk", Typeflag: tar.TypeReg}}, RuleWhiteout, "unsupported whiteout"},
+		{"whiteout in a package", Rules{NoWhiteouts: true}, []*tar.Header{{Name: "etc/.wh.passwd", Typeflag: tar.TypeReg}}, RuleWhiteout, `".wh.passwd" is an OCI whiteout, which would delete etc/passwd from the layers below`},
+		{"opaque whiteout in a package", Rules{NoWhiteouts: true}, []*tar.Header{{Name: "etc/.wh..wh..opq", Typeflag: tar.TypeReg}}, RuleWhiteout, `".wh..wh..opq" is an OCI whiteout`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

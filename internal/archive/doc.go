@@ -41,7 +41,8 @@
 //     hardlinks, devices and fifos, and sparse files ([RuleType]);
 //   - whiteouts other than OCI's ".wh.NAME" and ".wh..wh..opq"
 //     ([RuleWhiteout]); [Entry.Whiteout] and [Entry.Opaque] report the valid
-//     ones, which only a layer may carry.
+//     ones, which only a layer may carry ([Rules.NoWhiteouts] refuses them
+//     all, for a package's tree: the builder's layers).
 //
 // A Checker judges names and headers only. A writer still goes through an
 // [os.Root] (or equivalent) so that nothing already on disk is followed.

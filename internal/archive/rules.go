@@ -46,6 +46,11 @@ type Rules struct {
 	// for trees that never carry them (a source tree). Default: they need
 	// Privileged.
 	NoSpecialFiles bool
+	// NoWhiteouts refuses OCI whiteouts (".wh.NAME", ".wh..wh..opq"), for
+	// trees that are not a layer over others: a package's files, which must
+	// not delete another package's files on the node. Default: whiteouts are
+	// entries of KindWhiteout.
+	NoWhiteouts bool
 	// Noun is what errors call an entry. Default: "layer entry".
 	Noun string
 }
@@ -400,6 +405,9 @@ func (c *Checker) parents(entry, name string) error {
 func (c *Checker) whiteout(entry, name, base string) (Entry, error) {
 	if err := c.parents(entry, name); err != nil {
 		return Entry{}, err
+	}
+	if c.r.NoWhiteouts {
+		return Entry{}, refuse(entry, RuleWhiteout, "%q is an OCI whiteout, which would delete %s from the layers below: a package may only add files, rename it", base, path.Join(path.Dir(name), strings.TrimPrefix(base, ".wh.")))
 	}
 	dir := path.Dir(name)
 	if base == ".wh..wh..opq" {

@@ -1,7 +1,10 @@
 package testsupport
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +84,76 @@ func TestHostFile(t *testing.T) {
 	HostFile(r, filepath.Join(dir, "missing"))
 	if !r.failed || !strings.Contains(r.msg, "no file under") {
 		t.Fatalf("HostFile of a missing dir in CI: failed=%v %q", r.failed, r.msg)
+	}
+}
+
+// TestAccept checks the listener answers, closes each connection and
+// counts it (the count is raised before the close the client sees).
+func TestAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Accept(t, ln)
+	for i := int32(1); i <= 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("dialing the test listener: %v", err)
+		}
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("reading until the server closes: %v", err)
+		}
+		c.Close()
+		if got := n.Load(); got != i {
+			t.Errorf("accepted %d connections, want %d", got, i)
+		}
+	}
+	if _, err := net.Dial("tcp", Listen(t).Addr().String()); err != nil {
+		t.Errorf("dialing Listen's listener: %v", err)
+	}
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+}
+
+// TestGolden checks -update writes the file, an equal output passes and a
+// different one fails naming the file and -update.
+func TestGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.golden")
+	r := &recorder{TB: t}
+	Golden(r, path, []byte("one\n"), true)
+	if r.failed {
+		t.Fatalf("writing the golden file failed: %s", r.msg)
+	}
+	if want := Golden(r, path, []byte("one\n"), false); r.failed || string(want) != "one\n" {
+		t.Fatalf("equal output: failed=%v %q, want pass returning the file", r.failed, r.msg)
+	}
+	Golden(r, path, []byte("two\n"), false)
+	if !r.failed || !strings.Contains(r.msg, path) || !strings.Contains(r.msg, "-update") {
+		t.Errorf("different output: failed=%v %q, want a failure naming %s and -update", r.failed, r.msg, path)
+	}
+}
+
+func TestWantErr(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		want       string
+		done, fail bool
+	}{
+		{"no error wanted, none", nil, "", false, false},
+		{"no error wanted, one", errors.New("boom"), "", false, true},
+		{"error wanted, matching", errors.New("opening x: boom"), "boom", true, false},
+		{"error wanted, other", errors.New("bang"), "boom", true, true},
+		{"error wanted, none", nil, "boom", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			done := WantErr(r, tc.err, tc.want)
+			if r.failed != tc.fail || (!tc.fail && done != tc.done) {
+				t.Errorf("WantErr = %v, failed %v (%s); want %v, failed %v", done, r.failed, r.msg, tc.done, tc.fail)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -51,17 +52,13 @@ func runDaemon(t *testing.T, n *Node) *Client {
 			t.Errorf("Run did not return after cancel")
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := Dial(context.Background(), n.cfg.Socket)
-		if err == nil {
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon never answered: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var c *Client
+	testsupport.WaitFor(t, 10*time.Second, "the daemon to answer on "+n.cfg.Socket, func() bool {
+		var err error
+		c, err = Dial(context.Background(), n.cfg.Socket)
+		return err == nil
+	})
+	return c
 }
 
 // svc returns the status of service name, or a zero status.

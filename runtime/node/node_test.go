@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -240,13 +241,7 @@ func TestSwitchWithoutDaemon(t *testing.T) {
 		t.Fatalf("Rollback with no previous = %v, want ErrNoPrevious", err)
 	}
 	c := runDaemon(t, n)
-	deadline := time.Now().Add(10 * time.Second)
-	for mustStatus(t, c).Pending != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("pending switch never checked")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsupport.WaitFor(t, 10*time.Second, "the pending switch to be checked", func() bool { return mustStatus(t, c).Pending == nil })
 	if s := svc(mustStatus(t, c), "web"); s.State != supervise.StateFailed {
 		t.Errorf("web = %+v, want failed", s)
 	}

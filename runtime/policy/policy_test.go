@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 	"github.com/un-distro/undistro/runtime/trust"
@@ -71,6 +72,21 @@ var backends = []backend{
 
 func TestVerify(t *testing.T) {
 	type keys struct{ trusted, other *testKey }
+	trusted := func(k keys) *testKey { return k.trusted }
+	other := func(k keys) *testKey { return k.other }
+	// onA signs image A with signer's key and attests it with
+	// attester's, a predicate of type pred; nil is none.
+	onA := func(signer, attester func(keys) *testKey, pred string) func(*testing.T, *fixture, keys) {
+		return func(t *testing.T, f *fixture, k keys) {
+			tg, d := resolved(t, f.refA)
+			if signer != nil {
+				signer(k).sign(t, tg, d, d)
+			}
+			if attester != nil {
+				attester(k).attest(t, tg, d, pred)
+			}
+		}
+	}
 	cases := []struct {
 		name    string
 		setup   func(t *testing.T, f *fixture, k keys)
@@ -79,30 +95,19 @@ func TestVerify(t *testing.T) {
 		wantMsg string // substring of the error
 	}{
 		{
-			name: "signed with SBOM",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.trusted.attest(t, tg, d, PredicateSPDX)
-			},
+			name:  "signed with SBOM",
+			setup: onA(trusted, trusted, PredicateSPDX),
 		},
 		{
-			name: "signed by the second policy key",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.trusted.attest(t, tg, d, PredicateSPDX)
-			},
+			name:  "signed by the second policy key",
+			setup: onA(trusted, trusted, PredicateSPDX),
 			policy: func(k keys) *Policy {
 				return &Policy{Keys: []crypto.PublicKey{k.other.pub, k.trusted.pub}, RequireSBOM: true}
 			},
 		},
 		{
-			name: "no SBOM required",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-			},
+			name:   "no SBOM required",
+			setup:  onA(trusted, nil, ""),
 			policy: func(k keys) *Policy { return &Policy{Keys: []crypto.PublicKey{k.trusted.pub}} },
 		},
 		{
@@ -112,21 +117,15 @@ func TestVerify(t *testing.T) {
 			wantMsg: "image is not signed: no cosign signature at sha256-",
 		},
 		{
-			name: "signed by another key",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.other.sign(t, tg, d, d)
-				k.other.attest(t, tg, d, PredicateSPDX)
-			},
+			name:    "signed by another key",
+			setup:   onA(other, other, PredicateSPDX),
 			wantErr: ErrBadSignature,
 			wantMsg: "no signature verifies with the node's keys: 1 signature(s) at sha256-",
 		},
 		{
 			name: "tag moved to another digest after signing",
 			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.trusted.attest(t, tg, d, PredicateSPDX)
+				onA(trusted, trusted, PredicateSPDX)(t, f, k)
 				f.retag(t)
 			},
 			wantErr: ErrDigestMismatch,
@@ -154,31 +153,20 @@ func TestVerify(t *testing.T) {
 			wantMsg: "not over this image",
 		},
 		{
-			name: "SBOM missing",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-			},
+			name:    "SBOM missing",
+			setup:   onA(trusted, nil, ""),
 			wantErr: ErrNoSBOM,
 			wantMsg: "no verified SPDX SBOM attestation: no attestation at sha256-", // nothing at all
 		},
 		{
-			name: "only a provenance attestation",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.trusted.attest(t, tg, d, "https://slsa.dev/provenance/v1")
-			},
+			name:    "only a provenance attestation",
+			setup:   onA(trusted, trusted, "https://slsa.dev/provenance/v1"),
 			wantErr: ErrNoSBOM,
 			wantMsg: "are of types https://slsa.dev/provenance/v1, none https://spdx.dev/Document",
 		},
 		{
-			name: "SBOM signed by another key",
-			setup: func(t *testing.T, f *fixture, k keys) {
-				tg, d := resolved(t, f.refA)
-				k.trusted.sign(t, tg, d, d)
-				k.other.attest(t, tg, d, PredicateSPDX)
-			},
+			name:    "SBOM signed by another key",
+			setup:   onA(trusted, other, PredicateSPDX),
 			wantErr: ErrNoSBOM,
 			wantMsg: "verifies with the trusted key(s)",
 		},
@@ -315,14 +303,8 @@ func TestLoad(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Load(tc.paths...)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)
-				}
+			if testsupport.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(p.Keys) != tc.wantKeys || !p.RequireSBOM {
 				t.Fatalf("Load = %d keys, RequireSBOM %v; want %d, true", len(p.Keys), p.RequireSBOM, tc.wantKeys)

@@ -48,30 +48,18 @@ func TestPullRefused(t *testing.T) {
 		{
 			name: "diffID mismatch",
 			setup: func(t *testing.T, s *Store) string {
-				img := build(t, imageA)
-				cf, _ := img.ConfigFile()
-				cf = cf.DeepCopy()
-				cf.RootFS.DiffIDs[1].Hex = strings.Repeat("0", 64)
-				img, err := mutate.ConfigFile(img, cf)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return layoutOf(t, img)
+				return layoutOf(t, withConfig(t, build(t, imageA), func(cf *v1.ConfigFile) {
+					cf.RootFS.DiffIDs[1].Hex = strings.Repeat("0", 64)
+				}))
 			},
 			wantErr: "diffID mismatch: content hashes to sha256:",
 		},
 		{
 			name: "diffID naming a layer already unpacked",
 			setup: func(t *testing.T, s *Store) string {
-				img := build(t, imageA)
-				cf, _ := img.ConfigFile()
-				cf = cf.DeepCopy()
-				cf.RootFS.DiffIDs[1] = cf.RootFS.DiffIDs[0]
-				img, err := mutate.ConfigFile(img, cf)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return layoutOf(t, img)
+				return layoutOf(t, withConfig(t, build(t, imageA), func(cf *v1.ConfigFile) {
+					cf.RootFS.DiffIDs[1] = cf.RootFS.DiffIDs[0]
+				}))
 			},
 			wantErr: "diffID mismatch: content hashes to sha256:",
 		},
@@ -105,12 +93,7 @@ func TestPullRefused(t *testing.T) {
 		{
 			name: "no undistro metadata",
 			setup: func(t *testing.T, s *Store) string {
-				img := build(t, imageA)
-				cf, _ := img.ConfigFile()
-				cf = cf.DeepCopy()
-				cf.Config.Labels = nil
-				img, _ = mutate.ConfigFile(img, cf)
-				return layoutOf(t, img)
+				return layoutOf(t, withConfig(t, build(t, imageA), func(cf *v1.ConfigFile) { cf.Config.Labels = nil }))
 			},
 			wantErr: "image has no undistro metadata",
 			wantIs:  imagespec.ErrNoMetadata,
@@ -171,4 +154,20 @@ func layoutOf(t *testing.T, img v1.Image) string {
 		t.Fatal(err)
 	}
 	return "oci:" + dir
+}
+
+// withConfig returns img with its config file changed by edit.
+func withConfig(t *testing.T, img v1.Image, edit func(*v1.ConfigFile)) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	edit(cf)
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

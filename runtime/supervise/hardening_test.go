@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,30 +57,7 @@ func probeRoot(t *testing.T) string {
 // close-on-exec. It returns the probe's environment naming them.
 func hostBait(t *testing.T) []string {
 	t.Helper()
-	key, err := unix.AddKey("user", "undistro-probe-"+strconv.Itoa(os.Getpid()), []byte("secret"), unix.KEY_SPEC_USER_KEYRING)
-	if err != nil {
-		t.Fatalf("adding a key to root's keyring: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_INVALIDATE, key, 0, 0, 0) })
-	shm, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
-	if err != nil {
-		t.Fatalf("creating a shared memory segment: %v", err)
-	}
-	t.Cleanup(func() { _, _ = unix.SysvShmCtl(shm, unix.IPC_RMID, nil) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	bait := testsupport.HostBait(t)
 	// An inherited descriptor: not close-on-exec, as what a daemon's
 	// parent leaves it.
 	var p [2]int
@@ -89,9 +65,7 @@ func hostBait(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	return []string{"PROBE_SANDBOXED=1", "PROBE_KEY=" + strconv.Itoa(key), "PROBE_SHM=" + strconv.Itoa(shm),
-		"PROBE_PORT=" + port, "PROBE_SUID=/usr/bin/probe-suid"}
+	return append(bait.ProbeEnv(), "PROBE_SANDBOXED=1", "PROBE_SUID=/usr/bin/probe-suid")
 }
 
 // TestHardening runs the probe as services, as root and as other users,
@@ -253,27 +227,24 @@ func TestCloseInheritedNotify(t *testing.T) {
 	}
 }
 
-// TestReadyInPrivateNetwork checks the readiness checks of a service in a
-// network namespace of its own reach it there: tcp and http dial into the
-// namespace, a command runs in it. Nothing on the host listens there.
-func TestReadyInPrivateNetwork(t *testing.T) {
+// wwwRoot is a busybox root for the sandbox with /www/index.html holding
+// body, for busybox httpd -h /www.
+func wwwRoot(t *testing.T, body string) string {
+	t.Helper()
 	root := busyboxRoot(t, sandboxDirs...)
 	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("hi\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
-	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
-		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
-	}
-	err := s.Start(context.Background(), []imagespec.Service{
-		httpd("tcp", "18081", &imagespec.Ready{TCP: "127.0.0.1:18081"}),
-		httpd("http", "18082", &imagespec.Ready{HTTP: "http://127.0.0.1:18082/index.html"}),
-		httpd("cmd", "18083", &imagespec.Ready{Command: []string{"/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18083/index.html"}}),
-	})
-	if err != nil {
+	return root
+}
+
+// startReady starts services on s and waits until they are all ready.
+func startReady(t *testing.T, s *Supervisor, services ...imagespec.Service) {
+	t.Helper()
+	if err := s.Start(context.Background(), services); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -281,6 +252,22 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 	if err := s.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReadyInPrivateNetwork checks the readiness checks of a service in a
+// network namespace of its own reach it there: tcp and http dial into the
+// namespace, a command runs in it. Nothing on the host listens there.
+func TestReadyInPrivateNetwork(t *testing.T) {
+	root := wwwRoot(t, "hi\n")
+	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
+	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
+		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
+	}
+	startReady(t, s,
+		httpd("tcp", "18081", &imagespec.Ready{TCP: "127.0.0.1:18081"}),
+		httpd("http", "18082", &imagespec.Ready{HTTP: "http://127.0.0.1:18082/index.html"}),
+		httpd("cmd", "18083", &imagespec.Ready{Command: []string{"/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18083/index.html"}}),
+	)
 	// The host does not see the services' ports.
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:18081", time.Second); err == nil {
 		c.Close()
@@ -292,29 +279,15 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 // answers on the host address declared, forwarded into the namespace,
 // and is closed again when the service stops.
 func TestPublish(t *testing.T) {
-	root := busyboxRoot(t, sandboxDirs...)
-	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "www", "index.html"), []byte("published\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root := wwwRoot(t, "published\n")
 	s := newSup(t, Options{Root: root, Chroot: true, Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1234}}})
 	// 127.0.0.13: an address of this test's own, so no other test's port
 	// can clash.
 	const host = "127.0.0.13:18090"
-	err := s.Start(context.Background(), []imagespec.Service{{Name: "web", User: "svc",
+	startReady(t, s, imagespec.Service{Name: "web", User: "svc",
 		Exec:    []string{"/bin/httpd", "-f", "-p", "127.0.0.1:18090", "-h", "/www"},
 		Ready:   &imagespec.Ready{TCP: "127.0.0.1:18090"},
-		Sandbox: imagespec.Sandbox{Publish: []string{host}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+		Sandbox: imagespec.Sandbox{Publish: []string{host}}})
 	get := func() (string, error) {
 		c, err := net.DialTimeout("tcp", host, 2*time.Second)
 		if err != nil {

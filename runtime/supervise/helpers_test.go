@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // script writes an executable /bin/sh script named name into dir.
@@ -51,13 +53,7 @@ func status(t *testing.T, s *Supervisor, name string) ServiceStatus {
 // holds or 10s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // waitState waits until service name is in state st.

@@ -143,18 +143,9 @@ func (d *decoder) decodeStruct(path string, n *node, rv reflect.Value) {
 		d.wrongType(path, n, "table")
 		return
 	}
-	fields := map[string]int{}
+	fields := map[string][]int{}
 	var names []string
-	t := rv.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-		if !f.IsExported() || tag == "-" || tag == "" {
-			continue
-		}
-		fields[tag] = i
-		names = append(names, tag)
-	}
+	structFields(rv.Type(), nil, fields, &names)
 	for _, k := range n.keys {
 		el := n.fields[k]
 		p := join(path, k)
@@ -168,7 +159,27 @@ func (d *decoder) decodeStruct(path string, n *node, rv reflect.Value) {
 			continue
 		}
 		d.idx[p] = el.keyPosOrPos()
-		d.decode(p, el, rv.Field(i))
+		d.decode(p, el, rv.FieldByIndex(i))
+	}
+}
+
+// structFields maps each tagged field of t to its index path. An embedded
+// struct without a tag lends its fields to t, as in encoding/json: one
+// Go type can then hold keys that several tables share.
+func structFields(t reflect.Type, index []int, fields map[string][]int, names *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		at := append(index[:len(index):len(index)], i)
+		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			structFields(f.Type, at, fields, names)
+			continue
+		}
+		if !f.IsExported() || tag == "-" || tag == "" {
+			continue
+		}
+		fields[tag] = at
+		*names = append(*names, tag)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,11 +23,11 @@ import (
 	"github.com/un-distro/undistro/builder/recipe"
 )
 
-func tarGz(t *testing.T, files ...string) []byte {
+// rawTar is an uncompressed tar of files, each holding "x".
+func rawTar(t *testing.T, files ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
+	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
@@ -38,55 +39,36 @@ func tarGz(t *testing.T, files ...string) []byte {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
+	return buf.Bytes()
+}
+
+// compressedTar is rawTar written through the compressor wrap makes.
+func compressedTar(t *testing.T, wrap func(io.Writer) (io.WriteCloser, error), files ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := wrap(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(rawTar(t, files...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
-// rawTar is an uncompressed tar of files, each holding "x".
-func rawTar(t *testing.T, files ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte("x"))
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+func tarGz(t *testing.T, files ...string) []byte {
+	return compressedTar(t, func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil }, files...)
 }
 
 func tarXz(t *testing.T, files ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(rawTar(t, files...))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return compressedTar(t, func(w io.Writer) (io.WriteCloser, error) { return xz.NewWriter(w) }, files...)
 }
 
 func tarZst(t *testing.T, files ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := zstd.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(rawTar(t, files...))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return compressedTar(t, func(w io.Writer) (io.WriteCloser, error) { return zstd.NewWriter(w) }, files...)
 }
 
 func zipOf(t *testing.T, files ...string) []byte {

@@ -3,7 +3,6 @@ package citest
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,15 +114,7 @@ func Repo(t testing.TB) string {
 // Write writes files (path → content) under dir.
 func Write(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
-	for p, body := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testsupport.WriteFiles(t, dir, files)
 }
 
 // Commit commits every change in dir and returns the new commit id.

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // newLayout writes a layout holding one random image per role.
@@ -70,14 +72,8 @@ func TestResolve(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tg, err := Resolve(tc.ref)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tc.wantErr)
-				}
+			if testsupport.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tg.Ref.String() != tc.wantRef || tg.Layout != tc.wantLayout {
 				t.Fatalf("Resolve = %s in %q, want %s in %q", tg.Ref, tg.Layout, tc.wantRef, tc.wantLayout)

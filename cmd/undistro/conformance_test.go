@@ -1,4 +1,6 @@
-package origin
+//go:build !undistro_node
+
+package main
 
 import (
 	"encoding/xml"
@@ -18,12 +20,14 @@ import (
 const conformancePkg = "github.com/opencontainers/distribution-spec/conformance"
 
 // TestConformance runs the official OCI distribution-spec conformance
-// suite against a real origin with a user (so every request goes through
-// authentication) and anonymous pull. Left out, as the issue allows: sha512
-// content and non-distributable layers (optional in the spec) and the
-// referrers API (the engine does not implement it). Every other test must
-// pass, and a skip outside what the spec makes optional fails; the counts
-// per workflow are logged.
+// suite against `undistro serve` (the command, in process, on a loopback
+// port of its own) with a user added by `undistro serve user add`, so every
+// write goes through authentication, and anonymous pull. Left out, as the
+// issue allows: sha512 content and non-distributable layers (optional in
+// the spec) and the referrers API (the engine does not implement it).
+// Every other test must pass, and a skip outside what the spec makes
+// optional fails; the counts per workflow are logged (make test runs it
+// verbose).
 func TestConformance(t *testing.T) {
 	testsupport.SkipShort(t, "conformance suite")
 	dir := t.TempDir()
@@ -33,8 +37,13 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("building the conformance suite (go build %s): %v\n%s", conformancePkg, err, out)
 	}
 	data := t.TempDir()
-	mustAddUser(t, data, "conformance", "conformance-pw")
-	srv, _ := start(t, data)
+	if out, err := undistroIn(t.Context(), "conformance-pw\n", "serve", "user", "add", "conformance", "--data", data, "--password-stdin"); err != nil {
+		t.Fatalf("serve user add: %v\n%s", err, out)
+	}
+	url, banner, _ := startServe(t, "--addr", "127.0.0.1:0", "--data", data)
+	if !strings.Contains(banner, "push and delete need a user") {
+		t.Fatalf("banner %q: want the registry closed to anonymous writes", banner)
+	}
 	results := filepath.Join(dir, "results")
 	cmd := exec.CommandContext(t.Context(), bin)
 	cmd.Dir = dir
@@ -45,7 +54,7 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	cmd.Env = append(env,
-		"OCI_REGISTRY="+host(srv),
+		"OCI_REGISTRY="+strings.TrimPrefix(url, "http://"),
 		"OCI_TLS=disabled",
 		"OCI_REPO1=conformance/repo1",
 		"OCI_REPO2=conformance/repo2",

@@ -1,0 +1,35 @@
+# Sourced by the .ci scripts that start servers (bench.sh, demo.sh).
+#
+# Servers a script starts run through spawn: they keep only stdin, stdout
+# and stderr (no inherited lock such as `flock /tmp/undistro-heavy.lock make
+# bench`'s, which a leftover server once held after a failure), and whatever
+# way the script ends (error under set -e, Ctrl-C, TERM) they are killed.
+spawned=()
+spawn() { # command...; runs it in the background, its pid in $!
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			(( fd > 2 )) && eval "exec $fd>&-"
+		done
+		exec "$@"
+	) &
+	spawned+=("$!")
+}
+reap() { # pids...; stops them (TERM, then KILL after 5 s) and waits
+	local p
+	for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 50); do
+		local alive=0
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		(( alive )) || break
+		sleep 0.1
+	done
+	for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	local keep=() s
+	for s in "${spawned[@]}"; do [[ " $* " == *" $s "* ]] || keep+=("$s"); done
+	spawned=("${keep[@]}")
+}
+cleanup() { if (( ${#spawned[@]} )); then reap "${spawned[@]}"; fi; spawned=(); return 0; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
