@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // copyRepo copies the work tree of the repository at src (without out/ and
@@ -86,9 +88,7 @@ func (e *copyError) Unwrap() error { return e.err }
 // changes neither the copy's HEAD nor what it lists, for a main checkout
 // and for a linked work tree.
 func TestCopyRepoSnapshotsHEAD(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git not found: make deps installs it")
-	}
+	testsupport.RequireTool(t, "git", "make deps installs it")
 	root := t.TempDir()
 	git := func(dir string, args ...string) string {
 		t.Helper()
