@@ -112,7 +112,8 @@ func TestHardening(t *testing.T) {
 	if err := s.Start(context.Background(), svcs); err != nil {
 		t.Fatal(err)
 	}
-	done := func(name string) ServiceStatus {
+	done := func(t *testing.T, name string) ServiceStatus {
+		t.Helper()
 		var st ServiceStatus
 		waitFor(t, name+" to exit", func() bool {
 			st = status(t, s, name)
@@ -120,7 +121,8 @@ func TestHardening(t *testing.T) {
 		})
 		return st
 	}
-	result := func(name string) *sandboxprobe.Result {
+	result := func(t *testing.T, name string) *sandboxprobe.Result {
+		t.Helper()
 		b, err := os.ReadFile(LogPath(logs, name))
 		if err != nil {
 			t.Fatal(err)
@@ -133,16 +135,16 @@ func TestHardening(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.svc.Name, func(t *testing.T) {
-			if st := done(tc.svc.Name); st.LastExit != "exit status 0" {
+			if st := done(t, tc.svc.Name); st.LastExit != "exit status 0" {
 				t.Fatalf("probe exited %q (%s)", st.LastExit, st.LastError)
 			}
-			for _, p := range sandboxprobe.Problems(result(tc.svc.Name), tc.expect) {
+			for _, p := range sandboxprobe.Problems(result(t, tc.svc.Name), tc.expect) {
 				t.Error(p)
 			}
 		})
 	}
 	t.Run("memory_max", func(t *testing.T) {
-		st := done("mem")
+		st := done(t, "mem")
 		if st.State != StateFailed || !strings.Contains(st.LastExit, "memory_max 1073741824 bytes") {
 			t.Fatalf("state %s, exit %q: want failed, the memory limit named", st.State, st.LastExit)
 		}
@@ -158,10 +160,10 @@ func TestHardening(t *testing.T) {
 		}
 	})
 	t.Run("tasks_max", func(t *testing.T) {
-		if st := done("tasks"); st.LastExit != "exit status 0" {
+		if st := done(t, "tasks"); st.LastExit != "exit status 0" {
 			t.Fatalf("probe exited %q", st.LastExit)
 		}
-		if r := result("tasks"); r.Tasks <= 0 || r.Tasks >= 24 {
+		if r := result(t, "tasks"); r.Tasks <= 0 || r.Tasks >= 24 {
 			t.Errorf("started %d of 64 processes under tasks_max 24, want fewer than 24 and some", r.Tasks)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/supervise/internal/launch"
@@ -140,9 +141,11 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 
 	pr := &proc{p: p, pid: p.Pid, exited: make(chan exitInfo, 1), sandboxed: l != nil, sandbox: sbst,
 		private: sbst != nil && sbst.Network != imagespec.NetworkHost}
+	copied := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(out, or)
 		or.Close()
+		close(copied)
 	}()
 	if nr != nil {
 		pr.notify = make(chan error, 1)
@@ -159,6 +162,14 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 		reaper.mu.Lock()
 		delete(reaper.tracked, p.Pid)
 		reaper.mu.Unlock()
+		// The exit is reported once the service's last output is in its
+		// log (and seen by the OOM watch that explains the exit). A child
+		// that outlives it (outside a PID namespace) may hold the pipe
+		// open: it gets a short grace, not a wait.
+		select {
+		case <-copied:
+		case <-time.After(outputGrace):
+		}
 		if err != nil {
 			pr.exited <- exitInfo{code: -1, desc: err.Error()}
 			return
@@ -179,6 +190,10 @@ func (s *Supervisor) spawn(spec imagespec.Service, out io.Writer) (*proc, error)
 	}
 	return pr, nil
 }
+
+// outputGrace is how long an exit waits for the service's output pipe to
+// drain into its log when something else still holds the pipe open.
+const outputGrace = time.Second
 
 // startTracked starts a process the orphan reaper must leave alone.
 func startTracked(path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
