@@ -34,11 +34,11 @@ the server first. --dry-run lists what would go and deletes nothing.`,
 				return err
 			}
 			if gc.DryRun {
-				fmt.Fprintf(cmd.OutOrStdout(), "dry run: %d blobs (%s) in storage, nothing deleted\n", rep.BlobsBefore, mib(rep.BytesBefore))
+				fmt.Fprintf(cmd.OutOrStdout(), "dry run: %d blobs (%s) in storage, nothing deleted\n", rep.BlobsBefore, humanSize(rep.BytesBefore))
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d of %d blobs (%s freed, %s kept)\n",
-				rep.BlobsBefore-rep.BlobsAfter, rep.BlobsBefore, mib(rep.BytesBefore-rep.BytesAfter), mib(rep.BytesAfter))
+				rep.BlobsBefore-rep.BlobsAfter, rep.BlobsBefore, humanSize(rep.BytesBefore-rep.BytesAfter), humanSize(rep.BytesAfter))
 			return nil
 		},
 	}
@@ -46,5 +46,3 @@ the server first. --dry-run lists what would go and deletes nothing.`,
 	cmd.Flags().BoolVar(&gc.DeleteUntagged, "delete-untagged", false, "also delete manifests no tag points to")
 	return cmd
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
