@@ -26,6 +26,9 @@ type Skip struct {
 // Summary is what a run did.
 type Summary struct {
 	Passed, Failed int
+	// PackagesFailed counts failed packages, including those that failed
+	// with no failing test (a build failure, a TestMain exit, a timeout).
+	PackagesFailed int
 	Skipped        []Skip
 }
 
@@ -50,6 +53,10 @@ func Report(r io.Reader, w io.Writer) (*Summary, error) {
 		}
 		k := key{e.Package, e.Test}
 		switch {
+		case e.Action == "build-output": // the compiler's errors
+			fmt.Fprint(w, e.Output)
+		case e.Test == "" && e.Action == "fail":
+			sum.PackagesFailed++
 		case e.Test == "" && e.Action == "output":
 			if !strings.HasPrefix(e.Output, "=== ") && !strings.HasPrefix(e.Output, "PASS\n") {
 				fmt.Fprint(w, e.Output)
@@ -105,10 +112,10 @@ func skipReason(lines []string) string {
 	return "(no reason given)"
 }
 
-// ExitCode is 1 when tests failed or, in CI, when a test was skipped for
+// ExitCode is 1 when tests or packages failed or, in CI, when a test was skipped for
 // any reason but -short; else 0.
 func (s *Summary) ExitCode(inCI bool) int {
-	if s.Failed > 0 {
+	if s.Failed > 0 || s.PackagesFailed > 0 {
 		return 1
 	}
 	if inCI {

@@ -83,3 +83,29 @@ func TestReportNotJSON(t *testing.T) {
 		t.Errorf("report = %q", w.String())
 	}
 }
+
+// TestReportBuildFailure: the compiler's errors (go test -json's
+// build-output events) are printed, and a package that failed with no
+// failing test still fails the run.
+func TestReportBuildFailure(t *testing.T) {
+	in := `{"ImportPath":"bf [bf.test]","Action":"build-output","Output":"# bf [bf.test]\n"}
+{"ImportPath":"bf [bf.test]","Action":"build-output","Output":"./x_test.go:5:28: undefined: undefinedThing\n"}
+{"ImportPath":"bf [bf.test]","Action":"build-fail"}
+{"Action":"start","Package":"bf"}
+{"Action":"output","Package":"bf","Output":"FAIL\tbf [build failed]\n"}
+{"Action":"fail","Package":"bf","Elapsed":0,"FailedBuild":"bf [bf.test]"}
+`
+	var w bytes.Buffer
+	sum, err := Report(strings.NewReader(in), &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"./x_test.go:5:28: undefined: undefinedThing\n", "FAIL\tbf [build failed]\n"} {
+		if !strings.Contains(w.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, w.String())
+		}
+	}
+	if got := sum.ExitCode(false); got != 1 {
+		t.Errorf("exit code = %d, want 1 for a package that failed to build", got)
+	}
+}
