@@ -64,24 +64,30 @@ func passwordFunc(cmd *cobra.Command, confirm bool) sign.PassFunc {
 		if !ok || !term.IsTerminal(int(in.Fd())) {
 			return nil, errors.New("no password: set COSIGN_PASSWORD or run on a terminal")
 		}
-		fmt.Fprint(cmd.ErrOrStderr(), "Enter password for private key: ")
-		pw, err := term.ReadPassword(int(in.Fd()))
-		fmt.Fprintln(cmd.ErrOrStderr())
-		if err != nil {
-			return nil, fmt.Errorf("reading password: %w", err)
-		}
-		if !confirm {
-			return pw, nil
-		}
-		fmt.Fprint(cmd.ErrOrStderr(), "Enter password for private key again: ")
-		again, err := term.ReadPassword(int(in.Fd()))
-		fmt.Fprintln(cmd.ErrOrStderr())
-		if err != nil {
-			return nil, fmt.Errorf("reading password: %w", err)
-		}
-		if !bytes.Equal(pw, again) {
-			return nil, errors.New("the passwords differ")
-		}
+		return readTerminalPassword(cmd, in, "Enter password for private key", confirm)
+	}
+}
+
+// readTerminalPassword asks for a password on the terminal tty, without
+// echo, and with confirm a second time; the two must match.
+func readTerminalPassword(cmd *cobra.Command, tty *os.File, prompt string, confirm bool) ([]byte, error) {
+	fmt.Fprint(cmd.ErrOrStderr(), prompt+": ")
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, fmt.Errorf("reading password: %w", err)
+	}
+	if !confirm {
 		return pw, nil
 	}
+	fmt.Fprint(cmd.ErrOrStderr(), prompt+" again: ")
+	again, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, fmt.Errorf("reading password: %w", err)
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, errors.New("the passwords differ")
+	}
+	return pw, nil
 }

@@ -120,20 +120,9 @@ func readNewPassword(cmd *cobra.Command, fromStdin bool) ([]byte, error) {
 		}
 		return line, nil
 	}
-	fmt.Fprint(cmd.ErrOrStderr(), "Password: ")
-	pw, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(cmd.ErrOrStderr())
+	pw, err := readTerminalPassword(cmd, f, "Password", true)
 	if err != nil {
-		return nil, fmt.Errorf("reading password: %w", err)
-	}
-	fmt.Fprint(cmd.ErrOrStderr(), "Password again: ")
-	again, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(cmd.ErrOrStderr())
-	if err != nil {
-		return nil, fmt.Errorf("reading password: %w", err)
-	}
-	if !bytes.Equal(pw, again) {
-		return nil, errors.New("the passwords differ: nothing changed")
+		return nil, fmt.Errorf("%w: nothing changed", err)
 	}
 	return pw, nil
 }
