@@ -237,15 +237,10 @@ func TestNodeCommandWaitingForLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
-	for i := 0; ; i++ {
-		if b, _ := os.ReadFile("/proc/locks"); strings.Contains(string(b), fmt.Sprintf(" %d ", holder.Process.Pid)) {
-			break
-		}
-		if i > 1000 {
-			t.Fatal("flock(1) never took the lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.WaitFor(t, 10*time.Second, "flock(1) to take the lock", func() bool {
+		b, _ := os.ReadFile("/proc/locks")
+		return strings.Contains(string(b), fmt.Sprintf(" %d ", holder.Process.Pid))
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := undistro(ctx, "node", "--root", root, "gc")
