@@ -13,12 +13,8 @@ roles() { python3 -c 'import json,sys; print(" ".join(r["role"] for r in json.lo
 
 git clone -q --no-hardlinks "$PWD" "$work/repo"
 git -C "$work/repo" checkout -q --detach "$(git rev-parse HEAD)"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-addr=127.0.0.1:$port
 . "$(dirname "$0")/spawn.sh"   # spawn/reap: the server keeps no inherited fd and dies with the script
-spawn "$bin" serve --addr "$addr" --data "$work/registry" >"$work/registry.log" 2>&1
-srv=$!
-for _ in $(seq 100); do curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+serve_registry "$bin" "$work/registry" "$work/registry.log"   # sets addr
 "$bin" key generate --out "$work/bench" >/dev/null
 cd "$work/repo"
 publish() { # base out.json cache-dir

@@ -20,18 +20,9 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 	echo "    (uncommitted changes in $src are not part of the pipeline: commit them to publish them)"
 fi
 
-# A free loopback port: bind port 0 and give it back.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-addr=127.0.0.1:$port
-log=$dir/registry.log
 . "$(dirname "$0")/spawn.sh"   # spawn/reap: the server keeps no inherited fd and dies with the script
-spawn "$bin" serve --addr "$addr" --data "$dir/registry" >"$log" 2>&1
-srv=$!
-for _ in $(seq 100); do
-	curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break
-	kill -0 $srv 2>/dev/null || { cat "$log"; exit 1; }
-	sleep 0.1
-done
+log=$dir/registry.log
+serve_registry "$bin" "$dir/registry" "$log"   # sets addr
 echo "==> registry: undistro serve on $addr (data $dir/registry)"
 
 if [ ! -f "$dir/demo.key" ]; then

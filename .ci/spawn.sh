@@ -1,4 +1,5 @@
-# Sourced by the .ci scripts that start servers (bench.sh, demo.sh).
+# Sourced by the .ci scripts that start servers (bench.sh, bench_publish.sh,
+# demo.sh, distro.sh).
 #
 # Servers a script starts run through spawn: they keep only stdin, stdout
 # and stderr (no inherited lock such as `flock /tmp/undistro-heavy.lock make
@@ -28,6 +29,21 @@ reap() { # pids...; stops them (TERM, then KILL after 5 s) and waits
 	local keep=() s
 	for s in "${spawned[@]}"; do [[ " $* " == *" $s "* ]] || keep+=("$s"); done
 	spawned=("${keep[@]}")
+}
+serve_registry() { # bin data log; runs `bin serve` on a free loopback port: $addr, pid in $srv
+	local port
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	addr=127.0.0.1:$port
+	spawn "$1" serve --addr "$addr" --data "$2" >"$3" 2>&1
+	srv=$!
+	for _ in $(seq 100); do
+		curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && return 0
+		kill -0 "$srv" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "undistro serve on $addr did not answer; its log ($3):" >&2
+	cat "$3" >&2
+	return 1
 }
 cleanup() { if (( ${#spawned[@]} )); then reap "${spawned[@]}"; fi; spawned=(); return 0; }
 trap cleanup EXIT
