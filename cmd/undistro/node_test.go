@@ -29,8 +29,14 @@ import (
 
 // undistro runs the root command in process and returns its stdout.
 func undistro(ctx context.Context, args ...string) (string, error) {
+	return undistroIn(ctx, "", args...)
+}
+
+// undistroIn runs the root command in process with stdin and returns stdout.
+func undistroIn(ctx context.Context, stdin string, args ...string) (string, error) {
 	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
+	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)

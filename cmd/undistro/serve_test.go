@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -15,18 +14,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// undistroIn runs the root command in process with stdin and returns stdout.
-func undistroIn(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := newRootCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
-	return out.String(), err
-}
 
 func TestServeUserCommands(t *testing.T) {
 	ctx := t.Context()
