@@ -34,7 +34,7 @@ type config struct {
 	signPass sign.PassFunc
 	sandbox  sandbox.Sandbox
 
-	// registry cache (cacheopts.go)
+	// registry cache (registrycache.go)
 	cacheRepo    string
 	cacheKeys    []crypto.PublicKey
 	cachePush    *sign.Signer

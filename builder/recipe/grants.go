@@ -45,43 +45,33 @@ type Grants struct {
 
 // Override returns g with every field o sets replacing g's.
 func (g Grants) Override(o Grants) Grants {
-	if o.Capabilities != nil {
-		g.Capabilities = o.Capabilities
-	}
-	if o.AllowSetuid != nil {
-		g.AllowSetuid = o.AllowSetuid
-	}
-	if o.Network != "" {
-		g.Network = o.Network
-	}
-	if o.Publish != nil {
-		g.Publish = o.Publish
-	}
-	if o.Seccomp != nil {
-		g.Seccomp = o.Seccomp
-	}
-	if o.MemoryMax != "" {
-		g.MemoryMax = o.MemoryMax
-	}
-	if o.TasksMax != 0 {
-		g.TasksMax = o.TasksMax
-	}
-	if o.CPUWeight != 0 {
-		g.CPUWeight = o.CPUWeight
-	}
-	if o.IOWeight != 0 {
-		g.IOWeight = o.IOWeight
-	}
-	if o.TmpSize != "" {
-		g.TmpSize = o.TmpSize
-	}
-	if o.RunSize != "" {
-		g.RunSize = o.RunSize
-	}
-	if o.ReadWritePaths != nil {
-		g.ReadWritePaths = o.ReadWritePaths
-	}
+	g, _ = g.OverrideKeys(o)
 	return g
+}
+
+// OverrideKeys is [Grants.Override], also returning the TOML keys of the
+// fields o sets (a role records where each was set).
+func (g Grants) OverrideKeys(o Grants) (Grants, []string) {
+	var keys []string
+	set := func(key string, ok bool, apply func()) {
+		if ok {
+			apply()
+			keys = append(keys, key)
+		}
+	}
+	set("capabilities", o.Capabilities != nil, func() { g.Capabilities = o.Capabilities })
+	set("allow_setuid", o.AllowSetuid != nil, func() { g.AllowSetuid = o.AllowSetuid })
+	set("network", o.Network != "", func() { g.Network = o.Network })
+	set("publish", o.Publish != nil, func() { g.Publish = o.Publish })
+	set("seccomp", o.Seccomp != nil, func() { g.Seccomp = o.Seccomp })
+	set("memory_max", o.MemoryMax != "", func() { g.MemoryMax = o.MemoryMax })
+	set("tasks_max", o.TasksMax != 0, func() { g.TasksMax = o.TasksMax })
+	set("cpu_weight", o.CPUWeight != 0, func() { g.CPUWeight = o.CPUWeight })
+	set("io_weight", o.IOWeight != 0, func() { g.IOWeight = o.IOWeight })
+	set("tmp_size", o.TmpSize != "", func() { g.TmpSize = o.TmpSize })
+	set("run_size", o.RunSize != "", func() { g.RunSize = o.RunSize })
+	set("read_write_paths", o.ReadWritePaths != nil, func() { g.ReadWritePaths = o.ReadWritePaths })
+	return g, keys
 }
 
 // Sandbox converts g, checked by Problems, to the image's form.

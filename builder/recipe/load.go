@@ -22,23 +22,13 @@ func Parse(file string, data []byte) (*Recipe, error) {
 	if len(errs) == 0 || !onlySyntax(errs) {
 		v := validator{r: r}
 		v.validate()
-		errs = append(errs, dropNear(v.errs, errs)...)
+		errs = append(errs, tomlpos.DropNear(v.errs, errs)...)
 	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, errs
 	}
 	return r, nil
-}
-
-// dropNear drops the problems of es found where a decoding problem of
-// decoded already is: a value of the wrong type is not also invalid.
-func dropNear(es, decoded tomlpos.Errors) tomlpos.Errors {
-	at := map[tomlpos.Position]bool{}
-	for _, e := range decoded {
-		at[tomlpos.Position{Line: e.Line, Col: e.Col}] = true
-	}
-	return slices.DeleteFunc(es, func(e *tomlpos.Error) bool { return at[tomlpos.Position{Line: e.Line, Col: e.Col}] })
 }
 
 // onlySyntax reports whether errs is a syntax error, after which nothing

@@ -242,17 +242,9 @@ func mergeService(r *Role, name string, s serviceSpec, at origin) {
 	set("files", s.Files != nil, func() { o.Files = s.Files })
 	set("stop_timeout", s.StopTimeout != "", func() { o.StopTimeout = s.StopTimeout })
 	set("ready", s.Ready != nil, func() { o.Ready = s.Ready })
-	g := s.Grants
-	set("capabilities", g.Capabilities != nil, func() { o.Grants.Capabilities = g.Capabilities })
-	set("allow_setuid", g.AllowSetuid != nil, func() { o.Grants.AllowSetuid = g.AllowSetuid })
-	set("network", g.Network != "", func() { o.Grants.Network = g.Network })
-	set("publish", g.Publish != nil, func() { o.Grants.Publish = g.Publish })
-	set("seccomp", g.Seccomp != nil, func() { o.Grants.Seccomp = g.Seccomp })
-	set("memory_max", g.MemoryMax != "", func() { o.Grants.MemoryMax = g.MemoryMax })
-	set("tasks_max", g.TasksMax != 0, func() { o.Grants.TasksMax = g.TasksMax })
-	set("cpu_weight", g.CPUWeight != 0, func() { o.Grants.CPUWeight = g.CPUWeight })
-	set("io_weight", g.IOWeight != 0, func() { o.Grants.IOWeight = g.IOWeight })
-	set("tmp_size", g.TmpSize != "", func() { o.Grants.TmpSize = g.TmpSize })
-	set("run_size", g.RunSize != "", func() { o.Grants.RunSize = g.RunSize })
-	set("read_write_paths", g.ReadWritePaths != nil, func() { o.Grants.ReadWritePaths = g.ReadWritePaths })
+	var keys []string
+	o.Grants, keys = o.Grants.OverrideKeys(s.Grants)
+	for _, k := range keys {
+		o.from[k] = at
+	}
 }

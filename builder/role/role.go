@@ -217,17 +217,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 			errs = append(errs, p.at(key).errorf(".exec[0]", "service %q: exec %q: use an absolute path in the image", name, s.Exec[0]))
 		}
 	}
-	return p, append(decoded, dropNear(errs, decoded)...)
-}
-
-// dropNear drops the problems of es found where a decoding problem of
-// decoded already is: a value of the wrong type is not also invalid.
-func dropNear(es, decoded tomlpos.Errors) tomlpos.Errors {
-	at := map[[2]int]bool{}
-	for _, e := range decoded {
-		at[[2]int{e.Line, e.Col}] = true
-	}
-	return slices.DeleteFunc(es, func(e *tomlpos.Error) bool { return at[[2]int{e.Line, e.Col}] })
+	return p, append(decoded, tomlpos.DropNear(errs, decoded)...)
 }
 
 func quoteKey(k string) string {

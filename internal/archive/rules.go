@@ -384,22 +384,28 @@ func (c *Checker) parents(entry, name string) error {
 	if dir == "." {
 		return nil
 	}
-	p := ""
-	for part := range strings.SplitSeq(dir, "/") {
-		p = path.Join(p, part)
+	// name is clean, so each parent is a prefix of dir ending before a
+	// slash: slicing it allocates nothing on this per-entry path.
+	for i := 0; ; i++ {
+		j := strings.IndexByte(dir[i:], '/')
+		p := dir
+		if j >= 0 {
+			p = dir[:i+j]
+		}
 		s, ok := c.seen[p]
-		if !ok {
+		switch {
+		case !ok:
 			c.seen[p] = seen{kind: KindDir}
-			continue
-		}
-		if s.kind == KindSymlink {
+		case s.kind == KindSymlink:
 			return refuse(entry, RuleParent, "parent %q is a symlink", p)
-		}
-		if s.kind != KindDir {
+		case s.kind != KindDir:
 			return refuse(entry, RuleParent, "parent %q is a %s, not a directory", p, s.kind)
 		}
+		if j < 0 {
+			return nil
+		}
+		i += j
 	}
-	return nil
 }
 
 func (c *Checker) whiteout(entry, name, base string) (Entry, error) {

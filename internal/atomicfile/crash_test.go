@@ -1,10 +1,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -50,8 +52,11 @@ func TestCrash(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 1; i <= 5; i++ {
 		dir := setup(t)
-		if _, err := run(dir, "UNDISTRO_CRASH_AT="+string(rune('0'+i))); err == nil {
-			t.Fatalf("point %d: child was not killed", i)
+		// Killed at the point, not failed (exit 3) nor done.
+		stderr, err := run(dir, "UNDISTRO_CRASH_AT="+string(rune('0'+i)))
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("point %d: child was not killed: %v\n%s", i, err, stderr)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "f"))
 		if err != nil || (string(b) != "old" && string(b) != "new") {

@@ -71,6 +71,16 @@ func (es *Errors) Sort() {
 	*es = slices.CompactFunc(*es, func(a, b *Error) bool { return *a == *b })
 }
 
+// DropNear returns es without the problems found where a decoding problem
+// of decoded already is: a value of the wrong type is not also invalid.
+func DropNear(es, decoded Errors) Errors {
+	at := map[Position]bool{}
+	for _, e := range decoded {
+		at[Position{e.Line, e.Col}] = true
+	}
+	return slices.DeleteFunc(es, func(e *Error) bool { return at[Position{e.Line, e.Col}] })
+}
+
 // Add appends a problem at pos in file.
 func (es *Errors) Add(file string, pos Position, format string, args ...any) {
 	*es = append(*es, &Error{File: file, Line: pos.Line, Col: pos.Col, Msg: fmt.Sprintf(format, args...)})

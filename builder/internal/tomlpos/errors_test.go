@@ -47,3 +47,12 @@ func TestErrors(t *testing.T) {
 		t.Error("empty Errors is not a nil error")
 	}
 }
+
+func TestDropNear(t *testing.T) {
+	decoded := Errors{{File: "f", Line: 2, Col: 3, Msg: "want string"}}
+	es := Errors{{File: "f", Line: 2, Col: 3, Msg: "invalid"}, {File: "f", Line: 4, Col: 1, Msg: "other"}}
+	got := DropNear(es, decoded)
+	if len(got) != 1 || got[0].Msg != "other" {
+		t.Errorf("DropNear = %v, want only the problem at 4:1", got)
+	}
+}
