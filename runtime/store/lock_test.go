@@ -228,12 +228,7 @@ func TestHolderFromProcLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; lockOwner(s.lock) != cmd.Process.Pid; i++ {
-		if i > 1000 {
-			t.Fatal("flock(1) never took the lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.WaitFor(t, 10*time.Second, "flock(1) to take the lock", func() bool { return lockOwner(s.lock) == cmd.Process.Pid })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err = s.acquire(ctx)

@@ -74,24 +74,25 @@ func (s *Supervisor) waitReady(ctx context.Context, spec imagespec.Service, p *p
 // probe returns spec's readiness check and a description of it.
 func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Context) error, string) {
 	r := spec.Ready
+	dial := dialer(p)
 	switch {
 	case r.TCP != "":
 		return func(ctx context.Context) error {
-			c, err := dialer(p)(ctx, "tcp", r.TCP)
+			c, err := dial(ctx, "tcp", r.TCP)
 			if err != nil {
 				return err
 			}
 			return c.Close()
 		}, "tcp " + r.TCP
 	case r.HTTP != "":
+		client := s.http
+		if p.private {
+			client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}}
+		}
 		return func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.HTTP, nil)
 			if err != nil {
 				return err
-			}
-			client := s.http
-			if p.private {
-				client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: dialer(p)}}
 			}
 			resp, err := client.Do(req)
 			if err != nil {

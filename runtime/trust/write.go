@@ -6,5 +6,3 @@ import "github.com/un-distro/undistro/internal/atomicfile"
 func writeFile(path string, b []byte) error {
 	return atomicfile.WriteFile(path, b, 0o644, atomicfile.Step("trust.key"))
 }
-
-func syncDir(dir string) error { return atomicfile.SyncDir(dir, atomicfile.Step("trust.remove")) }
