@@ -1,7 +1,6 @@
 package origin
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/un-distro/undistro/ci/origin/internal/htpasswd"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // start runs an origin on 127.0.0.1:0 over data until the test ends (or
@@ -33,22 +33,7 @@ func start(t *testing.T, data string, opts ...Option) (*Server, func()) {
 // serve runs srv until the test ends or the returned stop is called.
 func serve(t *testing.T, srv *Server) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return testsupport.Background(t, "serve", srv.Serve)
 }
 
 // host is the registry's HOST:PORT.

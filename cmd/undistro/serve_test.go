@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 func TestServeUserCommands(t *testing.T) {
@@ -84,26 +86,15 @@ func TestServeCommand(t *testing.T) {
 // of the test) and returns its URL and banner line.
 func startServe(t *testing.T, args ...string) (url, banner string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	cmd := newRootCmd()
 	cmd.SetOut(pw)
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs(append([]string{"serve"}, args...))
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve after cancel: %v", err)
-		}
-	}
-	t.Cleanup(stop)
+	stop = testsupport.Background(t, "serve after cancel", func(ctx context.Context) error {
+		defer pw.Close()
+		return cmd.ExecuteContext(ctx)
+	})
 	banner, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading the serve banner: %v", err)
