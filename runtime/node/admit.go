@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/policy"
@@ -60,7 +61,9 @@ var (
 
 // admit decides whether src, resolved from ref, may be pulled (and, with
 // isSwitch, switched to). It runs before any layer is fetched.
-func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch bool) (*Admission, error) {
+// ro are the remote options that reached the image (peers, when its
+// registry could not serve it).
+func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch bool, ro ...remote.Option) (*Admission, error) {
 	ref := src.Ref
 	adm := &Admission{Digest: src.Digest, Ref: ref, Time: time.Now().UTC(), Unsigned: o.InsecureAllowUnsigned}
 	if !o.InsecureAllowUnsigned {
@@ -71,7 +74,7 @@ func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch b
 		if len(keys) == 0 {
 			return nil, fmt.Errorf("refusing %s: %w, and this node trusts no signing key: add the signer's public key with `undistro node trust add KEY.pub`, or pass --insecure-allow-unsigned to run it unsigned (recorded in `node status`)", ref, ErrUnverified)
 		}
-		p := &policy.Policy{Keys: keys, RequireSBOM: true}
+		p := &policy.Policy{Keys: keys, RequireSBOM: true, Remote: ro}
 		res, err := p.Verify(ctx, ref, src.Digest)
 		var pe *policy.Error
 		if errors.As(err, &pe) {
@@ -83,6 +86,7 @@ func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch b
 		for _, s := range res.Signatures {
 			adm.KeyIDs = append(adm.KeyIDs, s.KeyID)
 		}
+		n.keepAttachments(ctx, ref, src.Digest, ro)
 	}
 	cur, err := n.current()
 	if err != nil {

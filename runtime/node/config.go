@@ -59,6 +59,10 @@ type Config struct {
 	NoChroot bool
 	// Backoff times service restarts (zero fields: supervise defaults).
 	Backoff supervise.Backoff
+	// Peer shares verified images' manifests, configs and signatures with
+	// peers, and fetches them from peers when the registry cannot serve
+	// them (zero: neither).
+	Peer PeerConfig
 }
 
 func (c Config) withDefaults() (Config, error) {

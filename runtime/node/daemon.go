@@ -31,6 +31,10 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(n.cfg.Socket)
+	if err := n.servePeers(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
 	chroot := !n.cfg.NoChroot && os.Geteuid() == 0

@@ -14,6 +14,7 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/peerreg"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -30,6 +31,8 @@ type Node struct {
 	// Guarded by opMu:
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
+
+	peers atomic.Pointer[peerreg.Server] // the peer endpoint, set by Run
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -92,11 +95,11 @@ func (n *Node) Pull(ctx context.Context, ref string, o PullOptions) (*store.Imag
 
 // resolve reads ref's manifest and config and admits it; nothing is written.
 func (n *Node) resolve(ctx context.Context, ref string, o Admit, isSwitch bool) (*store.Source, *Admission, error) {
-	src, err := store.Resolve(ctx, ref)
+	src, via, err := n.resolveSource(ctx, ref)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	adm, err := n.admit(ctx, src, o, isSwitch)
+	adm, err := n.admitVia(ctx, src, o, isSwitch, via)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -356,6 +359,7 @@ func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collecting garbage: %w", err)
 	}
+	n.pruneAttachments()
 	return removed, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/un-distro/undistro/runtime/trust"
 )
@@ -48,6 +49,10 @@ type Policy struct {
 	RequireSBOM bool
 	// Insecure allows plain-HTTP registries other than localhost.
 	Insecure bool
+	// Remote are go-containerregistry options applied after the
+	// reference's own, for example a transport that reaches the registry's
+	// content through peers (runtime/peerreg). Default: none.
+	Remote []remote.Option
 
 	keyIDs []string
 }

@@ -78,7 +78,7 @@ func (p *Policy) Verify(ctx context.Context, ref, digest string) (*Result, error
 		return nil, err
 	}
 	image := t.String()
-	ro := append([]remote.Option{remote.WithContext(ctx)}, t.Remote...)
+	ro := append(append([]remote.Option{remote.WithContext(ctx)}, t.Remote...), p.Remote...)
 	got, err := resolveDigest(t.Ref, ro)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: resolving its digest: %w", image, err)
