@@ -34,6 +34,7 @@ type Server struct {
 	lock   *os.File
 	scheme string
 	open   bool // no users: anyone may write (loopback or WithInsecure)
+	egress *Egress
 }
 
 // New opens the origin whose state lives under data (created 0700 if
@@ -102,9 +103,10 @@ func New(ctx context.Context, data string, opts ...Option) (s *Server, err error
 		ln = tls.NewListener(ln, tlsConf)
 		scheme = "https"
 	}
-	h := frontDoor(app, o.bodyIdle)
+	egress := &Egress{}
+	h := egress.wrap(frontDoor(app, o.bodyIdle))
 	s = &Server{
-		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth,
+		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth, egress: egress,
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -129,6 +131,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:5000.
 func (s *Server) URL() string { return s.scheme + "://" + s.ln.Addr().String() }
+
+// Egress counts what the server sent (reported at MetricsPath).
+func (s *Server) Egress() *Egress { return s.egress }
 
 // Open reports whether the registry started without any authentication
 // (no users, on loopback or with WithInsecure).

@@ -32,6 +32,10 @@ guarding). On a loopback address with no users the registry is open (a
 local try-out). Listening on any other address without users and TLS is
 refused unless --insecure.
 
+What the origin sends (blob bytes, range requests included, manifest bytes
+and BitTorrent upload) is counted and shown at /metrics (Prometheus text
+format) to clients on loopback.
+
 This build includes the ` + strings.Join(origin.StorageDrivers(), ", ") + ` storage drivers, and
 the engine's htpasswd and token access controllers for an auth section of
 --config (which then replaces the users above).`,
