@@ -258,6 +258,7 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 	var (
 		health   time.Duration
 		noChroot bool
+		peers    func() (node.PeerConfig, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -267,7 +268,13 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 their policy, and serves the other node commands on ROOT/undistro.sock.
 It reads the trusted keys (ROOT/keys) at every pull and switch, so 'node
 trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
-stops the services and exits.`,
+stops the services and exits.
+
+It serves the manifests, configs, signatures and attestations of the images
+it verified, read-only, to peers inside --p2p-allow, on the --p2p address's
+port + 1; a pull or switch of REG/REPO@sha256:... whose registry cannot serve
+it gets them from the --peers instead, verified as usual (a tag still needs
+the registry).`,
 		Example: `  undistro node run --root /var/lib/undistro`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -276,6 +283,9 @@ stops the services and exits.`,
 				return err
 			}
 			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
+			if cfg.Peer, err = peers(); err != nil {
+				return err
+			}
 			n, err := node.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -286,6 +296,7 @@ stops the services and exits.`,
 	}
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
 	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
+	peers = peerFlags(cmd)
 	return cmd
 }
 

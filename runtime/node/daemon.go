@@ -32,8 +32,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer os.Remove(n.cfg.Socket)
 	if err := n.servePeers(ctx); err != nil {
-		ln.Close()
-		return err
+		// Sharing with peers is an optimisation: the node runs without it.
+		log.Warn("not serving peers", "err", err)
 	}
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()

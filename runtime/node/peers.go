@@ -247,3 +247,32 @@ func (n *Node) pruneAttachments() {
 		slog.Default().Warn("pruning kept signatures", "err", err)
 	}
 }
+
+// NewPeerConfig is the peer sharing of a node whose BitTorrent address is
+// p2p ("off" or "": it serves no peers), that knows the peers at the BT
+// addresses peers, and serves only addresses inside allow (CIDRs; empty:
+// peerreg.DefaultAllow). Endpoints follow the rule peerreg.EndpointFor.
+func NewPeerConfig(p2p string, peers []string, allow string) (PeerConfig, error) {
+	var c PeerConfig
+	if p2p != "" && p2p != "off" {
+		addr, err := peerreg.EndpointFor(p2p)
+		if err != nil {
+			return c, fmt.Errorf("--p2p: %w", err)
+		}
+		c.Addr = addr
+	}
+	var err error
+	if c.Allow, err = peerreg.ParseAllow(allow); err != nil {
+		return c, fmt.Errorf("--p2p-allow: %w", err)
+	}
+	var eps []string
+	for _, p := range peers {
+		ep, err := peerreg.EndpointFor(p)
+		if err != nil {
+			return c, fmt.Errorf("--peers: %w", err)
+		}
+		eps = append(eps, ep)
+	}
+	c.Endpoints = func() []string { return eps }
+	return c, nil
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -126,4 +127,30 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		slog.Default().Debug("refused a peer outside the allow-list", "remote", c.RemoteAddr())
 		c.Close()
 	}
+}
+
+// ParseAllow parses an allow-list: CIDRs or single addresses, separated
+// by commas. An empty list is nil (DefaultAllow).
+func ParseAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("allow-list entry %q: want a CIDR (10.0.0.0/8) or an address", f)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list entry %q: %w (want a CIDR such as 10.0.0.0/8)", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -238,3 +238,24 @@ func testListenClosed(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+func TestParseAllow(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "", want: "[]"},
+		{in: "10.0.0.0/8, 127.0.0.2", want: "[10.0.0.0/8 127.0.0.2/32]"},
+		{in: "10.1.2.3/8,fd00::/8", want: "[10.0.0.0/8 fd00::/8]"},
+		{in: "10.0.0.0/33", err: `allow-list entry "10.0.0.0/33"`},
+		{in: "example.com", err: "want a CIDR (10.0.0.0/8) or an address"},
+	} {
+		got, err := ParseAllow(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseAllow(%q) = %v, %v; want error %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("ParseAllow(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
