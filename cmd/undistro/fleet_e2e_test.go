@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
+)
+
+// The fleet tests run an origin (`undistro serve`) and node daemons, each
+// with its own root and its own loopback address 127.0.90.N (N >= 2; the
+// origin's BitTorrent address is 127.0.90.1; its registry is on
+// 127.0.0.1, port 0, the loopback address registry clients reach over
+// plain HTTP), from the built binary. Their fixed ports are on those
+// addresses only, which no other test uses.
+const fleetNet = "127.0.90."
+
+// fleetLayerSize is the big layer of the fleet image: big enough that
+// "the origin sent less than 2x the layer bytes" means something, small
+// enough to keep the tests fast.
+const fleetLayerSize = 8 << 20
+
+// fleetOrigin is a running `undistro serve` process.
+type fleetOrigin struct {
+	host string // HOST:PORT of its registry
+	stop func() // SIGTERM and wait; idempotent
+	dir  string
+}
+
+// startOrigin runs `undistro serve` on 127.0.0.1:0 with extra
+// args until stop or the end of the test.
+func startOrigin(t *testing.T, dir string, args ...string) *fleetOrigin {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "registry")}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	logs, err := os.Create(filepath.Join(dir, "origin.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logs
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("origin log:\n%s", tail(b, 4000))
+		}
+	})
+	banner, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the serve banner: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	host := regexp.MustCompile(`http://(127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(banner)
+	if host == nil {
+		t.Fatalf("serve banner %q: want its URL", banner)
+	}
+	return &fleetOrigin{host: host[1], stop: stop, dir: dir}
+}
+
+// sent reads the origin's byte counts from /metrics, by kind.
+func (o *fleetOrigin) sent(t *testing.T) map[string]int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + o.host + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]int64{}
+	for _, m := range regexp.MustCompile(`(?m)^undistro_origin_sent_bytes_total\{kind="([a-z]+)"\} ([0-9]+)$`).FindAllStringSubmatch(string(b), -1) {
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		out[m[1]] = n
+	}
+	if _, ok := out["blob"]; !ok {
+		t.Fatalf("origin /metrics: no blob bytes in\n%s", b)
+	}
+	return out
+}
+
+// fleetImage is a signed image pushed to the origin.
+type fleetImage struct {
+	tag, byDigest, digest string
+	layerBytes            int64
+	blobs                 []string // layer digests
+	keyFile               string
+}
+
+// pushFleetImage pushes a signed image of role "fleet" to the origin: one
+// big layer of deterministic incompressible bytes and one small one.
+func pushFleetImage(t *testing.T, o *fleetOrigin) *fleetImage {
+	t.Helper()
+	img := imagetest.Build(t, imagetest.Image{Role: "fleet", Layers: [][]imagetest.Entry{
+		{imagetest.File("data/big", deterministicBytes(fleetLayerSize))},
+		{imagetest.File("etc/fleet", "fleet\n")},
+	}})
+	tag := o.host + "/undistro/fleet:1"
+	r, err := name.ParseReference(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	s := imagetest.NewSigner(t)
+	digest := s.Sign(t, tag)
+	fi := &fleetImage{tag: tag, byDigest: o.host + "/undistro/fleet@" + digest, digest: digest, keyFile: filepath.Join(o.dir, "fleet.pub")}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		fi.layerBytes += l.Size
+		fi.blobs = append(fi.blobs, l.Digest.String())
+	}
+	if err := os.WriteFile(fi.keyFile, s.PublicPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+// deterministicBytes is n incompressible bytes, the same in every run.
+func deterministicBytes(n int) string {
+	var b strings.Builder
+	b.Grow(n + sha256.Size)
+	var ctr [8]byte
+	for i := uint64(0); b.Len() < n; i++ {
+		for j := range ctr {
+			ctr[j] = byte(i >> (8 * j))
+		}
+		sum := sha256.Sum256(ctr[:])
+		b.Write(sum[:])
+	}
+	return b.String()[:n]
+}
+
+// fleetNode is a running `undistro node run` daemon.
+type fleetNode struct {
+	root, addr string // addr: its BitTorrent HOST:PORT
+}
+
+// startFleetNode starts node i (i >= 2: address 127.0.90.i) trusting the
+// image's key, with extra run args, and waits for its daemon.
+func startFleetNode(t *testing.T, dir string, i int, img *fleetImage, args ...string) *fleetNode {
+	t.Helper()
+	n := &fleetNode{root: filepath.Join(dir, fmt.Sprintf("node%d", i)), addr: fmt.Sprintf("%s%d:6881", fleetNet, i)}
+	run(t, dir, nil, "node", "--root", n.root, "trust", "add", img.keyFile)
+	startDaemon(t, dir, nil, append([]string{"node", "--root", n.root, "run", "--no-chroot", "--p2p", n.addr}, args...), fmt.Sprintf("node%d.log", i))
+	testsupport.WaitFor(t, 30*time.Second, "node "+n.addr+"'s daemon", func() bool {
+		_, err := os.Stat(filepath.Join(n.root, "undistro.sock"))
+		return err == nil && e2eNodeStatus(t, dir, nil, n.root).Daemon
+	})
+	return n
+}
+
+// checkHas checks the node runs img and holds its layers with the right
+// digests.
+func (n *fleetNode) checkHas(t *testing.T, dir string, img *fleetImage) {
+	t.Helper()
+	st := e2eNodeStatus(t, dir, nil, n.root)
+	if st.Current == nil || st.Current.Digest != img.digest {
+		t.Errorf("node %s runs %+v, want %s", n.addr, st.Current, img.digest)
+		return
+	}
+	for _, d := range img.blobs {
+		f, err := os.Open(filepath.Join(n.root, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		if err != nil {
+			t.Errorf("node %s: %v", n.addr, err)
+			continue
+		}
+		h, _, err := v1.SHA256(f)
+		f.Close()
+		if err != nil || h.String() != d {
+			t.Errorf("node %s: blob %s hashes to %s (%v)", n.addr, d, h, err)
+		}
+	}
+}
+
+// TestFleetOriginDown: nodes switch to a signed image from the origin;
+// the origin stops; another node switches to it by digest from its peers
+// alone, verified as usual, and is told a tag needs the registry.
+func TestFleetOriginDown(t *testing.T) {
+	need(t)
+	undistroBin(t)
+	dir := t.TempDir()
+	o := startOrigin(t, dir)
+	img := pushFleetImage(t, o)
+	var first []*fleetNode
+	var peers []string
+	for i := 2; i <= 3; i++ {
+		n := startFleetNode(t, dir, i, img)
+		run(t, dir, nil, "node", "--root", n.root, "switch", img.tag)
+		n.checkHas(t, dir, img)
+		first = append(first, n)
+		peers = append(peers, n.addr)
+	}
+	o.stop()
+	late := startFleetNode(t, dir, 4, img, "--peers", strings.Join(peers, ","))
+	_, err := runErr(dir, nil, "node", "--root", late.root, "switch", img.tag)
+	if err == nil || !strings.Contains(err.Error(), "a tag needs the registry") {
+		t.Fatalf("switching by tag with the origin down: %v, want the tag refused with a hint", err)
+	}
+	out := run(t, dir, nil, "node", "--root", late.root, "switch", img.byDigest)
+	t.Logf("switch from peers: %s", out)
+	late.checkHas(t, dir, img)
+	var st struct {
+		Current *struct {
+			Admission *struct {
+				KeyIDs []string `json:"keyIDs"`
+			} `json:"admission"`
+		} `json:"current"`
+	}
+	if err := json.Unmarshal([]byte(run(t, dir, nil, "node", "--root", late.root, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Current == nil || st.Current.Admission == nil || len(st.Current.Admission.KeyIDs) != 1 {
+		t.Fatalf("the late node's admission %+v: want the image verified by the trusted key", st.Current)
+	}
+}
