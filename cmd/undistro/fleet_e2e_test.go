@@ -297,3 +297,50 @@ func TestFleetOriginDown(t *testing.T) {
 		t.Fatalf("the late node's admission %+v: want the image verified by the trusted key", st.Current)
 	}
 }
+
+// fleetSize is how many nodes pull at once in TestFleetRollout.
+const fleetSize = 5
+
+// TestFleetRollout: an origin seeding over BitTorrent and fleetSize node
+// daemons pull the same signed image at the same moment; each ends with
+// the right digests, and the origin sent (registry blobs and manifests,
+// web-seed ranges, BitTorrent upload together) less than twice the image's
+// layer bytes.
+func TestFleetRollout(t *testing.T) {
+	need(t)
+	undistroBin(t)
+	dir := t.TempDir()
+	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881")
+	img := pushFleetImage(t, o)
+	var nodes []*fleetNode
+	for i := 2; i < 2+fleetSize; i++ {
+		nodes = append(nodes, startFleetNode(t, dir, i, img, "--peers", fleetNet+"1:6881"))
+	}
+	before := o.sent(t)
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Go(func() {
+			_, errs[i] = runErr(dir, nil, "node", "--root", n.root, "switch", img.tag)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("node %s: switch: %v", nodes[i].addr, err)
+		}
+	}
+	for _, n := range nodes {
+		n.checkHas(t, dir, img)
+	}
+	after := o.sent(t)
+	var total int64
+	for kind, n := range after {
+		total += n - before[kind]
+	}
+	t.Logf("origin sent %d bytes for %d nodes (by kind, from %v to %v); the image's layers are %d bytes: %.2fx",
+		total, len(nodes), before, after, img.layerBytes, float64(total)/float64(img.layerBytes))
+	if total >= 2*img.layerBytes {
+		t.Errorf("the origin sent %d bytes, not less than 2x the layer bytes (%d)", total, 2*img.layerBytes)
+	}
+}
