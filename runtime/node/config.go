@@ -59,6 +59,8 @@ type Config struct {
 	NoChroot bool
 	// Backoff times service restarts (zero fields: supervise defaults).
 	Backoff supervise.Backoff
+	// BitTorrent configures the daemon's BitTorrent client (zero: none).
+	BitTorrent BitTorrent
 }
 
 func (c Config) withDefaults() (Config, error) {
