@@ -1,6 +1,8 @@
 package p2p
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -27,6 +29,22 @@ func TestTrackerDiscovery(t *testing.T) {
 	st.check(t, b)
 	if n := tr.Peers()[b.info.Hash().String()]; n < 2 {
 		t.Errorf("tracker lists %d peers for the blob, want both", n)
+	}
+}
+
+// TestTrackerAnswer: a successful announce carries no "failure reason"
+// key (BEP 3: its presence means failure; aria2 reads it so).
+func TestTrackerAnswer(t *testing.T) {
+	srv := httptest.NewServer(tracker.New(DefaultAllow))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=1&event=started&compact=1&left=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte("failure reason")) || !bytes.Contains(b, []byte("8:intervali60e")) {
+		t.Errorf("announce answer %s %q", resp.Status, b)
 	}
 }
 

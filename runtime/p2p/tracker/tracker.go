@@ -1,10 +1,12 @@
 package tracker
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,8 +72,29 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "announce with GET", http.StatusMethodNotAllowed)
 		return
 	}
-	t.h.ServeHTTP(w, r)
+	// anacrolix's handler always writes a "failure reason" key, empty on
+	// success; BEP 3 says its presence means failure, and clients such as
+	// aria2 take it so. Drop it when empty.
+	rec := &bufferedResponse{header: w.Header(), code: http.StatusOK}
+	t.h.ServeHTTP(rec, r)
+	// Keys are sorted and only "complete" (an integer) precedes it, so
+	// the first match is the key itself, never peer bytes.
+	body := bytes.Replace(rec.body.Bytes(), []byte("14:failure reason0:"), nil, 1)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.code)
+	_, _ = w.Write(body)
 }
+
+// bufferedResponse holds a small response to rewrite it.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // Peers returns how many peers are listed for each torrent (hex infohash).
 func (t *Tracker) Peers() map[string]int {
