@@ -80,12 +80,16 @@ status' shows. All of this is checked before any layer is fetched.`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeStatusCmd(f),
-		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f))
+		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
+		newNodeTorrentCmd(f), newNodePeersCmd(f))
 	return cmd
 }
 
 func newNodePullCmd(f *nodeFlags) *cobra.Command {
-	var o node.PullOptions
+	var (
+		o      node.PullOptions
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Fetch an image into the node's store",
@@ -99,15 +103,14 @@ from docker's config.json ($DOCKER_CONFIG or ~/.docker).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.call(cmd, func(ctx context.Context, api node.API) error {
-				if !quiet(cmd) {
-					o.Progress = nodeProgress(cmd.ErrOrStderr(), "pulling")
-				}
+				stop := startPullProgress(cmd, api, &o)
 				img, err := api.Pull(ctx, args[0], o)
-				if o.Progress != nil {
-					fmt.Fprintln(cmd.ErrOrStderr())
-				}
+				stop()
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return printPullJSON(cmd, api, img)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %d bytes\n", img.Digest, args[0], img.Size)
 				return nil
@@ -115,6 +118,7 @@ from docker's config.json ($DOCKER_CONFIG or ~/.docker).`,
 		},
 	}
 	admitFlags(cmd, &o.Admit)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the image and, through a daemon with --p2p, each layer's bytes from peers and from the origin, as JSON")
 	return cmd
 }
 
@@ -258,7 +262,7 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 	var (
 		health   time.Duration
 		noChroot bool
-		peers    func() (node.PeerConfig, error)
+		bt       func() (node.BitTorrent, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -283,7 +287,7 @@ the registry).`,
 				return err
 			}
 			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
-			if cfg.Peer, err = peers(); err != nil {
+			if cfg.BitTorrent, err = bt(); err != nil {
 				return err
 			}
 			n, err := node.Open(cmd.Context(), cfg)
@@ -296,7 +300,7 @@ the registry).`,
 	}
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
 	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
-	peers = peerFlags(cmd)
+	bt = btFlags(cmd)
 	return cmd
 }
 

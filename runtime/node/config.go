@@ -63,6 +63,8 @@ type Config struct {
 	// peers, and fetches them from peers when the registry cannot serve
 	// them (zero: neither).
 	Peer PeerConfig
+	// BitTorrent configures the daemon's BitTorrent client (zero: none).
+	BitTorrent BitTorrent
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/peerreg"
+	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -33,6 +34,7 @@ type Node struct {
 	runningDigest string
 
 	peers atomic.Pointer[peerreg.Server] // the peer endpoint, set by Run
+	bt atomic.Pointer[p2p.Client] // the daemon's BitTorrent client, set by Run
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -115,9 +117,15 @@ func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, t
 	if progress != nil {
 		opts = append(opts, store.WithProgress(progress))
 	}
+	if f := n.layerFetcher(); f != nil {
+		opts = append(opts, store.WithLayerFetcher(f))
+	}
 	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+	}
+	if err := n.seedImage(ctx, img.Digest); err != nil {
+		slog.Default().Warn("seeding the pulled image's layers", "image", img.Digest, "err", err)
 	}
 	return img, nil
 }
@@ -360,6 +368,7 @@ func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
 		return nil, fmt.Errorf("collecting garbage: %w", err)
 	}
 	n.pruneAttachments()
+	n.unseedGone()
 	return removed, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/peerreg"
 	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/store"
@@ -27,13 +28,15 @@ import (
 // configs, signatures, attestations) with its peers (see runtime/peerreg).
 type PeerConfig struct {
 	// Addr is where the daemon serves its read-only OCI endpoint to peers
-	// ("": it serves none). By the documented rule it is the BT address's
-	// IP at the BT port + 1 (peerreg.EndpointFor).
+	// ("": the BT address's IP at the BT port + 1, peerreg.EndpointFor; none
+	// without BitTorrent).
 	Addr string
-	// Allow are the addresses that may connect (nil: peerreg.DefaultAllow).
+	// Allow are the addresses that may connect (nil: the BitTorrent
+	// client's allow-list, p2p.DefaultAllow unless configured).
 	Allow []netip.Prefix
 	// Endpoints returns the peers' endpoints, asked for an image by digest
-	// when its registry cannot serve it (nil: none).
+	// when its registry cannot serve it (nil: the BitTorrent bootstrap
+	// peers' and connected peers' endpoints).
 	Endpoints func() []string
 }
 
@@ -48,8 +51,12 @@ func (n *Node) attachments() *peerreg.Attachments {
 // fetched from (nil: the registry), for verifying the image the same way.
 func (n *Node) resolveSource(ctx context.Context, ref string) (*store.Source, []string, error) {
 	src, err := store.Resolve(ctx, ref)
-	if err == nil || n.cfg.Peer.Endpoints == nil || strings.HasPrefix(ref, imagespec.LayoutPrefix) {
+	if err == nil || strings.HasPrefix(ref, imagespec.LayoutPrefix) {
 		return src, nil, err
+	}
+	pc, perr := n.peering()
+	if perr != nil || pc.Endpoints == nil {
+		return nil, nil, err
 	}
 	r, perr := name.ParseReference(ref)
 	if perr != nil {
@@ -62,7 +69,7 @@ func (n *Node) resolveSource(ctx context.Context, ref string) (*store.Source, []
 		}
 		return nil, nil, fmt.Errorf("%w: peers serve images by digest only, a tag needs the registry: name the image as %s@sha256:… (`undistro node status` on a node that runs it shows the digest)", err, r.Context())
 	}
-	peers := n.cfg.Peer.Endpoints()
+	peers := pc.Endpoints()
 	if len(peers) == 0 {
 		return nil, nil, fmt.Errorf("%w; and no peers are known to ask", err)
 	}
@@ -131,10 +138,14 @@ func (n *Node) keepAttachments(ctx context.Context, ref, digest string, ro []rem
 // servePeers starts the peer endpoint when one is configured; it stops when
 // ctx ends.
 func (n *Node) servePeers(ctx context.Context) error {
-	if n.cfg.Peer.Addr == "" {
-		return nil
+	pc, err := n.peering()
+	if err != nil || pc.Addr == "" {
+		return err
 	}
-	srv, err := peerreg.Listen(n.cfg.Peer.Addr, n.cfg.Peer.Allow, &peerContent{n: n})
+	if pc.Allow == nil {
+		pc.Allow = p2p.DefaultAllow
+	}
+	srv, err := peerreg.Listen(pc.Addr, pc.Allow, &peerContent{n: n})
 	if err != nil {
 		return err
 	}
@@ -248,31 +259,56 @@ func (n *Node) pruneAttachments() {
 	}
 }
 
-// NewPeerConfig is the peer sharing of a node whose BitTorrent address is
-// p2p ("off" or "": it serves no peers), that knows the peers at the BT
-// addresses peers, and serves only addresses inside allow (CIDRs; empty:
-// peerreg.DefaultAllow). Endpoints follow the rule peerreg.EndpointFor.
-func NewPeerConfig(p2p string, peers []string, allow string) (PeerConfig, error) {
-	var c PeerConfig
-	if p2p != "" && p2p != "off" {
-		addr, err := peerreg.EndpointFor(p2p)
-		if err != nil {
-			return c, fmt.Errorf("--p2p: %w", err)
-		}
-		c.Addr = addr
+// peering is the node's effective peer configuration: Config.Peer, with
+// what it leaves unset derived from the BitTorrent configuration: the
+// endpoint at the BT port + 1 (peerreg.EndpointFor), the BT allow-list,
+// and as peers the bootstrap peers and those the BT client is connected
+// to, at their endpoints.
+func (n *Node) peering() (PeerConfig, error) {
+	c, b := n.cfg.Peer, n.cfg.BitTorrent
+	if !b.Enabled() {
+		return c, nil
 	}
 	var err error
-	if c.Allow, err = peerreg.ParseAllow(allow); err != nil {
-		return c, fmt.Errorf("--p2p-allow: %w", err)
-	}
-	var eps []string
-	for _, p := range peers {
-		ep, err := peerreg.EndpointFor(p)
-		if err != nil {
-			return c, fmt.Errorf("--peers: %w", err)
+	if c.Addr == "" {
+		if c.Addr, err = peerreg.EndpointFor(b.Listen); err != nil {
+			return c, fmt.Errorf("--p2p: %w", err)
 		}
-		eps = append(eps, ep)
 	}
-	c.Endpoints = func() []string { return eps }
+	if c.Allow == nil {
+		c.Allow = p2p.DefaultAllow
+		if len(b.Allow) > 0 {
+			if c.Allow, err = p2p.ParseAllow(strings.Join(b.Allow, ",")); err != nil {
+				return c, fmt.Errorf("--p2p-allow: %w", err)
+			}
+		}
+	}
+	if c.Endpoints == nil {
+		c.Endpoints = n.btEndpoints
+	}
 	return c, nil
+}
+
+// btEndpoints are the peer endpoints of the bootstrap peers and of the
+// peers the BT client is connected to (an incoming peer's port is not its
+// listening port: asking it fails and the next is asked).
+func (n *Node) btEndpoints() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(bt string) {
+		ep, err := peerreg.EndpointFor(bt)
+		if err == nil && !seen[ep] {
+			seen[ep] = true
+			out = append(out, ep)
+		}
+	}
+	for _, p := range n.cfg.BitTorrent.Peers {
+		add(p)
+	}
+	if c := n.bt.Load(); c != nil {
+		for _, p := range c.Stats().Peers {
+			add(p.Addr)
+		}
+	}
+	return out
 }

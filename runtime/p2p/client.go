@@ -129,6 +129,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// would ban or allow, not the host's default source address.
 	if ipErr == nil && !ip.IsUnspecified() {
 		tc.DialForPeerConns = false
+		// Trackers list the address an announce comes from.
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}, Timeout: 10 * time.Second}
+		tc.TrackerDialContext = d.DialContext
 	}
 	cl, err := torrent.NewClient(tc)
 	if err != nil {

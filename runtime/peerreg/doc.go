@@ -16,8 +16,8 @@
 // no tags, no catalog, no writes. NAME is checked against the OCI grammar
 // and otherwise ignored (a digest names the same bytes in every
 // repository). It answers only peers whose address is inside the allow-list
-// (default: loopback, RFC 1918, fc00::/7, link-local); others are closed at
-// accept. There is no registry engine here: Handler is a small handler over
+// (the BitTorrent client's --p2p-allow, default loopback, RFC 1918,
+// fc00::/7, link-local); others are closed at accept. There is no registry engine here: Handler is a small handler over
 // a Content (the node's store), and ParsePath, which reads every untrusted
 // path, is fuzzed.
 //

@@ -9,23 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 )
-
-// DefaultAllow is the allow-list when none is configured: loopback, the
-// RFC 1918 private ranges, IPv6 unique-local (fc00::/7) and link-local
-// addresses.
-var DefaultAllow = []netip.Prefix{
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("fc00::/7"),
-	netip.MustParsePrefix("fe80::/10"),
-}
 
 // EndpointFor returns the peer endpoint of the node whose BitTorrent
 // address is btAddr (host:port): the same host, port + 1.
@@ -44,11 +29,8 @@ func EndpointFor(btAddr string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
 }
 
-// Allowed reports whether addr is inside one of allow (nil: DefaultAllow).
+// Allowed reports whether addr is inside one of allow.
 func Allowed(allow []netip.Prefix, addr netip.Addr) bool {
-	if allow == nil {
-		allow = DefaultAllow
-	}
 	addr = addr.Unmap()
 	for _, p := range allow {
 		if p.Contains(addr) {
@@ -64,10 +46,14 @@ type Server struct {
 	srv *http.Server
 }
 
-// Listen listens on addr for peers. Connections from outside allow (nil:
-// DefaultAllow) are closed as soon as they are accepted, before any byte
-// is read.
+// Listen listens on addr for peers. Connections from outside allow (the
+// fleet's ranges: the node passes the BitTorrent client's allow-list,
+// p2p.DefaultAllow unless configured) are closed as soon as they are
+// accepted, before any byte is read.
 func Listen(addr string, allow []netip.Prefix, c Content) (*Server, error) {
+	if len(allow) == 0 {
+		return nil, errors.New("listening for peers: empty allow-list")
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for peers on %s: %w (the peer endpoint is the BT port + 1: pick a --p2p port whose next port is free)", addr, err)
@@ -129,28 +115,3 @@ func (l *allowListener) Accept() (net.Conn, error) {
 	}
 }
 
-// ParseAllow parses an allow-list: CIDRs or single addresses, separated
-// by commas. An empty list is nil (DefaultAllow).
-func ParseAllow(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, fmt.Errorf("allow-list entry %q: want a CIDR (10.0.0.0/8) or an address", f)
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("allow-list entry %q: %w (want a CIDR such as 10.0.0.0/8)", f, err)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}

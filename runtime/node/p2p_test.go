@@ -1,0 +1,196 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/un-distro/undistro/internal/btmeta"
+	"github.com/un-distro/undistro/internal/testsupport/imagetest"
+	"github.com/un-distro/undistro/runtime/imagespec"
+)
+
+// annotated rebuilds img with each layer's infohash annotation, as the
+// builder writes it.
+func annotated(t *testing.T, img v1.Image) v1.Image {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	for i, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := btmeta.Compute(rc, m.Layers[i].Digest.String(), m.Layers[i].Size)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		anns := map[string]string{btmeta.Annotation: in.Hash().String()}
+		for k, v := range m.Layers[i].Annotations {
+			anns[k] = v
+		}
+		if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: anns}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs = nil
+	cf.History = nil
+	base, err := out.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf.RootFS, cf.History = base.RootFS, base.History
+	if out, err = mutate.ConfigFile(out, cf); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// countingRegistry is an in-memory registry that counts the layer blob
+// bytes it sends.
+type countingRegistry struct {
+	h     http.Handler
+	mu    sync.Mutex
+	bytes map[string]int64 // by client address
+}
+
+func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/blobs/sha256:") && r.Method == http.MethodGet {
+		cw := &countingWriter{ResponseWriter: w}
+		c.h.ServeHTTP(cw, r)
+		c.mu.Lock()
+		c.bytes[r.URL.Path] += cw.n
+		c.mu.Unlock()
+		return
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (c *countingRegistry) sent(digest string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for p, b := range c.bytes {
+		if strings.HasSuffix(p, digest) {
+			n += b
+		}
+	}
+	return n
+}
+
+// TestPullThroughP2P: node A pulls an annotated image with no peer (its
+// layer comes from the registry, as web seed) and seeds it; node B, with A
+// as peer, pulls the same image and gets the layer from A: the registry
+// sends it once.
+func TestPullThroughP2P(t *testing.T) {
+	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0))), bytes: map[string]int64{}}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	big := make([]byte, 600<<10) // incompressible: a multi-piece layer
+	if _, err := rand.Read(big); err != nil {
+		t.Fatal(err)
+	}
+	img := annotated(t, imagetest.Build(t, imagetest.Image{Role: "web",
+		Layers: [][]imagetest.Entry{{imagetest.File("blob", string(big))}},
+		Meta:   imagespec.Image{}}))
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/undistro/web:latest"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	layer := m.Layers[0].Digest.String()
+
+	start := func(ip string, peers ...string) *Node {
+		cfg := testConfig(t)
+		cfg.BitTorrent = BitTorrent{Listen: ip + ":0", Peers: peers}
+		n, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := n.startP2P(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { stop(); n.Close() })
+		return n
+	}
+	pull := PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}
+
+	a := start("127.0.0.41")
+	if _, err := a.Pull(t.Context(), ref, pull); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.sent(layer); got < m.Layers[0].Size {
+		t.Fatalf("registry sent %d bytes of the layer to the first node, want all %d", got, m.Layers[0].Size)
+	}
+	before := reg.sent(layer)
+	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size || !s.Layers[0].Seeding {
+		t.Fatalf("first node's p2p state: %+v, %v; want the layer from the origin, seeded", s, err)
+	}
+
+	b := start("127.0.0.42", a.bt.Load().Addr().String())
+	got, err := b.Pull(t.Context(), ref, pull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Blobs) != 1 || got.Blobs[0] != layer {
+		t.Fatalf("pulled blobs %q, want [%s]", got.Blobs, layer)
+	}
+	if sent := reg.sent(layer) - before; sent != 0 {
+		t.Errorf("registry sent %d layer bytes to the second node; its peer had them all", sent)
+	}
+	s, err := b.P2P(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Layers) != 1 || !s.Layers[0].Seeding || s.Layers[0].FromPeers < m.Layers[0].Size || s.Layers[0].FromOrigin != 0 {
+		t.Errorf("second node's layer stats %+v", s.Layers)
+	}
+	// Its metainfo names the layer's infohash and the registry as web seed.
+	mi, err := b.Torrent(t.Context(), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mi), "/v2/undistro/web/blobs/"+layer) || !strings.Contains(string(mi), "4:info") {
+		t.Errorf("metainfo %q", mi[:min(len(mi), 300)])
+	}
+}
