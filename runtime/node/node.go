@@ -14,8 +14,8 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/imagespec"
-	"github.com/un-distro/undistro/runtime/peerreg"
 	"github.com/un-distro/undistro/runtime/p2p"
+	"github.com/un-distro/undistro/runtime/peerreg"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -34,7 +34,7 @@ type Node struct {
 	runningDigest string
 
 	peers atomic.Pointer[peerreg.Server] // the peer endpoint, set by Run
-	bt atomic.Pointer[p2p.Client] // the daemon's BitTorrent client, set by Run
+	bt    atomic.Pointer[p2p.Client]     // the daemon's BitTorrent client, set by Run
 }
 
 // Open opens the node at cfg.Root, creating it if needed.

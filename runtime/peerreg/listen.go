@@ -114,4 +114,3 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
-

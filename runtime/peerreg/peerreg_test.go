@@ -250,4 +250,3 @@ func testListenClosed(t *testing.T) string {
 	ln.Close()
 	return addr
 }
-
