@@ -296,6 +296,49 @@ func TestFleetOriginDown(t *testing.T) {
 	if st.Current == nil || st.Current.Admission == nil || len(st.Current.Admission.KeyIDs) != 1 {
 		t.Fatalf("the late node's admission %+v: want the image verified by the trusted key", st.Current)
 	}
+	// Its layers came from peers: nothing from the (stopped) origin.
+	ps := nodePeers(t, dir, late)
+	for _, d := range img.blobs {
+		l, ok := ps.layer(d)
+		if !ok || l.FromOrigin != 0 || l.FromPeers != l.Size {
+			t.Errorf("late node, layer %s: %+v, want all of it from peers", d, l)
+		}
+	}
+}
+
+// peersJSON is `node peers --json`.
+type peersJSON struct {
+	Peers []struct {
+		Addr string `json:"addr"`
+	} `json:"peers"`
+	Banned []string    `json:"banned"`
+	Layers []peerLayer `json:"layers"`
+}
+
+type peerLayer struct {
+	Digest     string `json:"digest"`
+	Size       int64  `json:"size"`
+	FromPeers  int64  `json:"fromPeers"`
+	FromOrigin int64  `json:"fromOrigin"`
+}
+
+func (p *peersJSON) layer(digest string) (l peerLayer, ok bool) {
+	for _, x := range p.Layers {
+		if x.Digest == digest {
+			return x, true
+		}
+	}
+	return l, false
+}
+
+func nodePeers(t *testing.T, dir string, n *fleetNode) *peersJSON {
+	t.Helper()
+	out := run(t, dir, nil, "node", "--root", n.root, "peers", "--json")
+	var p peersJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("node peers --json %q: %v", out, err)
+	}
+	return &p
 }
 
 // fleetSize is how many nodes pull at once in TestFleetRollout.
