@@ -39,9 +39,9 @@ echo
 
 echo "## binary size: the full undistro vs the node binary every image carries (target node <= 10 MB)"
 nodebin=$work/undistro-node
-CGO_ENABLED=0 go build -tags undistro_node -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
-echo "command: CGO_ENABLED=0 go build [-tags undistro_node] -trimpath -ldflags '-s -w' ./cmd/undistro"
-echo "full: $(stat -c %s "$bin") bytes ($bin); node: $(stat -c %s "$nodebin") bytes (-tags undistro_node)"
+CGO_ENABLED=0 go build -tags undistro_node,noboltdb -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
+echo "command: CGO_ENABLED=0 go build [-tags undistro_node,noboltdb] -trimpath -ldflags '-s -w' ./cmd/undistro"
+echo "full: $(stat -c %s "$bin") bytes ($bin); node: $(stat -c %s "$nodebin") bytes (-tags undistro_node,noboltdb)"
 echo
 
 echo "## registry push and pull throughput of the web image: undistro serve vs Debian's docker-registry, same run"

@@ -35,6 +35,7 @@ type Server struct {
 	scheme string
 	open   bool // no users: anyone may write (loopback or WithInsecure)
 	egress *Egress
+	seeder *seeder
 }
 
 // New opens the origin whose state lives under data (created 0700 if
@@ -104,9 +105,20 @@ func New(ctx context.Context, data string, opts ...Option) (s *Server, err error
 		scheme = "https"
 	}
 	egress := &Egress{}
-	h := egress.wrap(frontDoor(app, o.bodyIdle))
+	h := frontDoor(app, o.bodyIdle)
+	var sd *seeder
+	if o.p2pAddr != "" {
+		if sd, err = newSeeder(ctx, data, cfg, o); err != nil {
+			_ = app.Shutdown()
+			return nil, err
+		}
+		h = sd.wrap(h)
+		egress.AddSource("bittorrent", sd.c.Uploaded)
+	}
+	h = egress.wrap(h)
 	s = &Server{
-		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth, egress: egress,
+		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth,
+		egress: egress, seeder: sd,
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -174,6 +186,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() {
+	if s.seeder != nil {
+		s.seeder.close()
+	}
 	_ = s.app.Shutdown()
 	s.lock.Close()
 }

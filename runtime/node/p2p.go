@@ -167,8 +167,8 @@ func (n *Node) layerFetcher() store.LayerFetcher {
 		if err != nil {
 			return err // the signed manifest is malformed: refuse it
 		}
-		if !ok || desc.Size == 0 {
-			return store.ErrNotFetched
+		if !ok || desc.Size == 0 || strings.HasPrefix(src.Ref, imagespec.LayoutPrefix) {
+			return store.ErrNotFetched // a layout on disk is read directly
 		}
 		once.Do(func() { webSeed, rt = origin(ctx, src.Ref) })
 		l := p2p.Layer{Digest: desc.Digest.String(), Size: desc.Size, InfoHash: ih, Transport: rt}

@@ -1,9 +1,11 @@
 package p2p
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -213,8 +215,17 @@ type Blob struct {
 	Size   int64
 	// InfoHash is the infohash its verified manifest names.
 	InfoHash btmeta.InfoHash
-	// Path is the store's file of the blob.
+	// Path is the store's file of the blob; or, when empty, Open opens it
+	// (an origin's storage driver).
 	Path string
+	Open func() (io.ReadSeekCloser, error)
+}
+
+func (b Blob) open() (io.ReadSeekCloser, error) {
+	if b.Path == "" && b.Open != nil {
+		return b.Open()
+	}
+	return os.Open(b.Path)
 }
 
 // Seed serves b to the fleet, reading from b.Path. Its info dictionary
@@ -233,12 +244,13 @@ func (c *Client) Seed(ctx context.Context, b Blob) error {
 	if err != nil {
 		return fmt.Errorf("seeding %s: %w", b.Digest, err)
 	}
-	f, err := os.Open(b.Path)
+	r, err := b.open()
 	if err != nil {
 		return fmt.Errorf("seeding %s: %w", b.Digest, err)
 	}
-	bf := &blobFile{f: f, path: b.Path, readOnly: true, pieceLen: info.PieceLength, length: b.Size,
+	bf := &blobFile{path: b.Path, readOnly: true, pieceLen: info.PieceLength, length: b.Size,
 		complete: make([]bool, info.NumPieces()), nDone: info.NumPieces()}
+	bf.setSource(r)
 	for i := range bf.complete {
 		bf.complete[i] = true
 	}
@@ -246,7 +258,7 @@ func (c *Client) Seed(ctx context.Context, b Blob) error {
 	c.mu.Lock()
 	if _, held := c.entries[ih]; held {
 		c.mu.Unlock()
-		f.Close()
+		bf.close()
 		return nil
 	}
 	c.entries[ih] = e
@@ -276,12 +288,12 @@ func (c *Client) infoOf(b Blob) (*btmeta.Info, error) {
 			}
 		}
 	}
-	f, err := os.Open(b.Path)
+	f, err := b.open()
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	in, err := btmeta.Compute(f, b.Digest, b.Size)
+	in, err := btmeta.Compute(bufio.NewReaderSize(f, 1<<20), b.Digest, b.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +321,12 @@ func (c *Client) drop(ih metainfo.Hash) {
 		e.t.Drop()
 	}
 	e.bf.close()
+}
+
+// Uploaded is the piece bytes sent to peers so far, all torrents.
+func (c *Client) Uploaded() int64 {
+	st := c.cl.Stats()
+	return st.BytesWrittenData.Int64()
 }
 
 // Unseed stops serving the blob with that infohash (the store is about to

@@ -18,8 +18,13 @@ import (
 	"github.com/un-distro/undistro/internal/btmeta"
 )
 
-// ErrFetching is returned when the same blob is already being fetched.
-var ErrFetching = errors.New("blob is already being fetched")
+// Errors callers branch on.
+var (
+	// ErrFetching: the same blob is already being fetched.
+	ErrFetching = errors.New("blob is already being fetched")
+	// ErrNoSource: no web seed, no peers and no trackers to find any.
+	ErrNoSource = errors.New("no web seed and no peers or trackers to fetch from: give --peers or --trackers")
+)
 
 // Layer names a blob to fetch, as a verified manifest describes it.
 type Layer struct {
@@ -56,6 +61,9 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 	}
 	if l.Size <= 0 {
 		return fmt.Errorf("fetching %s: size %d: only non-empty blobs have a torrent", l.Digest, l.Size)
+	}
+	if l.WebSeed == "" && len(c.cfg.Peers) == 0 && len(c.cfg.Trackers) == 0 {
+		return fmt.Errorf("fetching %s: %w", l.Digest, ErrNoSource)
 	}
 	if l.WebSeed != "" {
 		u, err := url.Parse(l.WebSeed)

@@ -110,3 +110,11 @@ func (c *Client) layerStats(ih metainfo.Hash, e *entry) LayerStats {
 	}
 	return ls
 }
+
+// Seeding reports whether the client serves the whole blob of ih.
+func (c *Client) Seeding(ih [20]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[metainfo.Hash(ih)]
+	return e != nil && e.seeding
+}

@@ -21,6 +21,8 @@ import (
 type blobFile struct {
 	mu       sync.RWMutex
 	f        *os.File
+	src      io.ReadSeekCloser // instead of f: a blob read through Seek (origin storage)
+	srcMu    sync.Mutex        // serialises Seek+Read on src
 	path     string
 	readOnly bool
 	pieceLen int64
@@ -34,10 +36,32 @@ var errReadOnly = errors.New("writing to a stored blob")
 func (b *blobFile) readAt(p []byte, off int64) (int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	if b.src != nil {
+		if ra, ok := b.src.(io.ReaderAt); ok {
+			return ra.ReadAt(p, off)
+		}
+		b.srcMu.Lock()
+		defer b.srcMu.Unlock()
+		if _, err := b.src.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		return io.ReadFull(b.src, p)
+	}
 	if b.f == nil {
 		return 0, os.ErrClosed
 	}
 	return b.f.ReadAt(p, off)
+}
+
+// setSource makes the torrent read from r (read-only).
+func (b *blobFile) setSource(r io.ReadSeekCloser) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := r.(*os.File); ok {
+		b.f = f
+		return
+	}
+	b.src = r
 }
 
 func (b *blobFile) writeAt(p []byte, off int64) (int, error) {
@@ -131,11 +155,15 @@ func (b *blobFile) swap(f *os.File, path string) {
 func (b *blobFile) close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.f == nil {
-		return nil
+	var err error
+	if b.src != nil {
+		err = b.src.Close()
+		b.src = nil
 	}
-	err := b.f.Close()
-	b.f = nil
+	if b.f != nil {
+		err = errors.Join(err, b.f.Close())
+		b.f = nil
+	}
 	return err
 }
 

@@ -36,6 +36,18 @@ type Tracker struct {
 	mu       sync.Mutex
 	torrents map[trackerServer.InfoHash]map[netip.AddrPort]peer
 	now      func() time.Time
+	self     netip.AddrPort
+	seeds    func(ih [20]byte) bool
+}
+
+// Seed lists self, the BitTorrent address of the process serving the
+// tracker (the origin), for every torrent seeds reports true for. An
+// unspecified IP in self is replaced by the local address each announce
+// came in on, so peers get an address they can reach.
+func (t *Tracker) Seed(self netip.AddrPort, seeds func(ih [20]byte) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.self, t.seeds = self, seeds
 }
 
 type peer struct {
@@ -195,6 +207,18 @@ func (s store) GetPeers(ctx context.Context, ih trackerServer.InfoHash, opts tra
 			continue
 		}
 		res.Peers = append(res.Peers, trackerServer.PeerInfo{AnnounceAddr: a})
+	}
+	if t.seeds != nil && t.seeds(ih) {
+		self := t.self
+		if !self.Addr().IsValid() || self.Addr().IsUnspecified() {
+			if la, ok := ctx.Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+				self = netip.AddrPortFrom(la.AddrPort().Addr().Unmap(), self.Port())
+			}
+		}
+		if self.Addr().IsValid() && !self.Addr().IsUnspecified() && self != remote {
+			res.Peers = append(res.Peers, trackerServer.PeerInfo{AnnounceAddr: self})
+			seeders++
+		}
 	}
 	res.Interval = generics.Some[int32](Interval)
 	res.Seeders = generics.Some(seeders)
