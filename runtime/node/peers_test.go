@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
+	"github.com/un-distro/undistro/runtime/p2p"
 )
 
 // TestPullFromPeersWhenRegistryDown: node A pulls a signed and an unsigned
@@ -159,5 +161,49 @@ func failsUnchanged(t *testing.T, root, msg string, op func() error) {
 	t.Logf("refused: %v", err)
 	if after := storeTree(t, root); after != before {
 		t.Fatalf("a refused image changed the node root:\n%s\nbefore:\n%s", after, before)
+	}
+}
+
+// TestPeeringFollowsBitTorrent: the peer endpoint is the BT port + 1, its
+// allow-list the BT one, its peers the BT bootstrap peers at their
+// endpoints; an explicit PeerConfig wins.
+func TestPeeringFollowsBitTorrent(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		bt               BitTorrent
+		peer             PeerConfig
+		addr, allow, eps string
+		err              string
+	}{
+		{name: "off", bt: BitTorrent{Listen: "off"}, addr: "", allow: "[]", eps: "[]"},
+		{name: "default allow", bt: BitTorrent{Listen: "127.0.90.2:6881", Peers: []string{"127.0.90.3:6881", "127.0.90.3:6881", "10.0.0.1:7000"}},
+			addr: "127.0.90.2:6882", allow: fmt.Sprint(p2p.DefaultAllow), eps: "[127.0.90.3:6882 10.0.0.1:7001]"},
+		{name: "allow-list", bt: BitTorrent{Listen: "0.0.0.0:6881", Allow: []string{"10.0.0.0/8", "192.168.1.7"}},
+			addr: "0.0.0.0:6882", allow: "[10.0.0.0/8 192.168.1.7/32]", eps: "[]"},
+		{name: "explicit", bt: BitTorrent{Listen: "0.0.0.0:6881"}, peer: PeerConfig{Addr: "127.0.0.1:9", Endpoints: func() []string { return []string{"x:1"} }},
+			addr: "127.0.0.1:9", allow: fmt.Sprint(p2p.DefaultAllow), eps: "[x:1]"},
+		{name: "bad listen", bt: BitTorrent{Listen: "6881"}, err: "--p2p: peer address \"6881\""},
+		{name: "bad allow", bt: BitTorrent{Listen: "0.0.0.0:6881", Allow: []string{"ten"}}, err: "--p2p-allow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &Node{cfg: Config{BitTorrent: tc.bt, Peer: tc.peer}}
+			pc, err := n.peering()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("peering: %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var eps []string
+			if pc.Endpoints != nil {
+				eps = pc.Endpoints()
+			}
+			if pc.Addr != tc.addr || fmt.Sprint(pc.Allow) != tc.allow || fmt.Sprint(eps) != tc.eps {
+				t.Fatalf("peering = %q %v %v, want %q %s %s", pc.Addr, pc.Allow, eps, tc.addr, tc.allow, tc.eps)
+			}
+		})
 	}
 }
