@@ -9,10 +9,12 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -385,5 +387,89 @@ func TestFleetRollout(t *testing.T) {
 		total, len(nodes), before, after, img.layerBytes, float64(total)/float64(img.layerBytes))
 	if total >= 2*img.layerBytes {
 		t.Errorf("the origin sent %d bytes, not less than 2x the layer bytes (%d)", total, 2*img.layerBytes)
+	}
+}
+
+// TestFleetLyingPeer: a node whose stored copy of the big layer has been
+// corrupted seeds bad pieces; the nodes that join after it complete with
+// the right digests and ban it, as `node peers` shows.
+func TestFleetLyingPeer(t *testing.T) {
+	need(t)
+	undistroBin(t)
+	dir := t.TempDir()
+	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881")
+	img := pushFleetImage(t, o)
+	liar := startFleetNode(t, dir, 2, img, "--peers", fleetNet+"1:6881")
+	honest := startFleetNode(t, dir, 3, img, "--peers", fleetNet+"1:6881")
+	for _, n := range []*fleetNode{liar, honest} {
+		run(t, dir, nil, "node", "--root", n.root, "switch", img.tag)
+		n.checkHas(t, dir, img)
+	}
+	// Corrupt every piece of the liar's copy in place, behind its daemon's
+	// back: it keeps seeding the file it verified.
+	big := filepath.Join(liar.root, "blobs", "sha256", strings.TrimPrefix(img.blobs[0], "sha256:"))
+	corrupt(t, big, btmeta.PieceLength(fleetLayerSize))
+	var late []*fleetNode
+	for i := 4; i <= 5; i++ {
+		late = append(late, startFleetNode(t, dir, i, img, "--peers", liar.addr+","+honest.addr))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(late))
+	for i, n := range late {
+		wg.Go(func() { _, errs[i] = runErr(dir, nil, "node", "--root", n.root, "switch", img.tag) })
+	}
+	wg.Wait()
+	liarIP := strings.TrimSuffix(liar.addr, ":6881")
+	bans := 0
+	for i, n := range late {
+		if errs[i] != nil {
+			t.Fatalf("node %s: switch beside a lying peer: %v", n.addr, errs[i])
+		}
+		n.checkHas(t, dir, img)
+		ps := nodePeers(t, dir, n)
+		t.Logf("node %s: banned %v", n.addr, ps.Banned)
+		if slices.Contains(ps.Banned, liarIP) {
+			bans++
+		}
+		for _, b := range ps.Banned {
+			if a, err := netip.ParseAddr(b); err != nil || a.Unmap().String() != liarIP {
+				t.Errorf("node %s banned %s, an honest peer", n.addr, b)
+			}
+		}
+		out := run(t, dir, nil, "node", "--root", n.root, "peers")
+		_, bannedLine, _ := strings.Cut(out, "banned (sent pieces that failed their hash): ")
+		if slices.Contains(ps.Banned, liarIP) && !strings.Contains(bannedLine, liarIP) {
+			t.Errorf("node %s: `node peers` does not show the banned %s:\n%s", n.addr, liarIP, out)
+		}
+	}
+	if bans == 0 {
+		t.Fatalf("no node banned the lying peer %s", liarIP)
+	}
+}
+
+// corrupt flips a byte in every piece of the file at path, in place.
+func corrupt(t *testing.T, path string, pieceLen int64) {
+	t.Helper()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	for off := pieceLen / 2; off < fi.Size(); off += pieceLen {
+		if _, err := f.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0xff
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
