@@ -15,6 +15,20 @@ import (
 // text format, to clients on loopback only (others get the registry's 404).
 const MetricsPath = "/metrics"
 
+// WithP2PUploadRate caps what the origin's BitTorrent seeder uploads, in
+// bytes per second (default 0: no cap). The origin's link is the fleet's
+// bottleneck: capped, it gives each piece to a few nodes and they, not the
+// origin, give it to the rest.
+func WithP2PUploadRate(bytesPerSecond int64) Option {
+	return func(o *options) error {
+		if bytesPerSecond < 0 {
+			return fmt.Errorf("p2p upload rate %d: want bytes per second >= 0", bytesPerSecond)
+		}
+		o.p2pUp = bytesPerSecond
+		return nil
+	}
+}
+
 // Egress counts the bytes the origin sent: registry blob bodies (whole GETs
 // and range requests alike, which is how BitTorrent web seeds fetch
 // pieces), manifest bodies, and what other senders in the process report

@@ -25,6 +25,7 @@ type options struct {
 	bodyIdle      time.Duration
 	p2pAddr       string
 	p2pAllow      []netip.Prefix
+	p2pUp         int64 // bytes/s, 0: no cap (WithP2PUploadRate)
 }
 
 func makeOptions(opts []Option) (*options, error) {

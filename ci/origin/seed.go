@@ -70,7 +70,7 @@ func newSeeder(ctx context.Context, data string, cfg *configuration.Configuratio
 	if allow == nil {
 		allow = p2p.DefaultAllow
 	}
-	c, err := p2p.New(ctx, p2p.Config{Listen: o.p2pAddr, Allow: allow,
+	c, err := p2p.New(ctx, p2p.Config{Listen: o.p2pAddr, Allow: allow, UploadRate: o.p2pUp,
 		PartialDir: filepath.Join(data, "p2p", "partial"), InfoDir: filepath.Join(data, "p2p", "info")})
 	if err != nil {
 		return nil, err

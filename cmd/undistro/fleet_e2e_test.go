@@ -355,11 +355,14 @@ func TestFleetRollout(t *testing.T) {
 	need(t)
 	undistroBin(t)
 	dir := t.TempDir()
-	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881")
+	// The origin's link is the fleet's bottleneck, as in production: its
+	// seeder is capped (on loopback it would otherwise out-run every peer
+	// and hand each node its own copy).
+	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881", "--p2p-up", "4M")
 	img := pushFleetImage(t, o)
 	var nodes []*fleetNode
 	for i := 2; i < 2+fleetSize; i++ {
-		nodes = append(nodes, startFleetNode(t, dir, i, img, "--peers", fleetNet+"1:6881"))
+		nodes = append(nodes, startFleetNode(t, dir, i, img, "--peers", fleetNet+"1:6881", "--trackers", "http://"+o.host+"/announce"))
 	}
 	before := o.sent(t)
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 // give.
 func serveP2PFlags(cmd *cobra.Command) func() ([]origin.Option, error) {
 	addr := cmd.Flags().String("p2p", "off", "BitTorrent address HOST:PORT to seed every stored layer from (the fleet's first peer), with a tracker at /announce on --addr; off: none")
+	up := cmd.Flags().String("p2p-up", "0", "cap on the seeder's upload in bytes/s (K, M, G suffixes; 0: none): peers then pass pieces on instead of the origin")
 	allow := cmd.Flags().String("p2p-allow", "", "address ranges CIDR,... BitTorrent peers and tracker announces may come from (default loopback, 10/8, 172.16/12, 192.168/16, fc00::/7, link-local)")
 	return func() ([]origin.Option, error) {
 		if *addr == "off" || *addr == "" {
@@ -27,6 +28,10 @@ func serveP2PFlags(cmd *cobra.Command) func() ([]origin.Option, error) {
 				return nil, fmt.Errorf("--p2p-allow: %w", err)
 			}
 		}
-		return []origin.Option{origin.WithP2P(*addr, prefixes)}, nil
+		rate, err := p2p.ParseRate(*up)
+		if err != nil {
+			return nil, fmt.Errorf("--p2p-up: %w", err)
+		}
+		return []origin.Option{origin.WithP2P(*addr, prefixes), origin.WithP2PUploadRate(rate)}, nil
 	}
 }
