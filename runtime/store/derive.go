@@ -26,6 +26,8 @@ type DeriveStats struct {
 	Paths int
 	// Written is how many entries were linked, created or removed.
 	Written int
+
+	dirty []string // directories changed (relative), nil after a rebuild
 }
 
 // derive builds the root of image to by changing the root of image from
@@ -60,13 +62,11 @@ func (s *Store) derive(ctx context.Context, from, to string) (stats DeriveStats,
 	if fi, err := os.Lstat(src); shared == 0 || err != nil || !fi.IsDir() {
 		return stats, false, nil
 	}
-	if err := s.begin(journal{Op: "derive", Target: to}); err != nil {
-		return stats, false, err
-	}
+	// No journal: Open sweeps a temporary tree and reassembles a missing
+	// current root whatever was in flight.
 	tmp := tmpName(s.path("roots"), final)
 	crash.Point("root.derive")
 	if err := os.Rename(src, tmp); err != nil {
-		_ = s.end()
 		return stats, false, fmt.Errorf("taking the root of %s: %w", from, err)
 	}
 	stats, err = s.change(ctx, rf.Layers, rt.Layers, shared, filepath.Base(tmp))
@@ -74,13 +74,32 @@ func (s *Store) derive(ctx context.Context, from, to string) (stats DeriveStats,
 		// The tree is neither from nor to: drop it; the caller assembles
 		// in full (and Open would rebuild the current root).
 		_ = removeAll(tmp)
-		_ = s.end()
 		return stats, false, fmt.Errorf("deriving root of %s from %s: %w", to, from, err)
 	}
-	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("root")); err != nil {
+	if err := s.publishDerived(tmp, final, stats.dirty); err != nil {
 		return stats, false, fmt.Errorf("publishing root of %s: %w", to, err)
 	}
-	return stats, true, s.end()
+	return stats, true, nil
+}
+
+// publishDerived makes the changes to the tree at tmp durable and renames
+// it to final. A few changed directories are fsynced one by one (the
+// files linked into them are layer files, durable already); a merged
+// subtree (nil dirty) takes one syncfs, as a full assembly does.
+func (s *Store) publishDerived(tmp, final string, dirty []string) error {
+	if dirty == nil {
+		return atomicfile.PublishDir(tmp, final, atomicfile.Step("root"))
+	}
+	for _, d := range dirty {
+		if err := atomicfile.SyncDir(filepath.Join(tmp, filepath.FromSlash(d)), atomicfile.Step("root.derive")); err != nil {
+			return err
+		}
+	}
+	crash.Point("root.rename")
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("publishing %s: %w", final, err)
+	}
+	return syncDir(filepath.Dir(final), "root")
 }
 
 // layerRef is one layer of an image as derive reads it.
@@ -148,6 +167,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 		}
 	})
 	var rebuilt []string
+	dirty := map[string]bool{}
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return stats, err
@@ -173,6 +193,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 					return stats, err
 				}
 				stats.Written++
+				dirty[path.Dir(p)] = true
 			}
 		case !want.fi.IsDir():
 			if exists && !have.IsDir() && sameEntry(have, want.fi, filepath.Join(s.root, target), filepath.Join(nl[want.layer].host, p)) {
@@ -189,6 +210,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 				return stats, fmt.Errorf("linking %s: %w", p, err)
 			}
 			stats.Written++
+			dirty[path.Dir(p)] = true
 		case exists && have.IsDir() && !rebuild[p]:
 			o := owner(want.fi)
 			m.dirs[target] = dirMode{mode: want.fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky), uid: o.uid, gid: o.gid}
@@ -201,7 +223,24 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 			rebuilt = append(rebuilt, p)
 		}
 	}
-	return stats, m.finish()
+	changed, err := m.finishChanged()
+	if err != nil {
+		return stats, err
+	}
+	if len(rebuilt) == 0 {
+		for _, d := range changed {
+			dirty[strings.TrimPrefix(strings.TrimPrefix(d, m.dst), "/")] = true
+		}
+		stats.dirty = []string{}
+		for d := range dirty {
+			if d == "" {
+				d = "."
+			}
+			stats.dirty = append(stats.dirty, d)
+		}
+		slices.Sort(stats.dirty)
+	}
+	return stats, nil
 }
 
 // walkLayer calls fn with every path (slash-separated, relative) in the

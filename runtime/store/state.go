@@ -24,7 +24,7 @@ type state struct {
 
 // journal is journal.json: the operation in flight.
 type journal struct {
-	Op      string    `json:"op"` // pull, rootfs, derive, switch, rollback, gc
+	Op      string    `json:"op"` // pull, rootfs, switch, rollback, gc
 	Target  string    `json:"target,omitempty"`
 	State   *state    `json:"state,omitempty"` // switch/rollback: the state being written
 	Started time.Time `json:"started"`
