@@ -33,7 +33,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer os.Remove(n.cfg.Socket)
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
-	chroot := !n.cfg.NoChroot && os.Geteuid() == 0
+	chroot := n.chroot()
 	cg, noCg := limits(chroot)
 	sup := supervise.New(supCtx, supervise.Options{
 		Root:     n.activeLink(),
@@ -215,3 +215,7 @@ func limits(sandboxed bool) (*supervise.Cgroup, error) {
 	}
 	return cg, nil
 }
+
+// chroot reports whether the daemon runs services sandboxed in the image
+// root (as root, unless Config.NoChroot).
+func (n *Node) chroot() bool { return !n.cfg.NoChroot && os.Geteuid() == 0 }

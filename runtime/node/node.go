@@ -178,11 +178,13 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	// The store derives the new root from the current one (what the
 	// image changes, not what it holds) before it flips the state.
-	was, err := n.st.SwitchFrom(ctx, img.Digest)
+	sw, err := n.st.SwitchReport(ctx, img.Digest)
 	if err != nil {
 		_ = n.setPending(nil)
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
+	was := sw.From
+	plan.Root = &sw
 	rootfs, err := n.st.Rootfs(ctx, img.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -197,7 +199,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 				wasMeta = prev.Meta
 			}
 			plan = Diff(wasMeta, img.Meta)
-			plan.From, plan.To, plan.Ref = was, img.Digest, ref
+			plan.From, plan.To, plan.Ref, plan.Root = was, img.Digest, ref, &sw
 			if err := n.setPending(&Pending{From: was, To: img.Digest, Ref: ref}); err != nil {
 				return plan, err
 			}
@@ -228,7 +230,14 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			down = append(down, st.Name) // a switch gives given-up services a new start
 		}
 	}
-	for _, name := range append(append([]string{}, plan.Stop...), plan.Restart...) {
+	reload := n.reloadable(plan, meta, rootfs)
+	restart := append([]string{}, plan.Restart...)
+	for _, name := range plan.Reload {
+		if !slices.Contains(reload, name) {
+			restart = append(restart, name)
+		}
+	}
+	for _, name := range append(append([]string{}, plan.Stop...), restart...) {
 		if known[name] && !slices.Contains(down, name) {
 			down = append(down, name)
 		}
@@ -255,10 +264,62 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 		}
 	}
 	n.running, n.runningDigest = meta, plan.To
+	for _, name := range reload {
+		if !known[name] {
+			continue // given up or stopped: started afresh below
+		}
+		err := n.supervisor().Reload(ctx, name, meta.Service(name))
+		if err == nil {
+			slog.Default().Info("reloaded", "service", name, "reason", plan.Reasons[name])
+			continue
+		}
+		// It keeps running on its old config: a restart is the sure way.
+		slog.Default().Warn("reload failed, restarting", "service", name, "err", err)
+		if err := n.supervisor().Stop(ctx, name); err != nil {
+			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		if err := n.supervisor().Remove(name); err != nil {
+			return err
+		}
+		delete(known, name)
+		specs = append(specs, *meta.Service(name))
+	}
 	if err := n.supervisor().Start(ctx, specs); err != nil {
 		return fmt.Errorf("starting services: %w", err)
 	}
 	return nil
+}
+
+// reloadable returns the services of plan.Reload that can be reloaded in
+// place: a sandboxed service sees the new files only if its root is the
+// very directory the new root is (derived in place, see store.derive); one
+// whose root was assembled afresh would reread its old files.
+func (n *Node) reloadable(plan *Plan, meta *imagespec.Image, rootfs string) []string {
+	if len(plan.Reload) == 0 {
+		return nil
+	}
+	newRoot, err := os.Stat(rootfs)
+	if err != nil {
+		return nil
+	}
+	pids := map[string]int{}
+	for _, st := range n.supervisor().Status() {
+		pids[st.Name] = st.PID
+	}
+	var out []string
+	for _, name := range plan.Reload {
+		if meta.Service(name) == nil || pids[name] == 0 {
+			continue
+		}
+		if n.chroot() {
+			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root", pids[name]))
+			if err != nil || !os.SameFile(fi, newRoot) {
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // gate waits up to HealthTimeout for all of meta's services to be ready.

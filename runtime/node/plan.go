@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/store"
 )
 
 // Plan is what a switch does to the image root and the services; it is
@@ -29,7 +30,9 @@ type Plan struct {
 	// Packages are the packages whose layer the switch adds, changes or
 	// removes, sorted by name.
 	Packages []PackageChange `json:"packages,omitempty"`
-	DryRun   bool            `json:"dryRun,omitempty"`
+	// Root says how the new image root was made (not in a dry run).
+	Root   *store.Switched `json:"root,omitempty"`
+	DryRun bool            `json:"dryRun,omitempty"`
 }
 
 // Changes of a file or package in a Plan.
@@ -266,6 +269,9 @@ func (p *Plan) Print(w io.Writer) {
 	line("unchanged", p.Unchanged, nil)
 	if p.From == "" {
 		return // a first switch adds everything: the lists say nothing
+	}
+	if p.Root != nil && p.Root.Derived {
+		fmt.Fprintf(w, "  root:     derived from the current one, %d entries written\n", p.Root.Written)
 	}
 	for _, f := range p.Files {
 		fmt.Fprintf(w, "  file %-6s %s", f.Change, f.Path)
