@@ -120,4 +120,3 @@ func TestReloadLint(t *testing.T) {
 		})
 	}
 }
-
