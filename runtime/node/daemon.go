@@ -55,9 +55,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.opMu.Lock()
+	n.trialCtx = ctx
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
+	if err == nil {
+		err = n.resumeTrial()
+	}
 	n.opMu.Unlock()
+	defer n.disarm()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
 	}

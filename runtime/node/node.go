@@ -30,6 +30,10 @@ type Node struct {
 	// Guarded by opMu:
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
+
+	trialMu    sync.Mutex
+	trialTimer *time.Timer     // the deadline of a switch on trial (daemon only)
+	trialCtx   context.Context // the daemon's, for the rollback at the deadline
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -133,6 +137,9 @@ type SwitchOptions struct {
 	Admit
 	// DryRun plans the switch and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Try, if positive, puts the switch on trial: the node rolls back
+	// unless Confirm comes within Try (see Trial).
+	Try time.Duration `json:"try,omitempty"`
 }
 
 // Switch makes ref the current image: it resolves and admits it (see Pull;
@@ -144,6 +151,9 @@ type SwitchOptions struct {
 // ErrRolledBack and the reason. Without a daemon the switch only changes
 // the store; the daemon runs the health gate when it starts.
 func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error) {
+	if o.Try < 0 {
+		return nil, fmt.Errorf("switching to %s: --try %s: want a positive duration", ref, o.Try)
+	}
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
 	src, adm, err := n.resolve(ctx, ref, o.Admit, true)
@@ -173,7 +183,10 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
-	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
+	// A new switch ends any trial (the one it makes, if any, starts once
+	// it is done).
+	n.disarm()
+	if err := n.update(func(st *state) { st.Pending, st.Trial = &Pending{From: from, To: img.Digest, Ref: ref}, nil }); err != nil {
 		return nil, err
 	}
 	// The store derives the new root from the current one (what the
@@ -204,7 +217,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 				return plan, err
 			}
 		}
-		return plan, nil
+		return plan, n.startTrial(plan, o.Try)
 	}
 	err = n.apply(ctx, plan, img.Meta, rootfs)
 	if err == nil {
@@ -216,7 +229,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err := n.setPending(nil); err != nil {
 		return plan, err
 	}
-	return plan, nil
+	return plan, n.startTrial(plan, o.Try)
 }
 
 // apply makes the supervisor run meta's services from rootfs, touching only
@@ -376,6 +389,12 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 func (n *Node) Rollback(ctx context.Context) error {
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
+	return n.rollback(ctx, "rolled back by hand")
+}
+
+// rollback is Rollback with opMu held, recording reason. It ends any
+// switch on trial.
+func (n *Node) rollback(ctx context.Context, reason string) error {
 	cur, err := n.current()
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
@@ -391,10 +410,11 @@ func (n *Node) Rollback(ctx context.Context) error {
 	if cur != nil {
 		from = cur.Digest
 	}
-	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: "rolled back by hand"}
-	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
+	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: reason}
+	if err := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); err != nil {
 		return err
 	}
+	n.disarm()
 	if n.supervisor() == nil {
 		return nil
 	}

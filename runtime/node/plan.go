@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
@@ -31,8 +32,10 @@ type Plan struct {
 	// removes, sorted by name.
 	Packages []PackageChange `json:"packages,omitempty"`
 	// Root says how the new image root was made (not in a dry run).
-	Root   *store.Switched `json:"root,omitempty"`
-	DryRun bool            `json:"dryRun,omitempty"`
+	Root *store.Switched `json:"root,omitempty"`
+	// Trial is set for a switch made with --try: confirm it in time.
+	Trial  *Trial `json:"trial,omitempty"`
+	DryRun bool   `json:"dryRun,omitempty"`
 }
 
 // Changes of a file or package in a Plan.
@@ -267,6 +270,9 @@ func (p *Plan) Print(w io.Writer) {
 	line("restart", p.Restart, p.Reasons)
 	line("reload", p.Reload, p.Reasons)
 	line("unchanged", p.Unchanged, nil)
+	if t := p.Trial; t != nil {
+		fmt.Fprintf(w, "  on trial: rolls back to %s at %s unless `undistro node confirm` comes first\n", short(t.From), t.Deadline.Format(time.RFC3339))
+	}
 	if p.From == "" {
 		return // a first switch adds everything: the lists say nothing
 	}
