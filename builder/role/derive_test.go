@@ -3,6 +3,7 @@ package role
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/un-distro/undistro/builder/recipe"
@@ -119,4 +120,30 @@ func TestReloadLint(t *testing.T) {
 			testsupport.WantErr(t, err, tc.want)
 		})
 	}
+}
+
+// TestShippedWebDerivesItsFile: the shipped web role does not list its
+// service's files; the builder finds the env file its exec sources.
+func TestShippedWebDerivesItsFile(t *testing.T) {
+	rs, err := recipe.LoadDir("../../recipes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load("../../images", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := r.Services(rs, []string{"busybox", "ca-certificates", "httpbin", "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range svcs {
+		if s.Name == "httpbin" {
+			if got := strings.Join(s.Files, ","); got != "/etc/httpbin/httpbin.env" {
+				t.Errorf("httpbin files = %q, want the env file its exec sources", got)
+			}
+			return
+		}
+	}
+	t.Fatalf("no httpbin service in %+v", svcs)
 }
