@@ -55,3 +55,49 @@ func TestReload(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadSandboxed: in the sandbox (PID 1 of its namespace, chrooted),
+// the reload signal reaches the service's handler and the reload command
+// runs in its root as its user, seeing its private /tmp; its PID is kept.
+func TestReloadSandboxed(t *testing.T) {
+	root := busyboxRoot(t, sandboxDirs...)
+	s := newSup(t, Options{Root: root, Chroot: true, LogDir: t.TempDir(), Settle: -1,
+		Users: []imagespec.User{{Name: "svc", UID: 1234, GID: 1235}}})
+	err := s.Start(context.Background(), []imagespec.Service{
+		{Name: "hup", User: "svc", Exec: []string{"/bin/sh", "-c", `trap 'echo hup >> /tmp/log' HUP; echo ready >&3; while :; do sleep 0.05 & wait $!; done`},
+			Ready: &imagespec.Ready{NotifyFD: 3}, Reload: &imagespec.Reload{Signal: "SIGHUP"}},
+		{Name: "cmd", User: "svc", Exec: []string{"/bin/sh", "-c", "touch /tmp/mine; exec sleep 300"},
+			Reload: &imagespec.Reload{Command: []string{"/bin/sh", "-c", "[ -e /tmp/mine ] && [ $(id -u) = 1234 ] && echo cmd > /tmp/log"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	inRoot := func(name, p string) string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root%s", status(t, s, name).PID, p))
+		return string(b)
+	}
+	waitFor(t, "cmd to start", func() bool {
+		pid := status(t, s, "cmd").PID
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/root/tmp/mine", pid))
+		return pid > 0 && err == nil
+	})
+	before := map[string]int{"hup": status(t, s, "hup").PID, "cmd": status(t, s, "cmd").PID}
+	ctx := context.Background()
+	for _, n := range []string{"hup", "cmd"} {
+		if err := s.Reload(ctx, n, nil); err != nil {
+			t.Fatalf("reloading %s: %v", n, err)
+		}
+	}
+	waitFor(t, "hup's handler to run", func() bool { return strings.Contains(inRoot("hup", "/tmp/log"), "hup") })
+	if got := inRoot("cmd", "/tmp/log"); got != "cmd\n" {
+		t.Errorf("cmd's /tmp/log = %q: the reload command did not run in its sandbox as its user", got)
+	}
+	for n, pid := range before {
+		if st := status(t, s, n); st.PID != pid || st.Restarts != 0 {
+			t.Errorf("%s after reload: %+v, want PID %d kept", n, st, pid)
+		}
+	}
+}
