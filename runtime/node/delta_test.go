@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
@@ -96,5 +98,60 @@ func TestSwitchDelta(t *testing.T) {
 	// What hup reads is the new file, in the root it runs in.
 	if b, err := os.ReadFile(filepath.Join(n.activeLink(), "etc/hup.conf")); err != nil || string(b) != "h2" {
 		t.Errorf("active hup.conf = %q, %v; want h2", b, err)
+	}
+}
+
+// TestSwitchReloadSandboxed: a sandboxed (chrooted) service whose config
+// file alone changed is reloaded, keeps its PID, and rereads the new file
+// in the root it runs in, because the switch derived the new root from
+// that very directory.
+func TestSwitchReloadSandboxed(t *testing.T) {
+	testsupport.RequireRoot(t, "chroot")
+	bbPath := testsupport.RequireTool(t, "busybox", "apt-get install busybox-static")
+	bb, err := os.ReadFile(bbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// busybox.sh: executable in the test image, and busybox runs the
+	// applet named by its first argument when its name starts "busybox".
+	sh := []string{"/bin/busybox.sh", "sh", "-c"}
+	hup := imagespec.Service{Name: "hup", Package: "busybox.sh", Packages: []string{"busybox.sh"}, Restart: "always",
+		Exec:  append(sh, `trap 'cat /etc/hup.conf > /tmp/seen' HUP; echo ready >&3; while :; do /bin/busybox.sh sleep 0.05 & wait $!; done`),
+		Files: []string{"/etc/hup.conf"}, Ready: ready3, Reload: &imagespec.Reload{Signal: "SIGHUP"}}
+	files := func(conf string) map[string]string {
+		return map[string]string{"/bin/busybox.sh": string(bb), "/etc/hup.conf": conf,
+			"/proc/.keep": "", "/dev/.keep": "", "/tmp/.keep": "", "/run/.keep": ""}
+	}
+	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"),
+		role{Name: "a", Files: files("h1"), Services: []imagespec.Service{hup}},
+		role{Name: "b", Files: files("h2"), Services: []imagespec.Service{hup}},
+	)
+	cfg := testConfig(t)
+	cfg.NoChroot = false
+	n, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := runDaemon(t, n)
+	if _, err := c.Switch(ctx, refs["a"], unsigned); err != nil {
+		t.Fatal(err)
+	}
+	pid := svc(mustStatus(t, c), "hup").PID
+	p, err := c.Switch(ctx, refs["b"], unsigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(p.Reload, ",") != "hup" || len(p.Restart) != 0 || p.Root == nil || !p.Root.Derived || p.Root.Written != 1 {
+		t.Fatalf("plan reload %v restart %v root %+v, want hup reloaded, 1 entry written", p.Reload, p.Restart, p.Root)
+	}
+	seen := filepath.Join("/proc", strconv.Itoa(pid), "root/tmp/seen")
+	testsupport.WaitFor(t, 10*time.Second, "hup to reread its config", func() bool {
+		b, _ := os.ReadFile(seen)
+		return string(b) == "h2"
+	})
+	if now := svc(mustStatus(t, c), "hup"); now.PID != pid || now.Restarts != 0 {
+		t.Errorf("hup after the switch: %+v, want PID %d kept", now, pid)
 	}
 }
