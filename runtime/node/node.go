@@ -375,7 +375,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 		err = n.gate(rctx, prev.Meta)
 	}
 	rec := &Rollback{Time: time.Now().UTC(), From: bad.Digest, To: prev.Digest, Reason: reason.Error()}
-	if serr := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); serr != nil && err == nil {
+	if serr := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
