@@ -77,6 +77,7 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 		if err := n.seedAll(ctx); err != nil && ctx.Err() == nil {
 			slog.Default().Warn("seeding stored layers", "err", err)
 		}
+		trimMemory() // hashing blobs without a cached info paged in buffers
 	}()
 	return func() {
 		n.bt.Store(nil)
