@@ -116,10 +116,10 @@ func (c *countingRegistry) sent(digest string) int64 {
 	return n
 }
 
-// TestPullThroughP2P: node A pulls an annotated image with no peer (its
-// layer comes from the registry, as web seed) and seeds it; node B, with A
-// as peer, pulls the same image and gets the layer from A: the registry
-// sends it once.
+// TestPullThroughP2P: node A pulls an annotated image with nobody to ask
+// (its layer comes from the registry) and seeds it; node B, with A as
+// peer, pulls the same image and gets the layer from A: the registry sends
+// it once.
 func TestPullThroughP2P(t *testing.T) {
 	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0))), bytes: map[string]int64{}}
 	srv := httptest.NewServer(reg)
@@ -163,8 +163,10 @@ func TestPullThroughP2P(t *testing.T) {
 		t.Fatalf("registry sent %d bytes of the layer to the first node, want all %d", got, m.Layers[0].Size)
 	}
 	before := reg.sent(layer)
-	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size || !s.Layers[0].Seeding {
-		t.Fatalf("first node's p2p state: %+v, %v; want the layer from the origin, seeded", s, err)
+	// With nobody to ask, the first node read the layer the registry way,
+	// and seeds it.
+	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || !s.Layers[0].Seeding {
+		t.Fatalf("first node's p2p state: %+v, %v; want the layer seeded", s, err)
 	}
 
 	b := start("127.0.0.42", a.bt.Load().Addr().String())
@@ -184,6 +186,19 @@ func TestPullThroughP2P(t *testing.T) {
 	}
 	if len(s.Layers) != 1 || !s.Layers[0].Seeding || s.Layers[0].FromPeers < m.Layers[0].Size || s.Layers[0].FromOrigin != 0 {
 		t.Errorf("second node's layer stats %+v", s.Layers)
+	}
+	// A node whose only peer is dead waits WebSeedDelay for the swarm,
+	// then reads the layer from the registry's blob URL (the web seed).
+	before = reg.sent(layer)
+	c := start("127.0.0.43", "127.0.0.44:9")
+	if _, err := c.Pull(t.Context(), ref, pull); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+		t.Errorf("third node's p2p state %+v, %v: want the layer from the origin", s, err)
+	}
+	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
+		t.Errorf("registry sent %d layer bytes to the third node, want %d", sent, m.Layers[0].Size)
 	}
 	// Its metainfo names the layer's infohash and the registry as web seed.
 	mi, err := b.Torrent(t.Context(), layer)

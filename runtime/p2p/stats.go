@@ -118,3 +118,17 @@ func (c *Client) Seeding(ih [20]byte) bool {
 	e := c.entries[metainfo.Hash(ih)]
 	return e != nil && e.seeding
 }
+
+// CanAsk reports whether the client has anyone to fetch from: bootstrap
+// peers, trackers, or a peer connected now.
+func (c *Client) CanAsk() bool {
+	if len(c.cfg.Peers) > 0 || len(c.cfg.Trackers) > 0 {
+		return true
+	}
+	for _, t := range c.cl.Torrents() {
+		if len(t.PeerConns()) > 0 {
+			return true
+		}
+	}
+	return false
+}
