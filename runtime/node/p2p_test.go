@@ -13,65 +13,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
-
-// annotated rebuilds img with each layer's infohash annotation, as the
-// builder writes it.
-func annotated(t *testing.T, img v1.Image) v1.Image {
-	t.Helper()
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for i, l := range ls {
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := btmeta.Compute(rc, m.Layers[i].Digest.String(), m.Layers[i].Size)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		anns := map[string]string{btmeta.Annotation: in.Hash().String()}
-		for k, v := range m.Layers[i].Annotations {
-			anns[k] = v
-		}
-		if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: anns}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cf = cf.DeepCopy()
-	cf.RootFS.DiffIDs = nil
-	cf.History = nil
-	base, err := out.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf.RootFS, cf.History = base.RootFS, base.History
-	if out, err = mutate.ConfigFile(out, cf); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // countingRegistry is an in-memory registry that counts the layer blob
 // bytes it sends.
@@ -128,7 +74,7 @@ func TestPullThroughP2P(t *testing.T) {
 	if _, err := rand.Read(big); err != nil {
 		t.Fatal(err)
 	}
-	img := annotated(t, imagetest.Build(t, imagetest.Image{Role: "web",
+	img := imagetest.WithInfoHashes(t, imagetest.Build(t, imagetest.Image{Role: "web",
 		Layers: [][]imagetest.Entry{{imagetest.File("blob", string(big))}},
 		Meta:   imagespec.Image{}}))
 	ref := strings.TrimPrefix(srv.URL, "http://") + "/undistro/web:latest"
