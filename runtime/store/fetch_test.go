@@ -123,3 +123,17 @@ func TestAdoptRefusesForeignLayer(t *testing.T) {
 		t.Fatalf("adopting a foreign layer: %v", err)
 	}
 }
+
+func TestGCRemovesPartialDownloads(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	p := filepath.Join(s.PartialDir(), strings.Repeat("a", 64))
+	if err := os.WriteFile(p, []byte("half a blob"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("partial download survives gc: %v", err)
+	}
+}
