@@ -14,6 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/time/rate"
 
 	"github.com/un-distro/undistro/internal/btmeta"
 )
@@ -249,6 +250,9 @@ func (c *Client) fillFromOrigin(ctx context.Context, l Layer, e *entry) error {
 		return fmt.Errorf("reading %s from the origin: %s", l.Digest, resp.Status)
 	}
 	var body io.Reader = resp.Body
+	if c.down != nil {
+		body = &limitedReader{ctx: ctx, r: body, l: c.down}
+	}
 	w := &fileWriter{bf: e.bf}
 	in, err := btmeta.Compute(io.TeeReader(body, w), l.Digest, l.Size)
 	c.mu.Lock()
@@ -292,5 +296,26 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	n, err := w.bf.writeAt(p, w.off)
 	w.off += int64(n)
 	w.err = err
+	return n, err
+}
+
+// limitedReader reads at most at l's rate (--p2p-down covers the origin
+// fallback too).
+type limitedReader struct {
+	ctx context.Context
+	r   io.Reader
+	l   *rate.Limiter
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if b := l.l.Burst(); len(p) > b {
+		p = p[:b]
+	}
+	n, err := l.r.Read(p)
+	if n > 0 {
+		if werr := l.l.WaitN(l.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
 	return n, err
 }
