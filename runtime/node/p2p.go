@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -39,6 +40,8 @@ type BitTorrent struct {
 	Trackers                 []string
 	Allow                    []string
 	UploadRate, DownloadRate int64
+	// WebSeedDelay: see p2p.Config (zero: its default).
+	WebSeedDelay time.Duration
 	// Optional: if the client cannot start (its port is taken), the daemon
 	// runs without it, saying so, instead of failing.
 	Optional bool
@@ -54,7 +57,7 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 		return func() {}, nil
 	}
 	cfg := p2p.Config{Listen: b.Listen, Peers: b.Peers, Trackers: b.Trackers,
-		UploadRate: b.UploadRate, DownloadRate: b.DownloadRate,
+		UploadRate: b.UploadRate, DownloadRate: b.DownloadRate, WebSeedDelay: b.WebSeedDelay,
 		PartialDir: n.st.PartialDir(), InfoDir: filepath.Join(n.cfg.Root, "p2p", "info")}
 	if len(b.Allow) > 0 {
 		allow, err := p2p.ParseAllow(strings.Join(b.Allow, ","))

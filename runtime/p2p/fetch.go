@@ -158,11 +158,16 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 	return nil
 }
 
+// rejoinEvery is how often a download with no peer connection asks the
+// bootstrap peers and trackers again.
+const rejoinEvery = 2 * time.Second
+
 // download runs the torrent until every piece is verified.
 func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(LayerStats)) error {
 	t := e.t
 	start := time.Now()
 	lastPeerBytes, lastPeerProgress := int64(0), start
+	lastJoin := start
 	webSeeded := false
 	var fallback chan error
 	downloading := false
@@ -191,6 +196,12 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 			return nil
 		}
 		now := time.Now()
+		if now.Sub(lastJoin) >= rejoinEvery && len(t.PeerConns()) == 0 {
+			// A dropped connection is not redialled by itself: ask the
+			// bootstrap peers again.
+			c.join(t)
+			lastJoin = now
+		}
 		st := t.Stats()
 		if n := st.PeerConns.BytesReadUsefulData.Int64(); n > lastPeerBytes {
 			lastPeerBytes, lastPeerProgress = n, now
@@ -243,11 +254,11 @@ func (c *Client) fillFromOrigin(ctx context.Context, l Layer, e *entry) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reading %s from the origin: %s", l.Digest, resp.Status)
+		return fmt.Errorf("reading it from the origin %s: %s", req.URL.Host, resp.Status)
 	}
 	var body io.Reader = resp.Body
 	if c.down != nil {
@@ -262,13 +273,13 @@ func (c *Client) fillFromOrigin(ctx context.Context, l Layer, e *entry) error {
 		err = w.err
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin %s: %w", req.URL.Host, err)
 	}
 	if in.Hash() != l.InfoHash {
-		return fmt.Errorf("the origin's %s has infohash %s, the manifest says %s: %w", l.Digest, in.Hash(), l.InfoHash, btmeta.ErrMismatch)
+		return fmt.Errorf("the origin's copy has infohash %s, the manifest says %s: %w", in.Hash(), l.InfoHash, btmeta.ErrMismatch)
 	}
 	if err := e.t.SetInfoBytes(in.Bencode()); err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin: %w", err)
 	}
 	// The torrent may have had its info (and its completion state) before
 	// the origin's bytes were all written: check them again.
