@@ -27,7 +27,6 @@ var ErrExposed = errors.New("refusing to serve a registry on the network without
 // process, behind undistro's front door (repository names checked, stalled
 // request bodies dropped) and access controller.
 type Server struct {
-	seeder *seeder // WithP2P: the BitTorrent seeder and tracker
 	cfg    *configuration.Configuration
 	app    *handlers.App
 	srv    *http.Server
@@ -35,6 +34,7 @@ type Server struct {
 	lock   *os.File
 	scheme string
 	open   bool // no users: anyone may write (loopback or WithInsecure)
+	seeder *seeder
 }
 
 // New opens the origin whose state lives under data (created 0700 if
@@ -104,20 +104,21 @@ func New(ctx context.Context, data string, opts ...Option) (s *Server, err error
 		scheme = "https"
 	}
 	h := frontDoor(app, o.bodyIdle)
+	var sd *seeder
+	if o.p2pAddr != "" {
+		if sd, err = newSeeder(ctx, data, cfg, o); err != nil {
+			_ = app.Shutdown()
+			return nil, err
+		}
+		h = sd.wrap(h)
+	}
 	s = &Server{
-		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth,
+		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth, seeder: sd,
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		},
-	}
-	if o.p2pAddr != "" {
-		if s.seeder, err = newSeeder(ctx, data, cfg, o); err != nil {
-			_ = app.Shutdown()
-			return nil, err
-		}
-		s.srv.Handler = s.seeder.wrap(s.srv.Handler)
 	}
 	return s, nil
 }
