@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	tc.DisableTrackers = false
 	tc.DisablePEX = false
 	tc.IPBlocklist = allowList(o.Allow)
-	tc.EstablishedConnsPerTorrent = 30
+	tc.EstablishedConnsPerTorrent = o.MaxPeersPerTorrent
 	tc.HalfOpenConnsPerTorrent = 10
 	tc.TotalHalfOpenConns = 50
 	tc.TorrentPeersHighWater = 200

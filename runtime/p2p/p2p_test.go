@@ -200,3 +200,10 @@ func TestPrivateDHT(t *testing.T) {
 		t.Errorf("with no peers the DHT starts from %v", none)
 	}
 }
+
+func TestBannedIPs(t *testing.T) {
+	got := bannedIPs([]string{"::ffff:127.0.0.2", "127.0.0.2", "10.0.0.1", "fc00::1"})
+	if want := []string{"10.0.0.1", "127.0.0.2", "fc00::1"}; !slices.Equal(got, want) {
+		t.Errorf("bannedIPs = %q, want %q", got, want)
+	}
+}
