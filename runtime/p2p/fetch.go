@@ -89,6 +89,15 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 		infoBytes = l.Info
 	}
 
+	c.mu.Lock()
+	if old, held := c.entries[ih]; held {
+		c.mu.Unlock()
+		if old.seeding {
+			return nil // already stored and seeded
+		}
+		return fmt.Errorf("fetching %s: %w", l.Digest, ErrFetching)
+	}
+	c.mu.Unlock()
 	partial := filepath.Join(c.cfg.PartialDir, hexd)
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -171,6 +180,7 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 	webSeeded := false
 	var fallback chan error
 	downloading := false
+	gotInfo := t.GotInfo()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -182,14 +192,13 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 				return err
 			}
 			fallback = nil
-		case <-t.GotInfo():
-			if !downloading {
-				if err := c.checkInfo(t, l); err != nil {
-					return err
-				}
-				t.DownloadAll()
-				downloading = true
+		case <-gotInfo:
+			gotInfo = nil // ready from now on: stop selecting it
+			if err := c.checkInfo(t, l); err != nil {
+				return err
 			}
+			t.DownloadAll()
+			downloading = true
 		case <-tick.C:
 		}
 		if downloading && e.bf.allDone() {
