@@ -123,6 +123,10 @@ func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, t
 	}
 	if f := n.layerFetcher(); f != nil {
 		opts = append(opts, store.WithLayerFetcher(f))
+		// Layers fetched ahead stop when the pull ends, failed or not.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 	}
 	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {

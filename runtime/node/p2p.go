@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -39,6 +40,8 @@ type BitTorrent struct {
 	Trackers                 []string
 	Allow                    []string
 	UploadRate, DownloadRate int64
+	// WebSeedDelay: see p2p.Config (zero: its default).
+	WebSeedDelay time.Duration
 	// Optional: if the client cannot start (its port is taken), the daemon
 	// runs without it, saying so, instead of failing.
 	Optional bool
@@ -54,7 +57,7 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 		return func() {}, nil
 	}
 	cfg := p2p.Config{Listen: b.Listen, Peers: b.Peers, Trackers: b.Trackers,
-		UploadRate: b.UploadRate, DownloadRate: b.DownloadRate,
+		UploadRate: b.UploadRate, DownloadRate: b.DownloadRate, WebSeedDelay: b.WebSeedDelay,
 		PartialDir: n.st.PartialDir(), InfoDir: filepath.Join(n.cfg.Root, "p2p", "info")}
 	if len(b.Allow) > 0 {
 		allow, err := p2p.ParseAllow(strings.Join(b.Allow, ","))
@@ -77,6 +80,7 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 		if err := n.seedAll(ctx); err != nil && ctx.Err() == nil {
 			slog.Default().Warn("seeding stored layers", "err", err)
 		}
+		trimMemory() // hashing blobs without a cached info paged in buffers
 	}()
 	return func() {
 		n.bt.Store(nil)
@@ -151,7 +155,10 @@ func (n *Node) unseedGone() {
 }
 
 // layerFetcher returns the store hook that fetches annotated layers
-// through the client, or nil when there is no client.
+// through the client, or nil when there is no client. On its first call it
+// starts fetching every annotated layer of the image at once (a layer's
+// wait for peers overlaps the others'), then hands out each result as the
+// store asks for it.
 func (n *Node) layerFetcher() store.LayerFetcher {
 	c := n.bt.Load()
 	if c == nil {
@@ -159,24 +166,61 @@ func (n *Node) layerFetcher() store.LayerFetcher {
 	}
 	var (
 		once    sync.Once
-		webSeed func(v1.Hash) string
-		rt      http.RoundTripper
+		results map[v1.Hash]chan error
 	)
 	return func(ctx context.Context, src *store.Source, desc v1.Descriptor, adopt store.Adopt) error {
-		ih, ok, err := btmeta.FromAnnotations(desc.Annotations)
-		if err != nil {
+		if _, ok, err := btmeta.FromAnnotations(desc.Annotations); err != nil {
 			return err // the signed manifest is malformed: refuse it
-		}
-		if !ok || desc.Size == 0 || strings.HasPrefix(src.Ref, imagespec.LayoutPrefix) {
+		} else if !ok || desc.Size == 0 || strings.HasPrefix(src.Ref, imagespec.LayoutPrefix) {
 			return store.ErrNotFetched // a layout on disk is read directly
 		}
-		once.Do(func() { webSeed, rt = origin(ctx, src.Ref) })
+		if !c.CanAsk() {
+			// No peers, trackers or connections: nobody to ask; the
+			// registry path is the same bytes without the wait.
+			return store.ErrNotFetched
+		}
+		once.Do(func() { results = n.fetchAll(ctx, c, src, adopt) })
+		res, ok := results[desc.Digest]
+		if !ok {
+			return store.ErrNotFetched
+		}
+		select {
+		case err := <-res:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// fetchAll starts fetching every annotated layer of src the store lacks.
+func (n *Node) fetchAll(ctx context.Context, c *p2p.Client, src *store.Source, adopt store.Adopt) map[v1.Hash]chan error {
+	webSeed, rt := origin(ctx, src.Ref)
+	out := map[v1.Hash]chan error{}
+	for _, desc := range src.Layers() {
+		ih, ok, err := btmeta.FromAnnotations(desc.Annotations)
+		if err != nil || !ok || desc.Size == 0 {
+			continue
+		}
+		if _, err := n.st.BlobPath(desc.Digest.String()); err == nil {
+			continue
+		}
+		if _, dup := out[desc.Digest]; dup {
+			continue
+		}
+		res := make(chan error, 1)
+		out[desc.Digest] = res
 		l := p2p.Layer{Digest: desc.Digest.String(), Size: desc.Size, InfoHash: ih, Transport: rt}
 		if webSeed != nil {
 			l.WebSeed = webSeed(desc.Digest)
 		}
-		return c.Fetch(ctx, l, p2p.Commit(adopt), nil)
+		go func() {
+			res <- c.Fetch(ctx, l, func(ctx context.Context, path string) (string, error) {
+				return adopt(ctx, desc, path)
+			}, nil)
+		}()
 	}
+	return out
 }
 
 // origin returns how to name a blob of ref's repository at its registry

@@ -7,83 +7,36 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
-
-// annotated rebuilds img with each layer's infohash annotation, as the
-// builder writes it.
-func annotated(t *testing.T, img v1.Image) v1.Image {
-	t.Helper()
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for i, l := range ls {
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := btmeta.Compute(rc, m.Layers[i].Digest.String(), m.Layers[i].Size)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		anns := map[string]string{btmeta.Annotation: in.Hash().String()}
-		for k, v := range m.Layers[i].Annotations {
-			anns[k] = v
-		}
-		if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: anns}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cf = cf.DeepCopy()
-	cf.RootFS.DiffIDs = nil
-	cf.History = nil
-	base, err := out.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf.RootFS, cf.History = base.RootFS, base.History
-	if out, err = mutate.ConfigFile(out, cf); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // countingRegistry is an in-memory registry that counts the layer blob
 // bytes it sends.
 type countingRegistry struct {
 	h     http.Handler
 	mu    sync.Mutex
-	bytes map[string]int64 // by client address
+	bytes map[string]int64 // by path
+	// corrupt, when set, is a blob digest whose body is served corrupt.
+	corrupt string
 }
 
 func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.URL.Path, "/blobs/sha256:") && r.Method == http.MethodGet {
 		cw := &countingWriter{ResponseWriter: w}
+		c.mu.Lock()
+		cw.corrupt = c.corrupt != "" && strings.HasSuffix(r.URL.Path, c.corrupt)
+		c.mu.Unlock()
 		c.h.ServeHTTP(cw, r)
 		c.mu.Lock()
 		c.bytes[r.URL.Path] += cw.n
@@ -95,10 +48,15 @@ func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	n       int64
+	corrupt bool
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.corrupt && len(b) > 0 {
+		b = append([]byte{}, b...)
+		b[0] ^= 0xff
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
 	return n, err
@@ -116,10 +74,10 @@ func (c *countingRegistry) sent(digest string) int64 {
 	return n
 }
 
-// TestPullThroughP2P: node A pulls an annotated image with no peer (its
-// layer comes from the registry, as web seed) and seeds it; node B, with A
-// as peer, pulls the same image and gets the layer from A: the registry
-// sends it once.
+// TestPullThroughP2P: node A pulls an annotated image with nobody to ask
+// (its layer comes from the registry) and seeds it; node B, with A as
+// peer, pulls the same image and gets the layer from A: the registry sends
+// it once.
 func TestPullThroughP2P(t *testing.T) {
 	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0))), bytes: map[string]int64{}}
 	srv := httptest.NewServer(reg)
@@ -128,7 +86,7 @@ func TestPullThroughP2P(t *testing.T) {
 	if _, err := rand.Read(big); err != nil {
 		t.Fatal(err)
 	}
-	img := annotated(t, imagetest.Build(t, imagetest.Image{Role: "web",
+	img := imagetest.WithInfoHashes(t, imagetest.Build(t, imagetest.Image{Role: "web",
 		Layers: [][]imagetest.Entry{{imagetest.File("blob", string(big))}},
 		Meta:   imagespec.Image{}}))
 	ref := strings.TrimPrefix(srv.URL, "http://") + "/undistro/web:latest"
@@ -139,9 +97,9 @@ func TestPullThroughP2P(t *testing.T) {
 	m, _ := img.Manifest()
 	layer := m.Layers[0].Digest.String()
 
-	start := func(ip string, peers ...string) *Node {
+	start := func(ip string, webSeedDelay time.Duration, peers ...string) *Node {
 		cfg := testConfig(t)
-		cfg.BitTorrent = BitTorrent{Listen: ip + ":0", Peers: peers}
+		cfg.BitTorrent = BitTorrent{Listen: ip + ":0", Peers: peers, WebSeedDelay: webSeedDelay}
 		n, err := Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +113,7 @@ func TestPullThroughP2P(t *testing.T) {
 	}
 	pull := PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}
 
-	a := start("127.0.0.41")
+	a := start("127.0.0.41", 0)
 	if _, err := a.Pull(t.Context(), ref, pull); err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +121,15 @@ func TestPullThroughP2P(t *testing.T) {
 		t.Fatalf("registry sent %d bytes of the layer to the first node, want all %d", got, m.Layers[0].Size)
 	}
 	before := reg.sent(layer)
-	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size || !s.Layers[0].Seeding {
-		t.Fatalf("first node's p2p state: %+v, %v; want the layer from the origin, seeded", s, err)
+	// With nobody to ask, the first node read the layer the registry way,
+	// and seeds it.
+	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || !s.Layers[0].Seeding {
+		t.Fatalf("first node's p2p state: %+v, %v; want the layer seeded", s, err)
 	}
 
-	b := start("127.0.0.42", a.bt.Load().Addr().String())
+	// B waits long for its peer before the web seed: on a loaded machine
+	// the registry must not step in.
+	b := start("127.0.0.42", time.Minute, a.bt.Load().Addr().String())
 	got, err := b.Pull(t.Context(), ref, pull)
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +147,19 @@ func TestPullThroughP2P(t *testing.T) {
 	if len(s.Layers) != 1 || !s.Layers[0].Seeding || s.Layers[0].FromPeers < m.Layers[0].Size || s.Layers[0].FromOrigin != 0 {
 		t.Errorf("second node's layer stats %+v", s.Layers)
 	}
+	// A node whose only peer is dead waits WebSeedDelay for the swarm,
+	// then reads the layer from the registry's blob URL (the web seed).
+	before = reg.sent(layer)
+	c := start("127.0.0.43", 200*time.Millisecond, "127.0.0.44:9")
+	if _, err := c.Pull(t.Context(), ref, pull); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+		t.Errorf("third node's p2p state %+v, %v: want the layer from the origin", s, err)
+	}
+	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
+		t.Errorf("registry sent %d layer bytes to the third node, want %d", sent, m.Layers[0].Size)
+	}
 	// Its metainfo names the layer's infohash and the registry as web seed.
 	mi, err := b.Torrent(t.Context(), layer)
 	if err != nil {
@@ -192,5 +167,46 @@ func TestPullThroughP2P(t *testing.T) {
 	}
 	if !strings.Contains(string(mi), "/v2/undistro/web/blobs/"+layer) || !strings.Contains(string(mi), "4:info") {
 		t.Errorf("metainfo %q", mi[:min(len(mi), 300)])
+	}
+}
+
+// TestFailedP2PPullLeavesNothing: the origin serves a corrupt layer and no
+// peer has it: the pull fails saying why, and the store is as it was.
+func TestFailedP2PPullLeavesNothing(t *testing.T) {
+	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0))), bytes: map[string]int64{}}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	img := imagetest.WithInfoHashes(t, imagetest.Build(t, imagetest.Image{Role: "web",
+		Layers: [][]imagetest.Entry{{imagetest.File("a", strings.Repeat("x", 100<<10))}}}))
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/undistro/web:latest"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	reg.corrupt = m.Layers[0].Digest.String()
+	cfg := testConfig(t)
+	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.45:0", Peers: []string{"127.0.0.46:9"}, WebSeedDelay: 200 * time.Millisecond}
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := n.startP2P(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); n.Close() })
+	_, err = n.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}})
+	if err == nil || !strings.Contains(err.Error(), "its content hashes to sha256:") || !strings.Contains(err.Error(), "from the origin") {
+		t.Fatalf("pull of a corrupt layer: %v, want the mismatch and its source named", err)
+	}
+	if imgs, _ := n.st.List(); len(imgs) != 0 {
+		t.Errorf("store lists %d images", len(imgs))
+	}
+	if _, err := n.st.BlobPath(m.Layers[0].Digest.String()); err == nil {
+		t.Error("the corrupt layer entered the store")
+	}
+	if ents, _ := os.ReadDir(n.st.PartialDir()); len(ents) != 0 {
+		t.Errorf("partial area keeps %d files", len(ents))
 	}
 }

@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	tc.DisableTrackers = false
 	tc.DisablePEX = false
 	tc.IPBlocklist = allowList(o.Allow)
-	tc.EstablishedConnsPerTorrent = 30
+	tc.EstablishedConnsPerTorrent = o.MaxPeersPerTorrent
 	tc.HalfOpenConnsPerTorrent = 10
 	tc.TotalHalfOpenConns = 50
 	tc.TorrentPeersHighWater = 200
@@ -112,18 +112,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// A private DHT: it starts only from the configured peers, never from
 	// the public bootstrap nodes, and the allow-list bounds whom it talks
 	// to.
-	peers := o.Peers
-	tc.DhtStartingNodes = func(network string) dht.StartingNodesGetter {
-		return func() ([]dht.Addr, error) {
-			var out []dht.Addr
-			for _, p := range peers {
-				if a, err := net.ResolveUDPAddr(network, p); err == nil {
-					out = append(out, dht.NewAddr(a))
-				}
-			}
-			return out, nil
-		}
-	}
+	tc.DhtStartingNodes = dhtStartingNodes(o.Peers)
+	tc.PeriodicallyAnnounceTorrentsToDht = true
 	// Fleet addresses are private: BEP 42 node-ID security would refuse
 	// them.
 	tc.ConfigureAnacrolixDhtServer = func(sc *dht.ServerConfig) { sc.NoSecurity = true }
@@ -332,3 +322,19 @@ func (c *Client) Uploaded() int64 {
 // Unseed stops serving the blob with that infohash (the store is about to
 // delete it).
 func (c *Client) Unseed(ih btmeta.InfoHash) { c.drop(metainfo.Hash(ih)) }
+
+// dhtStartingNodes makes the DHT start from the bootstrap peers only (the
+// library's default is the public bootstrap nodes).
+func dhtStartingNodes(peers []string) func(network string) dht.StartingNodesGetter {
+	return func(network string) dht.StartingNodesGetter {
+		return func() ([]dht.Addr, error) {
+			var out []dht.Addr
+			for _, p := range peers {
+				if a, err := net.ResolveUDPAddr(network, p); err == nil {
+					out = append(out, dht.NewAddr(a))
+				}
+			}
+			return out, nil
+		}
+	}
+}

@@ -57,6 +57,10 @@ type Config struct {
 	// OriginTransport carries origin requests for hosts Fetch was given no
 	// transport for. Default http.DefaultTransport.
 	OriginTransport http.RoundTripper
+	// MaxPeersPerTorrent caps the connections per torrent. An origin sets
+	// it low so that a few nodes take each piece from it and the rest of
+	// the fleet from them. Default 30.
+	MaxPeersPerTorrent int
 	// PartialDir holds downloads in progress; it must be on the same
 	// filesystem as the store the commit callback moves blobs into.
 	// Required.
@@ -99,6 +103,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxOriginRequests < 0 {
 		return o, fmt.Errorf("negative origin request cap %d", o.MaxOriginRequests)
+	}
+	if o.MaxPeersPerTorrent == 0 {
+		o.MaxPeersPerTorrent = 30
+	}
+	if o.MaxPeersPerTorrent < 0 {
+		return o, fmt.Errorf("negative peers per torrent %d", o.MaxPeersPerTorrent)
 	}
 	if o.OriginTransport == nil {
 		o.OriginTransport = http.DefaultTransport

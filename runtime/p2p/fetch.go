@@ -14,6 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/time/rate"
 
 	"github.com/un-distro/undistro/internal/btmeta"
 )
@@ -88,6 +89,15 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 		infoBytes = l.Info
 	}
 
+	c.mu.Lock()
+	if old, held := c.entries[ih]; held {
+		c.mu.Unlock()
+		if old.seeding {
+			return nil // already stored and seeded
+		}
+		return fmt.Errorf("fetching %s: %w", l.Digest, ErrFetching)
+	}
+	c.mu.Unlock()
 	partial := filepath.Join(c.cfg.PartialDir, hexd)
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -157,14 +167,20 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 	return nil
 }
 
+// rejoinEvery is how often a download with no peer connection asks the
+// bootstrap peers and trackers again.
+const rejoinEvery = 2 * time.Second
+
 // download runs the torrent until every piece is verified.
 func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(LayerStats)) error {
 	t := e.t
 	start := time.Now()
 	lastPeerBytes, lastPeerProgress := int64(0), start
+	lastJoin := start
 	webSeeded := false
 	var fallback chan error
 	downloading := false
+	gotInfo := t.GotInfo()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -176,20 +192,25 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 				return err
 			}
 			fallback = nil
-		case <-t.GotInfo():
-			if !downloading {
-				if err := c.checkInfo(t, l); err != nil {
-					return err
-				}
-				t.DownloadAll()
-				downloading = true
+		case <-gotInfo:
+			gotInfo = nil // ready from now on: stop selecting it
+			if err := c.checkInfo(t, l); err != nil {
+				return err
 			}
+			t.DownloadAll()
+			downloading = true
 		case <-tick.C:
 		}
 		if downloading && e.bf.allDone() {
 			return nil
 		}
 		now := time.Now()
+		if now.Sub(lastJoin) >= rejoinEvery && len(t.PeerConns()) == 0 {
+			// A dropped connection is not redialled by itself: ask the
+			// bootstrap peers again.
+			c.join(t)
+			lastJoin = now
+		}
 		st := t.Stats()
 		if n := st.PeerConns.BytesReadUsefulData.Int64(); n > lastPeerBytes {
 			lastPeerBytes, lastPeerProgress = n, now
@@ -242,13 +263,16 @@ func (c *Client) fillFromOrigin(ctx context.Context, l Layer, e *entry) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reading %s from the origin: %s", l.Digest, resp.Status)
+		return fmt.Errorf("reading it from the origin %s: %s", req.URL.Host, resp.Status)
 	}
 	var body io.Reader = resp.Body
+	if c.down != nil {
+		body = &limitedReader{ctx: ctx, r: body, l: c.down}
+	}
 	w := &fileWriter{bf: e.bf}
 	in, err := btmeta.Compute(io.TeeReader(body, w), l.Digest, l.Size)
 	c.mu.Lock()
@@ -258,13 +282,13 @@ func (c *Client) fillFromOrigin(ctx context.Context, l Layer, e *entry) error {
 		err = w.err
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin %s: %w", req.URL.Host, err)
 	}
 	if in.Hash() != l.InfoHash {
-		return fmt.Errorf("the origin's %s has infohash %s, the manifest says %s: %w", l.Digest, in.Hash(), l.InfoHash, btmeta.ErrMismatch)
+		return fmt.Errorf("the origin's copy has infohash %s, the manifest says %s: %w", in.Hash(), l.InfoHash, btmeta.ErrMismatch)
 	}
 	if err := e.t.SetInfoBytes(in.Bencode()); err != nil {
-		return fmt.Errorf("reading %s from the origin: %w", l.Digest, err)
+		return fmt.Errorf("reading it from the origin: %w", err)
 	}
 	// The torrent may have had its info (and its completion state) before
 	// the origin's bytes were all written: check them again.
@@ -292,5 +316,26 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	n, err := w.bf.writeAt(p, w.off)
 	w.off += int64(n)
 	w.err = err
+	return n, err
+}
+
+// limitedReader reads at most at l's rate (--p2p-down covers the origin
+// fallback too).
+type limitedReader struct {
+	ctx context.Context
+	r   io.Reader
+	l   *rate.Limiter
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if b := l.l.Burst(); len(p) > b {
+		p = p[:b]
+	}
+	n, err := l.r.Read(p)
+	if n > 0 {
+		if werr := l.l.WaitN(l.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
 	return n, err
 }

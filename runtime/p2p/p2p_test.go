@@ -180,3 +180,30 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateDHT: the DHT starts from the configured peers and nothing
+// else (never the public bootstrap nodes).
+func TestPrivateDHT(t *testing.T) {
+	got, err := dhtStartingNodes([]string{"127.0.0.5:6881", "10.1.2.3:7000"})("udp4")()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, a := range got {
+		addrs = append(addrs, a.String())
+	}
+	if !slices.Equal(addrs, []string{"127.0.0.5:6881", "10.1.2.3:7000"}) {
+		t.Errorf("DHT starting nodes %q", addrs)
+	}
+	none, _ := dhtStartingNodes(nil)("udp4")()
+	if len(none) != 0 {
+		t.Errorf("with no peers the DHT starts from %v", none)
+	}
+}
+
+func TestBannedIPs(t *testing.T) {
+	got := bannedIPs([]string{"::ffff:127.0.0.2", "127.0.0.2", "10.0.0.1", "fc00::1"})
+	if want := []string{"10.0.0.1", "127.0.0.2", "fc00::1"}; !slices.Equal(got, want) {
+		t.Errorf("bannedIPs = %q, want %q", got, want)
+	}
+}

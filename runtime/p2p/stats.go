@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -45,7 +46,7 @@ type Stats struct {
 
 // Stats returns the client's peers, bans and per-layer progress, sorted.
 func (c *Client) Stats() Stats {
-	s := Stats{Listen: c.Addr().String(), Banned: c.cl.BadPeerIPs(), OriginBytes: c.origin.bytes.Load()}
+	s := Stats{Listen: c.Addr().String(), Banned: bannedIPs(c.cl.BadPeerIPs()), OriginBytes: c.origin.bytes.Load()}
 	c.mu.Lock()
 	entries := make(map[metainfo.Hash]*entry, len(c.entries))
 	for ih, e := range c.entries {
@@ -64,7 +65,6 @@ func (c *Client) Stats() Stats {
 				Downloaded: st.BytesReadUsefulData.Int64(), Uploaded: st.BytesWrittenData.Int64()})
 		}
 	}
-	slices.Sort(s.Banned)
 	slices.SortFunc(s.Layers, func(a, b LayerStats) int { return strings.Compare(a.Digest, b.Digest) })
 	slices.SortFunc(s.Peers, func(a, b Peer) int {
 		return strings.Compare(a.Digest+" "+a.Addr, b.Digest+" "+b.Addr)
@@ -117,4 +117,34 @@ func (c *Client) Seeding(ih [20]byte) bool {
 	defer c.mu.Unlock()
 	e := c.entries[metainfo.Hash(ih)]
 	return e != nil && e.seeding
+}
+
+// CanAsk reports whether the client has anyone to fetch from: bootstrap
+// peers, trackers, or a peer connected now.
+func (c *Client) CanAsk() bool {
+	if len(c.cfg.Peers) > 0 || len(c.cfg.Trackers) > 0 {
+		return true
+	}
+	for _, t := range c.cl.Torrents() {
+		if len(t.PeerConns()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// bannedIPs lists each banned address once, IPv4 without its IPv6-mapped
+// twin, sorted.
+func bannedIPs(ips []string) []string {
+	out := []string{}
+	for _, s := range ips {
+		if a, err := netip.ParseAddr(s); err == nil {
+			s = a.Unmap().String()
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

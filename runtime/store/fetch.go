@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -21,16 +22,18 @@ import (
 var ErrNotFetched = errors.New("layer not fetched by the layer fetcher")
 
 // Adopt moves a finished blob file at path (under PartialDir) into the
-// store once its size and sha256 match the layer's descriptor, and
-// returns the stored file's path. A blob that does not match is removed
-// and nothing enters the store.
-type Adopt func(ctx context.Context, path string) (stored string, err error)
+// store once its size and sha256 match desc, and returns the stored
+// file's path. A blob that does not match is removed and nothing enters
+// the store. It may be called for any layer of the image being added (a
+// fetcher may fetch them all at once) until Add returns.
+type Adopt func(ctx context.Context, desc v1.Descriptor, path string) (stored string, err error)
 
 // LayerFetcher fetches a layer blob of src some other way than src's
 // registry (a node's BitTorrent client): it writes the blob to a file
 // under the store's PartialDir and hands it to adopt. It returns
 // ErrNotFetched, having adopted nothing, for layers it leaves to the
-// registry. Any other error fails the pull.
+// registry. Any other error fails the pull. Add calls it for each layer
+// missing from the store, in order, one at a time.
 type LayerFetcher func(ctx context.Context, src *Source, desc v1.Descriptor, adopt Adopt) error
 
 // WithLayerFetcher makes Add fetch layers missing from the store through
@@ -64,6 +67,10 @@ func (s *Store) BlobPath(digest string) (string, error) {
 	return p, nil
 }
 
+// Layers returns the layer descriptors of the image's manifest, bottom
+// first.
+func (src *Source) Layers() []v1.Descriptor { return slices.Clone(src.manifest.Layers) }
+
 // Manifest returns the raw manifest of a stored image.
 func (s *Store) Manifest(digest string) ([]byte, error) {
 	p, err := s.BlobPath(digest)
@@ -80,9 +87,12 @@ func (s *Store) Manifest(digest string) ([]byte, error) {
 	return b, nil
 }
 
-// adopt is Adopt for desc. The caller holds the store lock.
-func (s *Store) adopt(desc v1.Descriptor) Adopt {
-	return func(ctx context.Context, path string) (string, error) {
+// adopt is Adopt. The caller holds the store lock.
+func (s *Store) adopt(src *Source) Adopt {
+	return func(ctx context.Context, desc v1.Descriptor, path string) (string, error) {
+		if !slices.ContainsFunc(src.manifest.Layers, func(l v1.Descriptor) bool { return l.Digest == desc.Digest && l.Size == desc.Size }) {
+			return "", fmt.Errorf("adopting %s: not a layer of %s", desc.Digest, src.Ref)
+		}
 		dir := s.PartialDir()
 		if rel, err := filepath.Rel(dir, path); err != nil || filepath.Dir(rel) != "." || rel == "." {
 			return "", fmt.Errorf("adopting %s: %s is not in %s", desc.Digest, path, dir)

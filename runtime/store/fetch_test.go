@@ -26,7 +26,7 @@ func layoutFetcher(t *testing.T, s *Store, layout string, corrupt bool, calls *i
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := adopt(ctx, p)
+		stored, err := adopt(ctx, desc, p)
 		if err == nil && stored != filepath.Join(s.Root(), "blobs", "sha256", desc.Digest.Hex) {
 			t.Errorf("adopted as %s", stored)
 		}
@@ -95,8 +95,8 @@ func TestLayerFetcher(t *testing.T) {
 		if err := os.WriteFile(outside, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		bad := func(ctx context.Context, _ *Source, _ v1.Descriptor, adopt Adopt) error {
-			_, err := adopt(ctx, outside)
+		bad := func(ctx context.Context, _ *Source, desc v1.Descriptor, adopt Adopt) error {
+			_, err := adopt(ctx, desc, outside)
 			return err
 		}
 		_, err := s.Pull(ctx, fx.ref("b"), WithLayerFetcher(bad))
@@ -104,4 +104,36 @@ func TestLayerFetcher(t *testing.T) {
 			t.Fatalf("adopting from outside: %v", err)
 		}
 	})
+}
+
+func TestAdoptRefusesForeignLayer(t *testing.T) {
+	fx := newFixture(t)
+	s := openStore(t, t.TempDir())
+	foreign := func(ctx context.Context, _ *Source, desc v1.Descriptor, adopt Adopt) error {
+		desc.Size++ // not a descriptor of this image
+		p := filepath.Join(s.PartialDir(), "x")
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := adopt(ctx, desc, p)
+		return err
+	}
+	_, err := s.Pull(context.Background(), fx.ref("b"), WithLayerFetcher(foreign))
+	if err == nil || !strings.Contains(err.Error(), "not a layer of") {
+		t.Fatalf("adopting a foreign layer: %v", err)
+	}
+}
+
+func TestGCRemovesPartialDownloads(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	p := filepath.Join(s.PartialDir(), strings.Repeat("a", 64))
+	if err := os.WriteFile(p, []byte("half a blob"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("partial download survives gc: %v", err)
+	}
 }

@@ -159,7 +159,7 @@ func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record,
 		r.Layers = append(r.Layers, diffID.String())
 		r.Blobs = append(r.Blobs, desc.Digest.String())
 		if !s.hasBlob(desc.Digest.String()) && o.fetch != nil {
-			err := o.fetch(ctx, src, desc, s.adopt(desc))
+			err := o.fetch(ctx, src, desc, s.adopt(src))
 			if err == nil && !s.hasBlob(desc.Digest.String()) {
 				err = fmt.Errorf("the layer fetcher did not store layer %s", desc.Digest)
 			}
