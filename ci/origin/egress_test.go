@@ -90,3 +90,22 @@ func TestFromLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestWithP2PUploadRate(t *testing.T) {
+	for _, tc := range []struct {
+		rate int64
+		err  string
+	}{{0, ""}, {4 << 20, ""}, {-1, "p2p upload rate -1: want bytes per second >= 0"}} {
+		var o options
+		err := WithP2PUploadRate(tc.rate)(&o)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("WithP2PUploadRate(%d): %v, want %q", tc.rate, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || o.p2pUp != tc.rate {
+			t.Errorf("WithP2PUploadRate(%d): %v, p2pUp %d", tc.rate, err, o.p2pUp)
+		}
+	}
+}
