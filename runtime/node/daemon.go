@@ -33,7 +33,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer os.Remove(n.cfg.Socket)
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
-	chroot := !n.cfg.NoChroot && os.Geteuid() == 0
+	chroot := n.chroot()
 	cg, noCg := limits(chroot)
 	sup := supervise.New(supCtx, supervise.Options{
 		Root:     n.activeLink(),
@@ -61,9 +61,14 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stopP2P()
 
 	n.opMu.Lock()
+	n.trialCtx = ctx
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
+	if err == nil {
+		err = n.resumeTrial()
+	}
 	n.opMu.Unlock()
+	defer n.disarm()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
 	}
@@ -221,3 +226,7 @@ func limits(sandboxed bool) (*supervise.Cgroup, error) {
 	}
 	return cg, nil
 }
+
+// chroot reports whether the daemon runs services sandboxed in the image
+// root (as root, unless Config.NoChroot).
+func (n *Node) chroot() bool { return !n.cfg.NoChroot && os.Geteuid() == 0 }

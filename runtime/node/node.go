@@ -32,6 +32,10 @@ type Node struct {
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
 
+	trialMu    sync.Mutex
+	trialTimer *time.Timer     // the deadline of a switch on trial (daemon only)
+	trialCtx   context.Context // the daemon's, for the rollback at the deadline
+
 	bt atomic.Pointer[p2p.Client] // the daemon's BitTorrent client, set by Run
 }
 
@@ -146,6 +150,9 @@ type SwitchOptions struct {
 	Admit
 	// DryRun plans the switch and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Try, if positive, puts the switch on trial: the node rolls back
+	// unless Confirm comes within Try (see Trial).
+	Try time.Duration `json:"try,omitempty"`
 }
 
 // Switch makes ref the current image: it resolves and admits it (see Pull;
@@ -157,6 +164,9 @@ type SwitchOptions struct {
 // ErrRolledBack and the reason. Without a daemon the switch only changes
 // the store; the daemon runs the health gate when it starts.
 func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error) {
+	if o.Try < 0 {
+		return nil, fmt.Errorf("switching to %s: --try %s: want a positive duration", ref, o.Try)
+	}
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
 	src, adm, err := n.resolve(ctx, ref, o.Admit, true)
@@ -186,16 +196,23 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
-	rootfs, err := n.st.Rootfs(ctx, img.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("switching to %s: %w", ref, err)
-	}
-	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
+	// A new switch ends any trial (the one it makes, if any, starts once
+	// it is done).
+	n.disarm()
+	if err := n.update(func(st *state) { st.Pending, st.Trial = &Pending{From: from, To: img.Digest, Ref: ref}, nil }); err != nil {
 		return nil, err
 	}
-	was, err := n.st.SwitchFrom(ctx, img.Digest)
+	// The store derives the new root from the current one (what the
+	// image changes, not what it holds) before it flips the state.
+	sw, err := n.st.SwitchReport(ctx, img.Digest)
 	if err != nil {
 		_ = n.setPending(nil)
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	was := sw.From
+	plan.Root = &sw
+	rootfs, err := n.st.Rootfs(ctx, img.Digest)
+	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	if n.supervisor() == nil {
@@ -208,12 +225,12 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 				wasMeta = prev.Meta
 			}
 			plan = Diff(wasMeta, img.Meta)
-			plan.From, plan.To, plan.Ref = was, img.Digest, ref
+			plan.From, plan.To, plan.Ref, plan.Root = was, img.Digest, ref, &sw
 			if err := n.setPending(&Pending{From: was, To: img.Digest, Ref: ref}); err != nil {
 				return plan, err
 			}
 		}
-		return plan, nil
+		return plan, n.startTrial(plan, o.Try)
 	}
 	err = n.apply(ctx, plan, img.Meta, rootfs)
 	if err == nil {
@@ -225,12 +242,17 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err := n.setPending(nil); err != nil {
 		return plan, err
 	}
-	return plan, nil
+	return plan, n.startTrial(plan, o.Try)
 }
 
 // apply makes the supervisor run meta's services from rootfs, touching only
 // the services plan names.
 func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, rootfs string) error {
+	// First, so no service starts from the root the store just derived
+	// the new one from (renamed away) while the others stop.
+	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
+		return fmt.Errorf("activating %s: %w", rootfs, err)
+	}
 	known := map[string]bool{}
 	var down []string
 	for _, st := range n.supervisor().Status() {
@@ -239,7 +261,14 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			down = append(down, st.Name) // a switch gives given-up services a new start
 		}
 	}
-	for _, name := range append(append([]string{}, plan.Stop...), plan.Restart...) {
+	reload := n.reloadable(plan, meta, rootfs)
+	restart := append([]string{}, plan.Restart...)
+	for _, name := range plan.Reload {
+		if !slices.Contains(reload, name) {
+			restart = append(restart, name)
+		}
+	}
+	for _, name := range append(append([]string{}, plan.Stop...), restart...) {
 		if known[name] && !slices.Contains(down, name) {
 			down = append(down, name)
 		}
@@ -255,9 +284,6 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			delete(known, name)
 		}
 	}
-	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
-		return fmt.Errorf("activating %s: %w", rootfs, err)
-	}
 	n.supervisor().SetUsers(meta.Users, meta.Groups)
 	var specs []imagespec.Service
 	for _, s := range meta.Services {
@@ -266,10 +292,62 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 		}
 	}
 	n.running, n.runningDigest = meta, plan.To
+	for _, name := range reload {
+		if !known[name] {
+			continue // given up or stopped: started afresh below
+		}
+		err := n.supervisor().Reload(ctx, name, meta.Service(name))
+		if err == nil {
+			slog.Default().Info("reloaded", "service", name, "reason", plan.Reasons[name])
+			continue
+		}
+		// It keeps running on its old config: a restart is the sure way.
+		slog.Default().Warn("reload failed, restarting", "service", name, "err", err)
+		if err := n.supervisor().Stop(ctx, name); err != nil {
+			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		if err := n.supervisor().Remove(name); err != nil {
+			return err
+		}
+		delete(known, name)
+		specs = append(specs, *meta.Service(name))
+	}
 	if err := n.supervisor().Start(ctx, specs); err != nil {
 		return fmt.Errorf("starting services: %w", err)
 	}
 	return nil
+}
+
+// reloadable returns the services of plan.Reload that can be reloaded in
+// place: a sandboxed service sees the new files only if its root is the
+// very directory the new root is (derived in place, see store.derive); one
+// whose root was assembled afresh would reread its old files.
+func (n *Node) reloadable(plan *Plan, meta *imagespec.Image, rootfs string) []string {
+	if len(plan.Reload) == 0 {
+		return nil
+	}
+	newRoot, err := os.Stat(rootfs)
+	if err != nil {
+		return nil
+	}
+	pids := map[string]int{}
+	for _, st := range n.supervisor().Status() {
+		pids[st.Name] = st.PID
+	}
+	var out []string
+	for _, name := range plan.Reload {
+		if meta.Service(name) == nil || pids[name] == 0 {
+			continue
+		}
+		if n.chroot() {
+			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root", pids[name]))
+			if err != nil || !os.SameFile(fi, newRoot) {
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // gate waits up to HealthTimeout for all of meta's services to be ready.
@@ -312,7 +390,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 		err = n.gate(rctx, prev.Meta)
 	}
 	rec := &Rollback{Time: time.Now().UTC(), From: bad.Digest, To: prev.Digest, Reason: reason.Error()}
-	if serr := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); serr != nil && err == nil {
+	if serr := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
@@ -326,6 +404,12 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 func (n *Node) Rollback(ctx context.Context) error {
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
+	return n.rollback(ctx, "rolled back by hand")
+}
+
+// rollback is Rollback with opMu held, recording reason. It ends any
+// switch on trial.
+func (n *Node) rollback(ctx context.Context, reason string) error {
 	cur, err := n.current()
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
@@ -341,10 +425,11 @@ func (n *Node) Rollback(ctx context.Context) error {
 	if cur != nil {
 		from = cur.Digest
 	}
-	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: "rolled back by hand"}
-	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
+	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: reason}
+	if err := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); err != nil {
 		return err
 	}
+	n.disarm()
 	if n.supervisor() == nil {
 		return nil
 	}

@@ -49,6 +49,8 @@ var sentinels = map[string]error{
 	"wrongRepository": policy.ErrWrongRepository,
 	"noSBOM":          policy.ErrNoSBOM,
 	"noPrevious":      store.ErrNoPrevious,
+	"noTrial":         ErrNoTrial,
+	"trialExpired":    ErrTrialExpired,
 }
 
 // handler serves the node's operations.
@@ -79,6 +81,10 @@ func (n *Node) handler() http.Handler {
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		reply(w, struct{}{}, n.Rollback(r.Context()), nil)
+	})
+	mux.HandleFunc("POST /v1/confirm", func(w http.ResponseWriter, r *http.Request) {
+		t, err := n.Confirm(r.Context())
+		reply(w, t, err, nil)
 	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need

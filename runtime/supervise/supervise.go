@@ -146,6 +146,7 @@ type service struct {
 	st        ServiceStatus
 	completed bool // exited 0 and will not be restarted: counts as ready
 	inc       *incarnation
+	proc      *proc // the running process, nil between runs
 }
 
 // incarnation is one run of a service's goroutine, from Start to stopped.
@@ -250,6 +251,11 @@ func (s *Supervisor) validate(services []imagespec.Service) error {
 			}
 			if r.NotifyFD == 0 && r.TCP == "" && r.HTTP == "" && len(r.Command) == 0 {
 				return fmt.Errorf("service %q: ready check names no kind: set notifyFD, tcp, http or command", sp.Name)
+			}
+		}
+		if r := sp.Reload; r != nil {
+			if err := r.Check(); err != nil {
+				return fmt.Errorf("service %q: %w", sp.Name, err)
 			}
 		}
 		if sv := s.svcs[sp.Name]; sv != nil && sv.inc != nil && !isDone(sv.inc) {
