@@ -45,12 +45,6 @@ func WithP2P(addr string, allow []netip.Prefix) Option {
 	}
 }
 
-// originPeersPerTorrent caps the nodes the origin serves a layer to at
-// once: they take the pieces from it and the rest of the fleet takes them
-// from those nodes (PEX tells everyone about everyone), so a rollout costs
-// the origin about one copy of each layer instead of one per node.
-const originPeersPerTorrent = 3
-
 // seeder is the origin's BitTorrent side.
 type seeder struct {
 	c     *p2p.Client
@@ -76,7 +70,7 @@ func newSeeder(ctx context.Context, data string, cfg *configuration.Configuratio
 	if allow == nil {
 		allow = p2p.DefaultAllow
 	}
-	c, err := p2p.New(ctx, p2p.Config{Listen: o.p2pAddr, Allow: allow, MaxPeersPerTorrent: originPeersPerTorrent, UploadRate: o.p2pUp,
+	c, err := p2p.New(ctx, p2p.Config{Listen: o.p2pAddr, Allow: allow, UploadRate: o.p2pUp,
 		PartialDir: filepath.Join(data, "p2p", "partial"), InfoDir: filepath.Join(data, "p2p", "info")})
 	if err != nil {
 		return nil, err
