@@ -219,6 +219,16 @@ func deterministicBytes(n int) string {
 // fleetNode is a running `undistro node run` daemon.
 type fleetNode struct {
 	root, addr string // addr: its BitTorrent HOST:PORT
+	daemon     *exec.Cmd
+}
+
+// stop stops the node's daemon (SIGTERM) and waits for it.
+func (n *fleetNode) stop(t *testing.T) {
+	t.Helper()
+	if err := n.daemon.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = n.daemon.Wait()
 }
 
 // startFleetNode starts node i (i >= 2: address 127.0.90.i) trusting the
@@ -227,7 +237,7 @@ func startFleetNode(t *testing.T, dir string, i int, img *fleetImage, args ...st
 	t.Helper()
 	n := &fleetNode{root: filepath.Join(dir, fmt.Sprintf("node%d", i)), addr: fmt.Sprintf("%s%d:6881", fleetNet, i)}
 	run(t, dir, nil, "node", "--root", n.root, "trust", "add", img.keyFile)
-	startDaemon(t, dir, nil, append([]string{"node", "--root", n.root, "run", "--no-chroot", "--p2p", n.addr}, args...), fmt.Sprintf("node%d.log", i))
+	n.daemon = startDaemon(t, dir, nil, append([]string{"node", "--root", n.root, "run", "--no-chroot", "--p2p", n.addr}, args...), fmt.Sprintf("node%d.log", i))
 	testsupport.WaitFor(t, 30*time.Second, "node "+n.addr+"'s daemon", func() bool {
 		_, err := os.Stat(filepath.Join(n.root, "undistro.sock"))
 		return err == nil && e2eNodeStatus(t, dir, nil, n.root).Daemon
@@ -306,6 +316,14 @@ func TestFleetOriginDown(t *testing.T) {
 			t.Errorf("late node, layer %s: %+v, want all of it from peers", d, l)
 		}
 	}
+	// What it got from peers, signature included, it serves in turn: with
+	// the first nodes gone too, one more node switches from it alone.
+	for _, n := range first {
+		n.stop(t)
+	}
+	last := startFleetNode(t, dir, 5, img, "--peers", late.addr)
+	run(t, dir, nil, "node", "--root", last.root, "switch", img.byDigest)
+	last.checkHas(t, dir, img)
 }
 
 // peersJSON is `node peers --json`.
