@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // EndpointFor returns the peer endpoint of the node whose BitTorrent
@@ -40,6 +42,11 @@ func Allowed(allow []netip.Prefix, addr netip.Addr) bool {
 	return false
 }
 
+// MaxConns bounds the peers served at once; more wait to be accepted, so
+// a peer that opens connections without end cannot exhaust the daemon's
+// descriptors.
+const MaxConns = 64
+
 // Server is a running peer endpoint.
 type Server struct {
 	ln  net.Listener
@@ -59,7 +66,7 @@ func Listen(addr string, allow []netip.Prefix, c Content) (*Server, error) {
 		return nil, fmt.Errorf("listening for peers on %s: %w (the peer endpoint is the BT port + 1: pick a --p2p port whose next port is free)", addr, err)
 	}
 	return &Server{
-		ln: &allowListener{Listener: ln, allow: allow},
+		ln: netutil.LimitListener(&allowListener{Listener: ln, allow: allow}, MaxConns),
 		srv: &http.Server{
 			Handler:           Handler(c),
 			ReadHeaderTimeout: 10 * time.Second,

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // dirContent serves the files of a directory named by their digest hex:
@@ -249,4 +251,36 @@ func testListenClosed(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestMaxConns: a peer holding MaxConns idle connections does not get one
+// more served until it lets one go.
+func TestMaxConns(t *testing.T) {
+	dir := t.TempDir()
+	blob := put(t, dir, []byte("x"))
+	addr := serve(t, "127.0.0.1:0", nil, &dirContent{dir: dir})
+	var held []net.Conn
+	for range MaxConns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	get := func() error {
+		c := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get("http://" + addr + "/v2/r/blobs/" + blob)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err == nil {
+		t.Fatal("served beyond MaxConns connections")
+	}
+	held[0].Close()
+	testsupport.WaitFor(t, 10*time.Second, "a connection slot to free", func() bool { return get() == nil })
+	for _, c := range held[1:] {
+		c.Close()
+	}
 }
