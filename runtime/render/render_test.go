@@ -19,8 +19,8 @@ func TestRender(t *testing.T) {
 	d := data{Name: "web-1", Facts: facts{Hostname: "h1"}, Values: map[string]any{"port": 8080, "db": map[string]any{"host": "db1"}}}
 	tests := []struct {
 		name, src, want, err string
-		line, col          int
-		key                string
+		line, col            int
+		key                  string
 	}{
 		{name: "values and facts", src: "host={{.Facts.Hostname}}\nport={{.Values.port}}\ndb={{.Values.db.host}}\n", want: "host=h1\nport=8080\ndb=db1\n"},
 		{name: "join", src: `{{join "," (slice .Name 0 3 | printf "%s" | split)}}`, err: `function "split" not defined`, line: 1},
