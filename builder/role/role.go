@@ -110,8 +110,8 @@ type roleFile struct {
 }
 
 type fileSpec struct {
-	Path   string `toml:"path"`
-	Source string `toml:"source"`
+	Path     string `toml:"path"`
+	Source   string `toml:"source"`
 	Mode     string `toml:"mode"`
 	Owner    string `toml:"owner"`
 	Template bool   `toml:"template"`
