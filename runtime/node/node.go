@@ -173,16 +173,18 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
-	rootfs, err := n.st.Rootfs(ctx, img.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("switching to %s: %w", ref, err)
-	}
 	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
 		return nil, err
 	}
+	// The store derives the new root from the current one (what the
+	// image changes, not what it holds) before it flips the state.
 	was, err := n.st.SwitchFrom(ctx, img.Digest)
 	if err != nil {
 		_ = n.setPending(nil)
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	rootfs, err := n.st.Rootfs(ctx, img.Digest)
+	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	if n.supervisor() == nil {
