@@ -69,6 +69,11 @@ func (e *Etc) BaseDir() string { return filepath.Join(e.root, "conf", "base") }
 
 func (e *Etc) manifestPath() string { return filepath.Join(e.root, "conf", "etc.json") }
 
+// nextPath is the manifest a merge is installing, written before its first
+// change to ROOT/etc and removed after the manifest: while it exists, a
+// file that is as it says was written by that merge, not edited locally.
+func (e *Etc) nextPath() string { return filepath.Join(e.root, "conf", "etc.next.json") }
+
 // Live returns the path on the host of p ("/etc/x") in the writable /etc.
 func (e *Etc) Live(p string) string { return filepath.Join(e.root, filepath.FromSlash(p)) }
 
@@ -76,9 +81,11 @@ func (e *Etc) Live(p string) string { return filepath.Join(e.root, filepath.From
 func (e *Etc) Base(p string) string { return filepath.Join(e.BaseDir(), filepath.FromSlash(p)) }
 
 // Manifest reads ROOT/conf/etc.json; none yet is an empty manifest.
-func (e *Etc) Manifest() (*Manifest, error) {
+func (e *Etc) Manifest() (*Manifest, error) { return e.readManifest(e.manifestPath()) }
+
+func (e *Etc) readManifest(file string) (*Manifest, error) {
 	m := &Manifest{Entries: map[string]Entry{}}
-	b, err := os.ReadFile(e.manifestPath())
+	b, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}
@@ -86,7 +93,7 @@ func (e *Etc) Manifest() (*Manifest, error) {
 		return nil, fmt.Errorf("reading the /etc manifest: %w", err)
 	}
 	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("reading the /etc manifest %s: %w: move it aside to take every file from the image", e.manifestPath(), err)
+		return nil, fmt.Errorf("reading the /etc manifest %s: %w: move it aside to take every file from the image", file, err)
 	}
 	if m.Entries == nil {
 		m.Entries = map[string]Entry{}
@@ -218,6 +225,13 @@ func (e *Etc) Plan(want map[string]Item, policy imagespec.ConfigPolicy) (*Merge,
 	if err != nil {
 		return nil, err
 	}
+	// A merge a crash interrupted: what it already wrote is no local edit.
+	var next *Manifest
+	if _, err := os.Stat(e.nextPath()); err == nil {
+		if next, err = e.readManifest(e.nextPath()); err != nil {
+			return nil, err
+		}
+	}
 	m := &Merge{want: want, policy: policy}
 	paths := map[string]bool{}
 	for p := range want {
@@ -229,12 +243,25 @@ func (e *Etc) Plan(want map[string]Item, policy imagespec.ConfigPolicy) (*Merge,
 	for p := range base.Entries {
 		paths[p] = true
 	}
+	if next != nil {
+		for p := range next.Entries {
+			paths[p] = true
+		}
+	}
 	for _, p := range slices.Sorted(mapKeys(paths)) {
 		local, err := Stat(e.Live(p))
 		if err != nil {
 			return nil, fmt.Errorf("merging /etc: %w", err)
 		}
 		old, hadOld := base.Entries[p]
+		if next != nil {
+			switch ne, ok := next.Entries[p]; {
+			case ok && local.same(ne):
+				old, hadOld = ne, true
+			case !ok && !local.Exists:
+				hadOld = false
+			}
+		}
 		nw, hasNew := want[p]
 		if d, ok := decide(p, local, old, hadOld, nw, hasNew, policy.MergePolicy()); ok {
 			m.Decisions = append(m.Decisions, d)
@@ -321,6 +348,15 @@ func (e *Etc) Apply(ctx context.Context, m *Merge, image string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
+	// The base follows the image: every wanted file, whatever the local
+	// decision, is what the image installed.
+	next := &Manifest{Image: image, Policy: m.policy, Entries: map[string]Entry{}}
+	for p, it := range m.want {
+		next.Entries[p] = it.Entry
+	}
+	if err := e.writeManifest(e.nextPath(), next, "etc.next"); err != nil {
+		return nil, err
+	}
 	var changed []string
 	for _, d := range m.Decisions {
 		if err := ctx.Err(); err != nil {
@@ -341,11 +377,7 @@ func (e *Etc) Apply(ctx context.Context, m *Merge, image string) ([]string, erro
 			changed = append(changed, d.Path)
 		}
 	}
-	// The base follows the image: every wanted file, whatever the local
-	// decision, is what the image installed.
-	next := &Manifest{Image: image, Policy: m.policy, Entries: map[string]Entry{}}
 	for p, it := range m.want {
-		next.Entries[p] = it.Entry
 		if old, ok := base.Entries[p]; ok && old.SHA256 == it.SHA256 && old.Link == it.Link && old.Mode == it.Mode {
 			if s, err := Stat(e.Base(p)); err == nil && s.same(it.Entry) {
 				continue
@@ -363,22 +395,26 @@ func (e *Etc) Apply(ctx context.Context, m *Merge, image string) ([]string, erro
 			}
 		}
 	}
-	if err := e.writeManifest(next); err != nil {
+	if err := e.writeManifest(e.manifestPath(), next, "etc.manifest"); err != nil {
 		return changed, err
+	}
+	crash.Point("etc.next.remove")
+	if err := os.Remove(e.nextPath()); err != nil {
+		return changed, fmt.Errorf("finishing the /etc merge: %w", err)
 	}
 	slices.Sort(changed)
 	return changed, nil
 }
 
-func (e *Etc) writeManifest(m *Manifest) error {
+func (e *Etc) writeManifest(file string, m *Manifest, step string) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(e.manifestPath()), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(e.manifestPath(), append(b, '\n'), 0o600, atomicfile.Step("etc.manifest")); err != nil {
+	if err := atomicfile.WriteFile(file, append(b, '\n'), 0o600, atomicfile.Step(step)); err != nil {
 		return fmt.Errorf("writing the /etc manifest: %w", err)
 	}
 	return nil

@@ -183,3 +183,59 @@ func TestPlanRejectsPathsOutsideEtc(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestInterruptedMerge: a merge to B that a crash stopped after writing
+// some files (its next manifest on disk) is not taken for local edits: a
+// merge back to A restores A's files, one to B completes.
+func TestInterruptedMerge(t *testing.T) {
+	const f, g = "/etc/f", "/etc/g"
+	a := want(item(f, "a"), item(g, "a"))
+	b := want(item(f, "b"), item(g, "b"), item("/etc/new", "b"))
+	for _, to := range []struct {
+		name string
+		img  map[string]Item
+		f, g string
+	}{{"back to A", a, "a", "a"}, {"on to B", b, "b", "b"}} {
+		t.Run(to.name, func(t *testing.T) {
+			e := installed(t, a)
+			next := &Manifest{Image: "B", Entries: map[string]Entry{}}
+			for p, it := range b {
+				next.Entries[p] = it.Entry
+			}
+			if err := e.writeManifest(e.nextPath(), next, "t"); err != nil {
+				t.Fatal(err)
+			}
+			// The crash came after f and /etc/new were written, before g.
+			for _, p := range []string{f, "/etc/new"} {
+				if err := os.WriteFile(e.Live(p), []byte("b"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := e.Plan(to.img, imagespec.ConfigPolicy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range m.Decisions {
+				if d.LocalEdit {
+					t.Errorf("the interrupted merge's write taken for a local edit: %+v", d)
+				}
+			}
+			if _, err := e.Apply(context.Background(), m, "X"); err != nil {
+				t.Fatal(err)
+			}
+			if read(t, e, f) != to.f || read(t, e, g) != to.g {
+				t.Fatalf("f=%q g=%q, want %q %q", read(t, e, f), read(t, e, g), to.f, to.g)
+			}
+			wantNew := "<absent>"
+			if to.name == "on to B" {
+				wantNew = "b"
+			}
+			if got := read(t, e, "/etc/new"); got != wantNew {
+				t.Fatalf("/etc/new = %q, want %q", got, wantNew)
+			}
+			if _, err := os.Stat(e.nextPath()); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("next manifest left: %v", err)
+			}
+		})
+	}
+}

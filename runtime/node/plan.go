@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -30,6 +31,10 @@ type Plan struct {
 	// removes, sorted by name.
 	Packages []PackageChange `json:"packages,omitempty"`
 	DryRun   bool            `json:"dryRun,omitempty"`
+	// Etc is the merge of the image's /etc into the node's writable one,
+	// a decision per file it adds, changes or removes, or that was edited
+	// on the node (LocalEdit), sorted by path (runtime/etcmerge).
+	Etc []etcmerge.Decision `json:"etc,omitempty"`
 }
 
 // Changes of a file or package in a Plan.
@@ -264,6 +269,7 @@ func (p *Plan) Print(w io.Writer) {
 	line("restart", p.Restart, p.Reasons)
 	line("reload", p.Reload, p.Reasons)
 	line("unchanged", p.Unchanged, nil)
+	p.printEtc(w)
 	if p.From == "" {
 		return // a first switch adds everything: the lists say nothing
 	}
