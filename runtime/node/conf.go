@@ -131,6 +131,16 @@ func (n *Node) reconcileEtc(ctx context.Context, img *store.Image) ([]string, er
 	return n.applyEtc(ctx, m, img)
 }
 
+// lockedReconcileEtc is reconcileEtc under the /etc lock.
+func (n *Node) lockedReconcileEtc(ctx context.Context, img *store.Image) ([]string, error) {
+	unlock, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return n.reconcileEtc(ctx, img)
+}
+
 // addEtcChanges adds to p the services of meta that read a file the /etc
 // merge wrote and that p leaves running: they restart, or reload when
 // they declare how.
@@ -158,6 +168,7 @@ func (p *Plan) addEtcChanges(written []string, meta *imagespec.Image) {
 	}
 	slices.Sort(p.Restart)
 	slices.Sort(p.Reload)
+	slices.Sort(p.Unchanged)
 }
 
 // printEtc writes the /etc merge decisions of p for people.
@@ -185,6 +196,11 @@ func (n *Node) Reconfigure(ctx context.Context) (*Plan, error) {
 	if cur == nil {
 		return nil, fmt.Errorf("reconfiguring: %w", store.ErrNoCurrent)
 	}
+	unlock, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconfiguring: %w", err)
+	}
+	defer unlock()
 	m, err := n.planEtc(ctx, cur, cur.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reconfiguring: %w", err)
@@ -200,6 +216,7 @@ func (n *Node) Reconfigure(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return plan, err
 	}
+	slices.Sort(plan.Unchanged)
 	plan.addEtcChanges(written, cur.Meta)
 	if n.supervisor() == nil || plan.Empty() {
 		return plan, nil

@@ -143,7 +143,7 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 	}
 	// /etc follows the current image and the node's facts now (a merge a
 	// crash interrupted completes; changed facts re-render).
-	if _, err := n.reconcileEtc(ctx, cur); err != nil {
+	if _, err := n.lockedReconcileEtc(ctx, cur); err != nil {
 		slog.Default().Error("merging /etc of the current image", "err", err)
 	}
 	rootfs, err := n.st.Rootfs(ctx, cur.Digest)

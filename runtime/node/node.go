@@ -14,6 +14,7 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/drift"
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -175,7 +176,13 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	// The /etc merge is planned before anything changes: a template that
 	// does not render or a refused conflict stops the switch here (a dry
-	// run shows the decisions).
+	// run shows the decisions). The /etc lock is held until the store has
+	// switched, so /etc and the store move together.
+	unlockEtc, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	defer unlockEtc()
 	etc, err := n.planEtc(ctx, img, img.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -319,7 +326,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 	if err := n.st.Rollback(rctx); err != nil {
 		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
 	}
-	written, err := n.reconcileEtc(rctx, prev)
+	written, err := n.lockedReconcileEtc(rctx, prev)
 	var rootfs string
 	if err == nil {
 		rootfs, err = n.st.Rootfs(rctx, prev.Digest)
@@ -367,7 +374,7 @@ func (n *Node) Rollback(ctx context.Context) error {
 	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
 		return err
 	}
-	written, err := n.reconcileEtc(ctx, prev)
+	written, err := n.lockedReconcileEtc(ctx, prev)
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
 	}
