@@ -182,7 +182,14 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
-	defer unlockEtc()
+	locked := true
+	releaseEtc := func() {
+		if locked {
+			locked = false
+			unlockEtc()
+		}
+	}
+	defer releaseEtc()
 	etc, err := n.planEtc(ctx, img, img.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -218,6 +225,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		}
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
+	releaseEtc() // a rollback from here on takes it again
 	rootfs, err := n.st.Rootfs(ctx, img.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
