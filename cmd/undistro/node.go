@@ -14,7 +14,8 @@ import (
 
 // nodeFlags are the flags every node subcommand shares.
 type nodeFlags struct {
-	root string
+	root       string
+	nodeConfig string
 }
 
 // config returns the node config for --root (empty is an error).
@@ -22,7 +23,7 @@ func (f *nodeFlags) config() (node.Config, error) {
 	if f.root == "" {
 		return node.Config{}, node.ErrNoRoot
 	}
-	return node.Config{Root: f.root}, nil
+	return node.Config{Root: f.root, NodeConfig: f.nodeConfig}, nil
 }
 
 // call is the one connect-call-print path of the node subcommands: it
@@ -79,8 +80,10 @@ status' shows. All of this is checked before any layer is fetched.`,
   undistro node rollback`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT)")
+	cmd.PersistentFlags().StringVar(&f.nodeConfig, "node-config", "", "the node's config file: name, tags, values for its templates (default ROOT/node.toml; a running daemon uses its own)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeStatusCmd(f),
-		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f))
+		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
+		newNodeDriftCmd(f), newNodeReconfigureCmd(f))
 	return cmd
 }
 
@@ -135,8 +138,18 @@ package changed restart. It then waits for every service to be ready; if
 they are not in time, the node rolls back to the previous image and the
 command fails with the reason (also shown by 'node status').
 
---dry-run prints what would change and changes nothing. 'node rollback'
-goes back to the previous image without the age check.`,
+The image's files under /etc are defaults: the services see the node's
+writable copy, ROOT/etc. The switch merges the new image's /etc into it
+(templates rendered from the node's facts and ROOT/node.toml): a file
+edited on the node is kept where the image did not change it; where both
+changed, the role's merge policy keeps the edit, takes the image's file, or
+refuses the switch naming the file (the default). A template that does not
+render refuses the switch too.
+
+--dry-run prints what would change, the merge decision for each file of
+ROOT/etc, and changes nothing (it fetches the image, as 'node pull', to read
+its /etc). 'node rollback' goes back to the previous image without the age
+check.`,
 		Example: `  undistro node switch oci:./out:web --dry-run
   undistro node switch 127.0.0.1:5000/undistro/web:latest
   undistro node switch oci:./old:web --allow-downgrade`,

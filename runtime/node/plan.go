@@ -245,6 +245,8 @@ func (p *Plan) Print(w io.Writer) {
 	verb := "switched"
 	if p.DryRun {
 		verb = "would switch"
+	} else if p.From != "" && p.From == p.To && p.Ref == "" {
+		verb = "reconfigured"
 	}
 	from := p.From
 	if from == "" {
