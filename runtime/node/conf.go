@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -129,6 +130,19 @@ func (n *Node) reconcileEtc(ctx context.Context, img *store.Image) ([]string, er
 		}
 	}
 	return n.applyEtc(ctx, m, img)
+}
+
+// etcDir is the /etc services see: ROOT/etc once a merge has filled it,
+// else "" (the image's own, until the first merge).
+func (n *Node) etcDir() string {
+	e := etcmerge.Open(n.cfg.Root)
+	if m, err := e.Manifest(); err != nil || m.Image == "" {
+		return ""
+	}
+	if fi, err := os.Stat(e.Dir()); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return e.Dir()
 }
 
 // lockedReconcileEtc is reconcileEtc under the /etc lock.

@@ -44,6 +44,7 @@ func (n *Node) Run(ctx context.Context) error {
 		NoCgroup: noCg,
 		Tag:      n.cfg.Root,
 		Backoff:  n.cfg.Backoff,
+		Etc:      n.etcDir,
 	})
 	go logEvents(supCtx, sup)
 	// Services a previous daemon of this root left running when it died
