@@ -20,6 +20,7 @@ type API interface {
 	Pull(ctx context.Context, ref string, o PullOptions) (*store.Image, error)
 	Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error)
 	Rollback(ctx context.Context) error
+	Confirm(ctx context.Context) (*Trial, error)
 	Status(ctx context.Context) (*Status, error)
 	Logs(ctx context.Context, service string, follow bool, w io.Writer) error
 	GC(ctx context.Context, keep int) ([]string, error)
@@ -147,6 +148,15 @@ func (c *Client) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan
 // Rollback asks the daemon to roll back.
 func (c *Client) Rollback(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/rollback", struct{}{}, nil)
+}
+
+// Confirm asks the daemon to keep the switch on trial.
+func (c *Client) Confirm(ctx context.Context) (*Trial, error) {
+	var t Trial
+	if err := c.do(ctx, http.MethodPost, "/v1/confirm", struct{}{}, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // Status asks the daemon for the node's status.

@@ -33,7 +33,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer os.Remove(n.cfg.Socket)
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
-	chroot := !n.cfg.NoChroot && os.Geteuid() == 0
+	chroot := n.chroot()
 	cg, noCg := limits(chroot)
 	sup := supervise.New(supCtx, supervise.Options{
 		Root:     n.activeLink(),
@@ -56,10 +56,15 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.opMu.Lock()
+	n.trialCtx = ctx
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
+	if err == nil {
+		err = n.resumeTrial()
+	}
 	n.startTracker(supCtx)
 	n.opMu.Unlock()
+	defer n.disarm()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
 	}
@@ -222,3 +227,7 @@ func limits(sandboxed bool) (*supervise.Cgroup, error) {
 	}
 	return cg, nil
 }
+
+// chroot reports whether the daemon runs services sandboxed in the image
+// root (as root, unless Config.NoChroot).
+func (n *Node) chroot() bool { return !n.cfg.NoChroot && os.Geteuid() == 0 }

@@ -53,6 +53,8 @@ var sentinels = map[string]error{
 	// Refusals of the /etc merge.
 	"template":    ErrTemplate,
 	"etcConflict": etcmerge.ErrConflict,
+	"noTrial":         ErrNoTrial,
+	"trialExpired":    ErrTrialExpired,
 }
 
 // handler serves the node's operations.
@@ -83,6 +85,10 @@ func (n *Node) handler() http.Handler {
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		reply(w, struct{}{}, n.Rollback(r.Context()), nil)
+	})
+	mux.HandleFunc("POST /v1/confirm", func(w http.ResponseWriter, r *http.Request) {
+		t, err := n.Confirm(r.Context())
+		reply(w, t, err, nil)
 	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need

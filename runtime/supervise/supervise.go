@@ -151,6 +151,7 @@ type service struct {
 	st        ServiceStatus
 	completed bool // exited 0 and will not be restarted: counts as ready
 	inc       *incarnation
+	proc      *proc // the running process, nil between runs
 }
 
 // incarnation is one run of a service's goroutine, from Start to stopped.
