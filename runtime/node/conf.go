@@ -265,7 +265,24 @@ func Drift(cfg Config) (*DriftReport, error) {
 // failure (the watch budget or the system's limit) is logged, not fatal.
 func (n *Node) startTracker(ctx context.Context) {
 	log := slog.Default()
-	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget))
+	cfgFile, err := filepath.Abs(n.nodeConfig())
+	if err != nil {
+		log.Error("local edits of config files will not be recorded", "err", err)
+		return
+	}
+	// A change of the node's config file re-renders its templates.
+	reconfigure := func() {
+		plan, err := n.Reconfigure(ctx)
+		if errors.Is(err, store.ErrNoCurrent) {
+			return // nothing runs yet: the first switch renders
+		}
+		if err != nil {
+			log.Error("re-rendering templates after a change of "+cfgFile, "err", err)
+			return
+		}
+		log.Info("re-rendered templates after a change of "+cfgFile, "restart", plan.Restart, "reload", plan.Reload)
+	}
+	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget), drift.WithConfigFile(cfgFile, reconfigure))
 	if err != nil {
 		log.Error("local edits of config files will not be recorded", "err", err)
 		return

@@ -143,6 +143,25 @@ func TestTemplates(t *testing.T) {
 			t.Fatalf("pids %v -> %v", before, now)
 		}
 	})
+	t.Run("a change of node.toml re-renders by itself", func(t *testing.T) {
+		toml(7070)
+		testsupport.WaitFor(t, 10*time.Second, "web.conf re-rendered", func() bool {
+			return readEtc(t, n, "/etc/web.conf") == "host=h2\nport=7070\n"
+		})
+		var now map[string]int
+		testsupport.WaitFor(t, 10*time.Second, "web restarted", func() bool {
+			now = pids(mustStatus(t, c))
+			return now["web"] != before["web"] && now["web"] != 0
+		})
+		if err := n.supervisor().WaitReady(ctx, "db", "web", "api"); err != nil {
+			t.Fatal(err)
+		}
+		now = pids(mustStatus(t, c))
+		if now["db"] != before["db"] || now["api"] != before["api"] {
+			t.Fatalf("pids %v -> %v: want only web restarted", before, now)
+		}
+		before = now
+	})
 	t.Run("a missing key refuses the switch", func(t *testing.T) {
 		cur := mustStatus(t, c).Current.Digest
 		_, err := c.Switch(ctx, refs["missing"], unsigned)
@@ -153,7 +172,7 @@ func TestTemplates(t *testing.T) {
 		if st.Current.Digest != cur || st.Pending != nil || !reflect.DeepEqual(pids(st), before) {
 			t.Fatalf("the refused switch changed the node: %+v", st)
 		}
-		if got := readEtc(t, n, "/etc/web.conf"); got != "host=h2\nport=9090\n" {
+		if got := readEtc(t, n, "/etc/web.conf"); got != "host=h2\nport=7070\n" {
 			t.Fatalf("web.conf = %q after a refused switch", got)
 		}
 	})
