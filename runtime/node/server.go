@@ -51,10 +51,10 @@ var sentinels = map[string]error{
 	"noSBOM":          policy.ErrNoSBOM,
 	"noPrevious":      store.ErrNoPrevious,
 	// Refusals of the /etc merge.
-	"template":    ErrTemplate,
-	"etcConflict": etcmerge.ErrConflict,
-	"noTrial":         ErrNoTrial,
-	"trialExpired":    ErrTrialExpired,
+	"template":     ErrTemplate,
+	"etcConflict":  etcmerge.ErrConflict,
+	"noTrial":      ErrNoTrial,
+	"trialExpired": ErrTrialExpired,
 }
 
 // handler serves the node's operations.
