@@ -301,3 +301,39 @@ func (n *Node) startTracker(ctx context.Context) {
 	}
 	log.Info("recording local edits of config files", "directories", t.Watched(), "how", how)
 }
+
+// DriftStatus is how the daemon records local edits of its /etc.
+type DriftStatus struct {
+	// Directories is how many directories its inotify instance watches.
+	Directories int `json:"directories"`
+	// Drifted is how many managed files are recorded as edited.
+	Drifted int `json:"drifted"`
+	// NoProcess says why edits are recorded without the writing process
+	// ("" when fanotify names it).
+	NoProcess string `json:"noProcess,omitempty"`
+}
+
+func (n *Node) driftStatus() *DriftStatus {
+	t := n.tracker.Load()
+	if t == nil {
+		return nil
+	}
+	d := &DriftStatus{Directories: t.Watched(), NoProcess: t.Processes()}
+	if l, err := drift.ReadLog(n.cfg.Root); err == nil {
+		d.Drifted = len(l.Files)
+	}
+	return d
+}
+
+func (d *DriftStatus) describe() string {
+	s := fmt.Sprintf("%d file(s) edited on the node (undistro node drift); inotify watches %d director", d.Drifted, d.Directories)
+	if d.Directories == 1 {
+		s += "y"
+	} else {
+		s += "ies"
+	}
+	if d.NoProcess != "" {
+		return s + "; writer unknown: " + d.NoProcess
+	}
+	return s + "; writer named by fanotify"
+}

@@ -194,6 +194,9 @@ func TestTemplates(t *testing.T) {
 			!strings.Contains(f.Diff, "-api1\n+tuned\n") || f.Source != "images/base/api.conf" {
 			t.Fatalf("drift %+v record %+v", f, f.Record)
 		}
+		if d := mustStatus(t, c).Drift; d == nil || d.Drifted != 1 || d.Directories < 1 {
+			t.Fatalf("status drift %+v", d)
+		}
 	})
 }
 
