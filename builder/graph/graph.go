@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 )
 

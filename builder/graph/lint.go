@@ -4,7 +4,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/role"
 )

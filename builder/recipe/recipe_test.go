@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
