@@ -19,8 +19,8 @@ import (
 // functions; they cannot call methods of the data.
 
 // maxSteps bounds the work one rendering may do ({{range 1000000000}}
-// with no output would otherwise spin forever).
-const maxSteps = 10_000_000
+// with no output would otherwise spin forever). A variable for the test.
+var maxSteps = 10_000_000
 
 // maxDepth bounds {{template}} recursion.
 const maxDepth = 100
