@@ -189,6 +189,7 @@ type Merge struct {
 	Image     string     `json:"-"`
 	want      map[string]Item
 	dirs      []Entry // the image's directories, parents first
+	etc       *Etc
 	policy    imagespec.ConfigPolicy
 }
 
@@ -204,8 +205,8 @@ func (m *Merge) Err() error {
 	if len(files) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %s edited on this node and changed by the image (role merge policy %q): set merge = \"keep\" or \"image\" in the role, or undo the edit in %s",
-		ErrConflict, strings.Join(files, ", "), imagespec.MergeRefuse, filepath.Dir(strings.TrimSuffix(files[0], "/")))
+	return fmt.Errorf("%w: %s edited on this node and changed by the image (role merge policy %q): set merge = \"keep\" or \"image\" in the role, or undo the edit (%s; what the current image installed is %s)",
+		ErrConflict, strings.Join(files, ", "), imagespec.MergeRefuse, m.etc.Live(files[0]), m.etc.Base(files[0]))
 }
 
 // Changed returns the paths the merge writes or removes, sorted.
@@ -239,7 +240,7 @@ func (e *Etc) Plan(want map[string]Item, policy imagespec.ConfigPolicy) (*Merge,
 			return nil, err
 		}
 	}
-	m := &Merge{want: map[string]Item{}, policy: policy}
+	m := &Merge{want: map[string]Item{}, policy: policy, etc: e}
 	paths := map[string]bool{}
 	for p, it := range want {
 		if !Managed(p) {
