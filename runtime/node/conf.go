@@ -185,6 +185,42 @@ func (p *Plan) addEtcChanges(written []string, meta *imagespec.Image) {
 	slices.Sort(p.Unchanged)
 }
 
+// followEtc corrects p for the files under /etc: services read the node's
+// /etc, so one whose only change is its config files restarts (or
+// reloads) when the merge writes one of them there, not when only the
+// image's copy changed and the node keeps its own edit.
+func (p *Plan) followEtc(old, new *imagespec.Image, written []string) {
+	if old == nil {
+		return
+	}
+	var keep []string
+	for _, list := range []*[]string{&p.Restart, &p.Reload} {
+		*list = slices.DeleteFunc(*list, func(name string) bool {
+			o, n := old.Service(name), new.Service(name)
+			if o == nil || n == nil {
+				return false
+			}
+			if _, onlyFiles := changed(old, new, o, n); !onlyFiles {
+				return false
+			}
+			for _, f := range n.Files {
+				if etcmerge.Managed(f) {
+					if slices.Contains(written, f) {
+						return false
+					}
+				} else if !sameFile(file(old, f), file(new, f)) {
+					return false
+				}
+			}
+			keep = append(keep, name)
+			delete(p.Reasons, name)
+			return true
+		})
+	}
+	p.Unchanged = append(p.Unchanged, keep...)
+	slices.Sort(p.Unchanged)
+}
+
 // printEtc writes the /etc merge decisions of p for people.
 func (p *Plan) printEtc(w io.Writer) {
 	for _, d := range p.Etc {

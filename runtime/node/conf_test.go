@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -267,6 +268,10 @@ func TestMerge(t *testing.T) {
 			}
 			if d := decision(p, "/etc/web.conf"); d.Action != tc.action || !d.LocalEdit {
 				t.Fatalf("dry run decision %+v, want %s", d, tc.action)
+			}
+			// web reads what the node has: it restarts only if that changes.
+			if restarts := slices.Contains(p.Restart, "web"); restarts != (tc.action == etcmerge.TakeImage) {
+				t.Fatalf("dry run restarts web: %v, for a %s decision (%+v)", restarts, tc.action, p)
 			}
 			_, err = n.Switch(ctx, refs["b-"+tc.policy], unsigned)
 			cur, _ := n.current()

@@ -205,6 +205,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	plan.Etc = etc.Decisions
+	plan.followEtc(old, img.Meta, etc.Changed())
 	if o.DryRun {
 		return plan, nil
 	}
