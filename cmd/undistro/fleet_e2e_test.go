@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -24,8 +23,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/un-distro/undistro/internal/btmeta"
@@ -135,7 +132,7 @@ func pushFleetImage(t *testing.T, o *fleetOrigin) *fleetImage {
 		{imagetest.File("data/big", deterministicBytes(fleetLayerSize))},
 		{imagetest.File("etc/fleet", "fleet\n")},
 	}})
-	img = withInfoHashes(t, img)
+	img = imagetest.WithInfoHashes(t, img)
 	tag := o.host + "/undistro/fleet:1"
 	r, err := name.ParseReference(tag)
 	if err != nil {
@@ -159,46 +156,6 @@ func pushFleetImage(t *testing.T, o *fleetOrigin) *fleetImage {
 		t.Fatal(err)
 	}
 	return fi
-}
-
-// withInfoHashes records each layer's infohash in its descriptor, as the
-// builder does (btmeta.Annotation), so nodes may join its swarm.
-func withInfoHashes(t *testing.T, img v1.Image) v1.Image {
-	t.Helper()
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := mutate.MediaType(empty.Image, m.MediaType)
-	out = mutate.ConfigMediaType(out, m.Config.MediaType)
-	for _, desc := range m.Layers {
-		l, err := img.LayerByDigest(desc.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := btmeta.Compute(rc, desc.Digest.String(), desc.Size)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann := maps.Clone(desc.Annotations)
-		ann[btmeta.Annotation] = info.Hash().String()
-		if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: ann}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err = mutate.ConfigFile(out, cf); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // deterministicBytes is n incompressible bytes, the same in every run.
