@@ -59,6 +59,9 @@ type Config struct {
 	NoChroot bool
 	// Backoff times service restarts (zero fields: supervise defaults).
 	Backoff supervise.Backoff
+	// Extensions run beside the daemon and serve routes on its socket
+	// (the fleet agent is one); see Extension.
+	Extensions []Extension
 }
 
 func (c Config) withDefaults() (Config, error) {
