@@ -146,6 +146,10 @@ func (a *Agent) memberlistConfig(logger *log.Logger) (*memberlist.Config, error)
 	mc := memberlist.DefaultLANConfig()
 	if a.cfg.Timing == TimingLocal {
 		mc = memberlist.DefaultLocalConfig()
+		// Loopback drops nothing, but a loaded test host delays: retransmit
+		// more and sync state every few seconds so no member is missed long.
+		mc.RetransmitMult = 4
+		mc.PushPullInterval = 5 * time.Second
 	}
 	host, port, _ := net.SplitHostPort(a.cfg.Bind)
 	p, _ := strconv.Atoi(port)
