@@ -256,8 +256,9 @@ interrupted.`,
 
 func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 	var (
-		health   time.Duration
-		noChroot bool
+		health     time.Duration
+		noChroot   bool
+		fleetFlags = &fleetRunFlags{}
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -268,7 +269,8 @@ their policy, and serves the other node commands on ROOT/undistro.sock.
 It reads the trusted keys (ROOT/keys) at every pull and switch, so 'node
 trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
 stops the services and exits.`,
-		Example: `  undistro node run --root /var/lib/undistro`,
+		Example: `  undistro node run --root /var/lib/undistro
+  undistro node run --fleet 10.0.0.5:7946 --join 10.0.0.2:7946 --fleet-key /etc/undistro/fleet.key`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
@@ -276,6 +278,11 @@ stops the services and exits.`,
 				return err
 			}
 			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
+			if ext, err := fleetFlags.extension(); err != nil {
+				return err
+			} else if ext != nil {
+				cfg.Extensions = append(cfg.Extensions, ext)
+			}
 			n, err := node.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -286,6 +293,7 @@ stops the services and exits.`,
 	}
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
 	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
+	addFleetRunFlags(cmd, fleetFlags)
 	return cmd
 }
 

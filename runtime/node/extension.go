@@ -52,3 +52,12 @@ func (n *Node) runExtensions(ctx context.Context) (stop func()) {
 		wg.Wait()
 	}
 }
+
+// SocketPath returns the daemon's socket for c (default Root/undistro.sock).
+func (c Config) SocketPath() (string, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	return c.Socket, nil
+}
