@@ -12,8 +12,10 @@ import (
 )
 
 // nodeBinaryBudget is the most the stripped node binary (-tags
-// undistro_node), which every image carries, may weigh.
-const nodeBinaryBudget = 10_000_000
+// undistro_node), which every image carries, may weigh. The fleet's
+// gossip (hashicorp/serf, memberlist and its DNS client) adds ~2.4 MB of
+// the 12.
+const nodeBinaryBudget = 12_000_000
 
 // TestNodeBinaryIsLean builds the node binary as images ship it and checks
 // it carries no signing, transparency-log or cosign CLI code (the node only
