@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/un-distro/undistro/internal/testsupport"
+)
+
+// fleetRole is the role of the fleet test's nodes: an idle service whose
+// readiness check passes (or fails: %s is the check's command).
+const fleetRole = `description = "fleet test node: one idle service"
+inherit = ["base"]
+[service.idle]
+exec = ["/bin/sh", "-c", "exec sleep %d"]
+user = "crond"
+restart = "always"
+ready = { command = [%q], timeout = "2s" }
+`
+
+type fleetMember struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Image   string `json:"image"`
+	Switch  string `json:"switch"`
+	Refused string `json:"refused"`
+	Health  string `json:"health"`
+}
+
+// fleetNode is one daemon of the fleet test.
+type fleetNode struct {
+	name, root, addr string
+	daemon           *exec.Cmd
+	log              string
+}
+
+// TestFleetEndToEnd runs eleven node daemons on distinct loopback
+// addresses as one fleet: membership from any node, a dead node dropped,
+// a node without the key kept out, a rollout that never has more than
+// --max-unavailable nodes switching, a late joiner converging, and a
+// broken image stopped after the canary.
+func TestFleetEndToEnd(t *testing.T) {
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
+	work := t.TempDir()
+	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), sharedGoCache(t), "SOURCE_DATE_EPOCH=1700000000", "COSIGN_PASSWORD=e2e"}
+	run(t, work, env, "key", "generate", "--out", filepath.Join(work, "k"))
+	// Three builds of one role "svc": v1, v2, and a broken one.
+	out := map[string]string{}
+	digest := map[string]string{}
+	for i, v := range []struct{ name, ready string }{{"v1", "/bin/true"}, {"v2", "/bin/true"}, {"bad", "/bin/false"}} {
+		role := fmt.Sprintf(fleetRole, 1000000+i, v.ready)
+		if err := os.WriteFile(filepath.Join(repo, "images", "svc.toml"), []byte(role), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out[v.name] = filepath.Join(work, v.name)
+		res := buildJSON(t, repo, env, "svc", "--out", out[v.name], "--sign-key", filepath.Join(work, "k.key"))
+		digest[v.name] = res["svc"].Digest
+	}
+	ref := func(v string) string { return "oci:" + out[v] + ":svc" }
+	run(t, work, env, "fleet", "keygen", "-o", filepath.Join(work, "fleet.key"))
+
+	const n = 10
+	nodes := map[string]*fleetNode{}
+	seed := "127.0.77.1:7946"
+	// prepare switches a node's store to v1 while no daemon runs; start
+	// runs its daemon in the fleet.
+	prepare := func(name string, i int) *fleetNode {
+		fn := &fleetNode{name: name, root: filepath.Join(work, name), addr: fmt.Sprintf("127.0.77.%d:7946", i)}
+		run(t, work, env, "node", "--root", fn.root, "trust", "add", filepath.Join(work, "k.pub"))
+		run(t, work, env, "node", "--root", fn.root, "switch", ref("v1"))
+		nodes[name] = fn
+		return fn
+	}
+	start := func(fn *fleetNode, key string) {
+		fn.log = fn.name + ".log"
+		fn.daemon = startDaemon(t, work, env, []string{"-v", "node", "--root", fn.root, "run", "--health-timeout", "15s",
+			"--fleet", fn.addr, "--join", seed, "--fleet-key", key, "--fleet-name", fn.name, "--fleet-timing", "local"}, fn.log)
+	}
+	members := func(from string) []fleetMember {
+		t.Helper()
+		o, err := runErr(work, env, "fleet", "--root", nodes[from].root, "members", "--json")
+		if err != nil {
+			return nil
+		}
+		var ms []fleetMember
+		if err := json.Unmarshal([]byte(o), &ms); err != nil {
+			t.Fatalf("fleet members --json: %v\n%s", err, o)
+		}
+		return ms
+	}
+	names := func(ms []fleetMember) []string {
+		var s []string
+		for _, m := range ms {
+			s = append(s, m.Name)
+		}
+		return s
+	}
+	var all []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("node%02d", i)
+		start(prepare(name, i), filepath.Join(work, "fleet.key"))
+		all = append(all, name)
+	}
+	waitAll := func(what string, cond func(ms []fleetMember) bool, from ...string) {
+		t.Helper()
+		testsupport.WaitFor(t, 90*time.Second, what, func() bool {
+			for _, f := range from {
+				if !cond(members(f)) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	waitAll("every node listing all ten from any node", func(ms []fleetMember) bool {
+		return slices.Equal(names(ms), all)
+	}, all...)
+
+	t.Run("a node without the key cannot join", func(t *testing.T) {
+		other := filepath.Join(work, "other.key")
+		run(t, work, env, "fleet", "keygen", "-o", other)
+		fn := prepare("stranger", 99)
+		start(fn, other)
+		time.Sleep(3 * time.Second)
+		if ms := members("stranger"); len(ms) != 1 {
+			t.Errorf("the stranger sees %v, want only itself", names(ms))
+		}
+		if ms := members("node01"); slices.Contains(names(ms), "stranger") {
+			t.Errorf("node01 lists the stranger: %v", names(ms))
+		}
+	})
+
+	t.Run("a dead node disappears", func(t *testing.T) {
+		victim := nodes["node07"]
+		if err := victim.daemon.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = victim.daemon.Wait()
+		rest := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "node07" })
+		began := time.Now()
+		waitAll("node07 gone from every view", func(ms []fleetMember) bool { return slices.Equal(names(ms), rest) }, rest...)
+		t.Logf("a killed node left every view in %s", time.Since(began).Round(100*time.Millisecond))
+		// A new daemon on its root stops what the killed one left and
+		// rejoins.
+		start(victim, filepath.Join(work, "fleet.key"))
+		waitAll("node07 back", func(ms []fleetMember) bool { return slices.Equal(names(ms), all) }, "node01")
+	})
+
+	onDigest := func(d string, who []string) func([]fleetMember) bool {
+		return func(ms []fleetMember) bool {
+			got := 0
+			for _, m := range ms {
+				if slices.Contains(who, m.Name) && m.Image == d && m.Switch == "steady" && m.Health == "ok" {
+					got++
+				}
+			}
+			return got == len(who)
+		}
+	}
+	t.Run("rollout", func(t *testing.T) {
+		o := run(t, work, env, "fleet", "--root", nodes["node03"].root, "rollout", "svc", ref("v2"), "--max-unavailable", "2", "--canary", "1")
+		if !strings.Contains(o, digest["v2"]) {
+			t.Errorf("fleet rollout printed %q, want the digest %s", o, digest["v2"])
+		}
+		waitAll("every node on v2", onDigest(digest["v2"], all), "node05")
+		if most := maxSwitching(t, work, nodes, digest["v2"]); most > 2 || most < 1 {
+			t.Errorf("%d nodes switched to v2 at once, want 1 or 2 (--max-unavailable 2)", most)
+		}
+		st := run(t, work, env, "fleet", "--root", nodes["node09"].root, "rollout", "status", "svc")
+		if !strings.Contains(st, "10/10 on target") {
+			t.Errorf("rollout status:\n%s", st)
+		}
+	})
+
+	t.Run("a late joiner converges", func(t *testing.T) {
+		late := prepare("node11", 11)
+		start(late, filepath.Join(work, "fleet.key"))
+		all = append(all, "node11")
+		waitAll("node11 on v2", onDigest(digest["v2"], []string{"node11"}), "node01")
+	})
+
+	t.Run("a broken image stops after the canary", func(t *testing.T) {
+		run(t, work, env, "fleet", "--root", nodes["node02"].root, "rollout", "svc", ref("bad"), "--max-unavailable", "3", "--canary", "1")
+		testsupport.WaitFor(t, 60*time.Second, "the bad rollout halted", func() bool {
+			o, err := runErr(work, env, "fleet", "--root", nodes["node04"].root, "rollout", "status", "svc", "--json")
+			var rs struct{ Halted string }
+			return err == nil && json.Unmarshal([]byte(o), &rs) == nil && rs.Halted != ""
+		})
+		time.Sleep(3 * time.Second) // the others would have started by now
+		if tried := switchedTo(t, work, nodes, digest["bad"]); len(tried) != 1 {
+			t.Errorf("nodes that switched to the broken image: %v, want the canary only", tried)
+		}
+		waitAll("every node back on v2", onDigest(digest["v2"], all), "node06")
+		q := run(t, work, env, "fleet", "--root", nodes["node01"].root, "query", "--role", "svc", "status", "--timeout", "3s")
+		if !strings.Contains(q, "11 answered, 0 did not") {
+			t.Errorf("fleet query status:\n%s", q)
+		}
+	})
+}
+
+var logTime = regexp.MustCompile(`^time=(\S+) `)
+
+// switchIntervals reads each daemon's log for its switches to digest:
+// when it announced "switching" and when the switch ended.
+func switchIntervals(t *testing.T, work string, nodes map[string]*fleetNode, digest string) map[string][2]time.Time {
+	t.Helper()
+	out := map[string][2]time.Time{}
+	for name, fn := range nodes {
+		if fn.log == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(work, fn.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var iv [2]time.Time
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, "digest="+digest) {
+				continue
+			}
+			m := logTime.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				t.Fatalf("%s: %v", fn.log, err)
+			}
+			switch {
+			case strings.Contains(line, "switching: my turn"):
+				iv[0] = at
+			case strings.Contains(line, "rollout switch done"), strings.Contains(line, "rollout switch failed"):
+				iv[1] = at
+			}
+		}
+		if !iv[0].IsZero() {
+			out[name] = iv
+		}
+	}
+	return out
+}
+
+func switchedTo(t *testing.T, work string, nodes map[string]*fleetNode, digest string) []string {
+	var s []string
+	for name := range switchIntervals(t, work, nodes, digest) {
+		s = append(s, name)
+	}
+	slices.Sort(s)
+	return s
+}
+
+// maxSwitching is the most switches to digest the daemons' logs show
+// under way at one instant.
+func maxSwitching(t *testing.T, work string, nodes map[string]*fleetNode, digest string) int {
+	type edge struct {
+		at   time.Time
+		step int
+	}
+	var edges []edge
+	for name, iv := range switchIntervals(t, work, nodes, digest) {
+		if iv[1].IsZero() {
+			t.Errorf("%s never finished its switch to %s", name, digest)
+			continue
+		}
+		edges = append(edges, edge{iv[0], 1}, edge{iv[1], -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.step - b.step // an end before a start at the same instant
+	})
+	cur, most := 0, 0
+	for _, e := range edges {
+		cur += e.step
+		most = max(most, cur)
+	}
+	return most
+}
