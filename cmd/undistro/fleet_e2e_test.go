@@ -15,14 +15,13 @@ import (
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
-// fleetRole is the role of the fleet test's nodes: an idle service whose
-// readiness check passes (or fails: %s is the check's command).
-const fleetRole = `description = "fleet test node: one idle service"
+// fleetRole is the role of the fleet test's nodes: busybox crond (quiet,
+// no port) with a readiness check that passes (or fails: %q is the check's
+// command); %d makes each build's service differ.
+const fleetRole = `description = "fleet test node: one quiet service"
 inherit = ["base"]
-[service.idle]
-exec = ["/bin/sh", "-c", "exec sleep %d"]
-user = "crond"
-restart = "always"
+[service.crond]
+exec = ["/bin/busybox", "crond", "-f", "-c", "/etc/crontabs", "-L", "/dev/null", "-l", "%d"]
 ready = { command = [%q], timeout = "2s" }
 `
 
@@ -56,7 +55,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	out := map[string]string{}
 	digest := map[string]string{}
 	for i, v := range []struct{ name, ready string }{{"v1", "/bin/true"}, {"v2", "/bin/true"}, {"bad", "/bin/false"}} {
-		role := fmt.Sprintf(fleetRole, 1000000+i, v.ready)
+		role := fmt.Sprintf(fleetRole, 5+i, v.ready)
 		if err := os.WriteFile(filepath.Join(repo, "images", "svc.toml"), []byte(role), 0o644); err != nil {
 			t.Fatal(err)
 		}
