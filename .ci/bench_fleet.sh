@@ -83,21 +83,23 @@ rollout() { # from to maxunavail; prints ms from publish to the last node ready
 	echo $(( t1 - t0 ))
 }
 
-echo "## rollout v1 -> v2 across $n nodes: fleet rollout (max-unavailable 1, canary 1) vs a sequential node switch loop, same run"
-s0=$(sent); r0=$(ms)
-fleet1=$(rollout 1 2 1)
-s1=$(sent); r1=$(ms)
-echo "command: $nodebin fleet rollout fleetbench oci:v2:fleetbench --max-unavailable 1 --canary 1   (until fleet members shows all $n on v2, ready)"
-echo "fleet rollout, max-unavailable 1: ${fleet1} ms to the last node ready"
-echo "during the rollout: $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($r1-$r0)/1000)}") bytes sent per node per second"
+echo "## rollout across $n nodes: a sequential node switch loop (v1 -> v2), then fleet rollout (v2 -> v1, max-unavailable 1, canary 1), same nodes, same run"
+# The loop runs first: once a rollout is published, the nodes converge on
+# its target and would undo a switch by hand.
 t0=$(ms)
-for i in $(seq "$n"); do "$nodebin" node --root "$work/node$i" switch "oci:$work/v1:fleetbench" >/dev/null; done
-t1=$(ms)
-echo "command: for i in 1..$n: $nodebin node --root node\$i switch oci:v1:fleetbench   (each waits for its health gate)"
-echo "sequential node switch loop: $(( t1 - t0 )) ms; ratio fleet/loop $(awk "BEGIN{printf \"%.2f\", $fleet1/($t1-$t0)}")x"
-for _ in $(seq 300); do [ "$(ontarget "$n" "$d1")" = "$n" ] && break; sleep 0.1; done
+for i in $(seq "$n"); do "$nodebin" node --root "$work/node$i" switch "oci:$work/v2:fleetbench" >/dev/null; done
+t1=$(ms); loop=$(( t1 - t0 ))
+echo "command: for i in 1..$n: $nodebin node --root node\$i switch oci:v2:fleetbench   (each waits for its health gate)"
+echo "sequential node switch loop: ${loop} ms"
+for _ in $(seq 300); do [ "$(ontarget "$n" "$d2")" = "$n" ] && break; sleep 0.1; done
+s0=$(sent); r0=$(ms)
+fleet1=$(rollout 2 1 1)
+s1=$(sent); r1=$(ms)
+echo "command: $nodebin fleet rollout fleetbench oci:v1:fleetbench --max-unavailable 1 --canary 1   (until fleet members shows all $n on it, ready)"
+echo "fleet rollout, max-unavailable 1: ${fleet1} ms to the last node ready; ratio fleet/loop $(awk "BEGIN{printf \"%.2f\", $fleet1/$loop}")x"
+echo "during the rollout: $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($r1-$r0)/1000)}") bytes sent per node per second"
 s0=$(sent); r0=$(ms)
 fleet5=$(rollout 1 2 5)
 s1=$(sent); r1=$(ms)
-echo "fleet rollout, max-unavailable 5: ${fleet5} ms to the last node ready; $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($r1-$r0)/1000)}") bytes sent per node per second during it"
+echo "fleet rollout back to v2, max-unavailable 5: ${fleet5} ms to the last node ready; ratio fleet/loop $(awk "BEGIN{printf \"%.2f\", $fleet5/$loop}")x; $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($r1-$r0)/1000)}") bytes sent per node per second during it"
 reap "${pids[@]}"
