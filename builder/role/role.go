@@ -38,6 +38,10 @@ type Role struct {
 	// ServiceOverrides are the services the role enables or changes, by
 	// service name.
 	ServiceOverrides map[string]*ServiceOverride
+	// Provides and Requires are the role's relations to its peers in a
+	// fleet, by name (inherited ones too, overridden by name).
+	Provides map[string]imagespec.Provide
+	Requires map[string]imagespec.Require
 
 	pkgAt map[string]origin
 	optAt map[string]origin
@@ -96,6 +100,8 @@ type roleFile struct {
 	User        []userSpec             `toml:"user"`
 	Group       []groupSpec            `toml:"group"`
 	Service     map[string]serviceSpec `toml:"service"`
+	Provides    map[string]provideSpec `toml:"provides"`
+	Requires    map[string]requireSpec `toml:"requires"`
 }
 
 type fileSpec struct {
@@ -190,6 +196,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 		errs = append(errs, p.at("").errorf("", "role name %q: use lower-case letters, digits and . _ - in the file name", name))
 	}
 	p.checkOptions(&errs)
+	p.checkRelations(&errs)
 	for i, f := range p.rf.File {
 		p.checkFile(i, f, &errs)
 	}

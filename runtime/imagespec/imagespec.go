@@ -37,6 +37,10 @@ type Image struct {
 	// Privileged lists paths that may carry setuid/setgid bits or be
 	// device nodes; the runtime's unpacker refuses them everywhere else.
 	Privileged []string `json:"privileged,omitempty"`
+	// Provides and Requires are the role's relations to its peers in a
+	// fleet (see Provide, Require), by name.
+	Provides map[string]Provide `json:"provides,omitempty"`
+	Requires map[string]Require `json:"requires,omitempty"`
 }
 
 // Package is one package in the image and the layer that holds it.
