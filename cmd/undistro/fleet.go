@@ -48,7 +48,7 @@ nodes then carry out among themselves.`,
   undistro fleet rollout status web`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT): its daemon is asked")
-	cmd.AddCommand(newFleetKeygenCmd(), newFleetMembersCmd(f), newFleetQueryCmd(f), newFleetRolloutCmd(f), newFleetTrafficCmd(f))
+	cmd.AddCommand(newFleetKeygenCmd(), newFleetMembersCmd(f), newFleetQueryCmd(f), newFleetRolloutCmd(f), newFleetPeersCmd(f), newFleetTrafficCmd(f))
 	return cmd
 }
 
@@ -312,6 +312,37 @@ averages per second: the fleet's cost on this node.`,
 				secs := max(tr.Seconds, 1e-9)
 				fmt.Fprintf(cmd.OutOrStdout(), "sent %d bytes (%.0f B/s), received %d bytes (%.0f B/s) in %s\n",
 					tr.Sent, float64(tr.Sent)/secs, tr.Received, float64(tr.Received)/secs, time.Duration(tr.Seconds*float64(time.Second)).Round(time.Second))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newFleetPeersCmd(f *nodeFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "peers NAME [--json]",
+		Short: "List the providers of one of this node's relations",
+		Long: `peers lists what the template function 'peers "NAME"' gives this node's
+templates: the live, healthy members of the role its [requires.NAME] names
+that announce the [provides.X] it asks for, sorted by name, one HOST:PORT
+a line.`,
+		Example: `  undistro fleet peers backends`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.fleetCall(cmd, func(ctx context.Context, c *fleet.Client) error {
+				ps, err := c.Peers(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return nodeJSON(cmd.OutOrStdout(), ps)
+				}
+				for _, p := range ps {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", p.Addr(), p.Name)
+				}
 				return nil
 			})
 		},

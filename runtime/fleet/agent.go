@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 
+	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -86,6 +88,7 @@ type Agent struct {
 	self      Announce
 	switching bool
 	targets   map[string]Target // by role
+	requires  map[string]imagespec.Require
 	watchers  []chan struct{}
 
 	kick    chan struct{}
@@ -327,6 +330,20 @@ func (a *Agent) refresh(ctx context.Context) bool {
 	}
 	next.Health = health(st.Services)
 	next.Tags, next.Provides = a.cfg.Tags, a.cfg.Provides
+	if src, ok := a.host.(imageSource); ok && st.Current != nil {
+		if meta, err := src.CurrentImage(); err == nil && meta != nil {
+			if len(meta.Provides) > 0 {
+				next.Provides = maps.Clone(a.cfg.Provides)
+				if next.Provides == nil {
+					next.Provides = map[string]int{}
+				}
+				for name, p := range meta.Provides {
+					next.Provides[name] = p.Port
+				}
+			}
+			a.requires = meta.Requires
+		}
+	}
 	changed := !sameAnnounce(next, a.self)
 	a.self = next
 	return changed

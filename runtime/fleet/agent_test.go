@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -35,6 +36,20 @@ type testHost struct {
 	mu    sync.Mutex
 	role  string
 	image string
+	meta  *imagespec.Image
+	down  bool // its service is not ready
+}
+
+func (h *testHost) CurrentImage() (*imagespec.Image, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.meta, nil
+}
+
+func (h *testHost) setDown(down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.down = down
 }
 
 func (h *testHost) Root() string { return h.root }
@@ -42,8 +57,12 @@ func (h *testHost) Root() string { return h.root }
 func (h *testHost) Status(ctx context.Context) (*node.Status, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	state := supervise.StateReady
+	if h.down {
+		state = supervise.StateBackoff
+	}
 	return &node.Status{Current: &node.ImageInfo{Digest: h.image, Role: h.role},
-		Services: []supervise.ServiceStatus{{Name: "svc", State: supervise.StateReady}}}, nil
+		Services: []supervise.ServiceStatus{{Name: "svc", State: state}}}, nil
 }
 
 func (h *testHost) Verify(ctx context.Context, ref string, o node.Admit) (string, string, error) {
@@ -98,11 +117,17 @@ type member struct {
 // start runs an agent for a node of role on image, joining through join.
 func start(t *testing.T, w *world, key []byte, name, role, image string, join ...string) *member {
 	t.Helper()
+	return startMeta(t, w, key, name, role, image, nil, join...)
+}
+
+// startMeta is start for a node whose image declares relations.
+func startMeta(t *testing.T, w *world, key []byte, name, role, image string, meta *imagespec.Image, join ...string) *member {
+	t.Helper()
 	a, err := New(Config{Name: name, Bind: "127.0.0.1:0", Join: join, Key: key, Timing: TimingLocal, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &testHost{w: w, root: t.TempDir(), name: name, role: role, image: image}
+	h := &testHost{w: w, root: t.TempDir(), name: name, role: role, image: image, meta: meta}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, h) }()

@@ -21,7 +21,7 @@ func (a *Agent) Extension() node.Extension { return extension{a} }
 
 type extension struct{ a *Agent }
 
-func (e extension) Run(ctx context.Context, n *node.Node) error { return e.a.Run(ctx, n) }
+func (e extension) Run(ctx context.Context, n *node.Node) error { return e.a.Run(ctx, nodeHost{n}) }
 
 // Register adds the fleet routes to the daemon's API.
 func (e extension) Register(mux *http.ServeMux) {
@@ -53,6 +53,13 @@ func (e extension) Register(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, a.Rollout(r.URL.Query().Get("role")))
+	})
+	mux.HandleFunc("GET /v1/fleet/peers", func(w http.ResponseWriter, r *http.Request) {
+		if !a.running(w) {
+			return
+		}
+		ps, err := a.Peers(r.URL.Query().Get("name"))
+		reply(w, ps, err)
 	})
 	mux.HandleFunc("GET /v1/fleet/traffic", func(w http.ResponseWriter, r *http.Request) {
 		if !a.running(w) {
@@ -181,6 +188,12 @@ func (c *Client) Publish(ctx context.Context, t Target) (*Target, error) {
 func (c *Client) Rollout(ctx context.Context, role string) (*RolloutStatus, error) {
 	var rs RolloutStatus
 	return &rs, c.do(ctx, http.MethodGet, "/v1/fleet/rollout?role="+url.QueryEscape(role), nil, &rs)
+}
+
+// Peers returns the providers of the node's relation name.
+func (c *Client) Peers(ctx context.Context, name string) ([]Peer, error) {
+	var ps []Peer
+	return ps, c.do(ctx, http.MethodGet, "/v1/fleet/peers?name="+url.QueryEscape(name), nil, &ps)
 }
 
 // Traffic returns the node's gossip byte counts.
