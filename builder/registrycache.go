@@ -179,7 +179,7 @@ func (b *runner) push(ctx context.Context, u *unit, e *cache.Entry) error {
 	if b.remote == nil || b.cfg.cachePush == nil {
 		return nil
 	}
-	b.say("pushing %s %s to the cache registry", u.name, u.recipe.Version)
+	b.say("cache registry: %s %s (pushed and signed unless already there)", u.name, u.recipe.Version)
 	if _, err := b.remote.Push(ctx, b.pkgs, u.name, e); err != nil {
 		return fmt.Errorf("%s: %w", u.recipe.File, err)
 	}

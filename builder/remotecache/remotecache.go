@@ -140,7 +140,8 @@ func (s *Store) opts(ctx context.Context) []remote.Option {
 
 // Push uploads the cached package e (named pkg) from c and signs its
 // manifest digest with the Store's signer. Blobs the registry has are not
-// sent again, and pushing the same entry twice keeps one signature. It
+// sent again, and an entry the registry already holds under its tag with
+// a valid signature by this signer is left as it is (no write). It
 // returns the manifest digest.
 func (s *Store) Push(ctx context.Context, c *cache.Cache, pkg string, e *cache.Entry) (string, error) {
 	if s.signer == nil {
@@ -155,6 +156,16 @@ func (s *Store) Push(ctx context.Context, c *cache.Cache, pkg string, e *cache.E
 	if err != nil {
 		return "", fmt.Errorf("encoding cache metadata of %s: %w", pkg, err)
 	}
+	raw, err := manifestOf(pkg, e, meta)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	if s.pushed(ctx, tag, digest, ro) {
+		slog.DebugContext(ctx, "cache entry already pushed and signed", "ref", tag.String(), "digest", digest)
+		return digest, nil
+	}
 	cfg := static.NewLayer(meta, ConfigMediaType)
 	blob, err := image.FileLayer(c.LayerPath(e), e.Layer)
 	if err != nil {
@@ -165,20 +176,33 @@ func (s *Store) Push(ctx context.Context, c *cache.Cache, pkg string, e *cache.E
 			return "", fmt.Errorf("pushing %s to %s: %w", pkg, tag.Context(), err)
 		}
 	}
-	raw, err := manifestOf(pkg, e, meta)
-	if err != nil {
-		return "", err
-	}
 	if err := remote.Put(tag, rawManifest(raw), ro...); err != nil {
 		return "", fmt.Errorf("pushing %s: %w", tag, err)
 	}
-	sum := sha256.Sum256(raw)
-	digest := "sha256:" + hex.EncodeToString(sum[:])
 	if _, err := s.signer.Sign(ctx, tag.Context().Name()+"@"+digest); err != nil {
 		return "", fmt.Errorf("signing cache entry %s: %w", tag, err)
 	}
 	slog.DebugContext(ctx, "pushed cache entry", "ref", tag.String(), "digest", digest)
 	return digest, nil
+}
+
+// pushed reports whether tag already names digest in the registry with a
+// signature by the Store's signer, so a push would change nothing: a build
+// that finds its packages in the local cache then costs the registry a
+// few reads, not a re-upload and a re-signature per package. Any doubt
+// (an error, another digest, no valid signature) means push.
+func (s *Store) pushed(ctx context.Context, tag name.Tag, digest string, ro []remote.Option) bool {
+	d, err := remote.Head(tag, ro...)
+	if err != nil || d.Digest.String() != digest {
+		return false
+	}
+	pub, err := s.signer.PublicKey()
+	if err != nil {
+		return false
+	}
+	pol := &policy.Policy{Keys: []crypto.PublicKey{pub}}
+	_, err = pol.Verify(ctx, tag.Context().Name()+"@"+digest, digest)
+	return err == nil
 }
 
 // manifestOf is the entry's OCI manifest: deterministic, so pushing the

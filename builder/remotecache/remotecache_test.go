@@ -6,11 +6,13 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -99,6 +101,30 @@ func TestPushPull(t *testing.T) {
 	if err != nil || d2 != d1 {
 		t.Fatalf("pushing again: %s, %v; want the same digest %s", d2, err, d1)
 	}
+	// Pushing what the registry already has, signed by this signer,
+	// writes nothing; another signer's push of it still signs.
+	dBoth, err := a.Push(ctx, src, "both", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		signer     *sign.Signer
+		pkg        string
+		digest     string
+		wantWrites bool
+	}{{signerA, "hello", d1, false}, {signerX, "both", dBoth, true}} {
+		w := &writeCounter{rt: http.DefaultTransport}
+		s, err := New(repo, WithSigner(tc.signer), WithRemoteOptions(remote.WithTransport(w)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Push(ctx, src, tc.pkg, e); err != nil || d != tc.digest {
+			t.Fatalf("pushing %s again: %s, %v; want %s", tc.pkg, d, err, tc.digest)
+		}
+		if got := w.writes.Load() > 0; got != tc.wantWrites {
+			t.Errorf("pushing %s again: %d writes, want writes: %v", tc.pkg, w.writes.Load(), tc.wantWrites)
+		}
+	}
 	tag, err := a.Ref("hello", e.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +137,7 @@ func TestPushPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ls, _ := sigs.Layers(); len(ls) != 1 {
-		t.Errorf("two pushes left %d signatures, want 1", len(ls))
+		t.Errorf("three pushes left %d signatures, want 1", len(ls))
 	}
 
 	// A signed entry replayed under another build key's tag: the signature
@@ -269,4 +295,17 @@ func BenchmarkPull(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// writeCounter counts the requests that are not reads.
+type writeCounter struct {
+	rt     http.RoundTripper
+	writes atomic.Int64
+}
+
+func (w *writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.writes.Add(1)
+	}
+	return w.rt.RoundTrip(r)
 }

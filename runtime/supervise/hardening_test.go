@@ -265,13 +265,17 @@ func TestReadyInPrivateNetwork(t *testing.T) {
 	httpd := func(name, port string, r *imagespec.Ready) imagespec.Service {
 		return imagespec.Service{Name: name, User: "svc", Exec: []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"}, Ready: r}
 	}
+	// The ports live in the services' own namespaces; the tcp one is a port
+	// free on the host a moment ago, so that a connection to it on the
+	// host's loopback can only be a leak, not another test's listener.
+	hostFree := freeLoopbackPort(t)
 	startReady(t, s,
-		httpd("tcp", "18081", &imagespec.Ready{TCP: "127.0.0.1:18081"}),
+		httpd("tcp", hostFree, &imagespec.Ready{TCP: "127.0.0.1:" + hostFree}),
 		httpd("http", "18082", &imagespec.Ready{HTTP: "http://127.0.0.1:18082/index.html"}),
 		httpd("cmd", "18083", &imagespec.Ready{Command: []string{"/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18083/index.html"}}),
 	)
 	// The host does not see the services' ports.
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:18081", time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+hostFree, time.Second); err == nil {
 		c.Close()
 		t.Error("a private service's port answers on the host's loopback")
 	}
@@ -357,4 +361,20 @@ func TestProbeSeesUnhardened(t *testing.T) {
 			t.Errorf("Problems does not report %q:\n%s", want, problems)
 		}
 	}
+}
+
+// freeLoopbackPort returns a TCP port nothing listened on at 127.0.0.1 a
+// moment ago.
+func freeLoopbackPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
