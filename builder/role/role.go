@@ -42,6 +42,9 @@ type Role struct {
 	// fleet, by name (inherited ones too, overridden by name).
 	Provides map[string]imagespec.Provide
 	Requires map[string]imagespec.Require
+	// Config is the node's policy for local edits of /etc (merge, drift),
+	// from the last role that sets each.
+	Config imagespec.ConfigPolicy
 
 	pkgAt map[string]origin
 	optAt map[string]origin
@@ -51,10 +54,15 @@ type Role struct {
 type File struct {
 	Path   string // absolute path in the image
 	Source string // absolute host path, under images/ROLE/
-	Mode   fs.FileMode
-	UID    int
-	GID    int
-	at     origin
+	// RepoPath is Source relative to the recipes repository,
+	// "images/ROLE/NAME" (where a node's drift patch points).
+	RepoPath string
+	Mode     fs.FileMode
+	UID      int
+	GID      int
+	// Template: rendered on the node from its facts (runtime/render).
+	Template bool
+	at       origin
 }
 
 // ServiceOverride is what a role says about one service. Empty fields
@@ -102,13 +110,17 @@ type roleFile struct {
 	Service     map[string]serviceSpec `toml:"service"`
 	Provides    map[string]provideSpec `toml:"provides"`
 	Requires    map[string]requireSpec `toml:"requires"`
+	// Merge and Drift are the node's /etc policies (imagespec.ConfigPolicy).
+	Merge string `toml:"merge"`
+	Drift string `toml:"drift"`
 }
 
 type fileSpec struct {
-	Path   string `toml:"path"`
-	Source string `toml:"source"`
-	Mode   string `toml:"mode"`
-	Owner  string `toml:"owner"`
+	Path     string `toml:"path"`
+	Source   string `toml:"source"`
+	Mode     string `toml:"mode"`
+	Owner    string `toml:"owner"`
+	Template bool   `toml:"template"`
 }
 
 type userSpec struct {
@@ -197,6 +209,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 	}
 	p.checkOptions(&errs)
 	p.checkRelations(&errs)
+	p.checkConfigPolicy(&errs)
 	for i, f := range p.rf.File {
 		p.checkFile(i, f, &errs)
 	}
@@ -284,8 +297,13 @@ func (p *parsed) checkFile(i int, f fileSpec, errs *tomlpos.Errors) {
 		*errs = append(*errs, at.errorf(".source", "[[file]] %s: source %q escapes %s: use a path inside it", f.Path, f.Source, p.dir))
 		return
 	}
-	if _, err := sourcePath(p.dir, f.Source); err != nil {
+	src, err := sourcePath(p.dir, f.Source)
+	if err != nil {
 		*errs = append(*errs, at.errorf(".source", "[[file]] %s: %v", f.Path, err))
+		return
+	}
+	if f.Template {
+		p.checkTemplate(at, f, src, errs)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,8 +53,13 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badaccounts.toml:14:1: [[user]]: "app" is declared twice`,
 			`testdata/images/badaccounts.toml:23:1: [[group]]: "g" is declared twice`,
 			`testdata/images/badaccounts.toml:28:1: [[group]] "h": gid must be 0 or more`}},
+		{"config policies and templates", "badtmpl", []string{
+			`testdata/images/badtmpl.toml:1:1: merge policy "theirs": want "refuse", "keep" or "image": what a switch does with a file under /etc edited on the node that the image changed too`,
+			`testdata/images/badtmpl.toml:2:1: drift policy "ignore": want "report" or "revert": what the node does when a managed file under /etc is edited`,
+			`testdata/images/badtmpl.toml:7:1: [[file]] /srv/app.conf: a template is rendered into the node's writable /etc: put it under /etc/`,
+			`testdata/images/badtmpl/broken.conf:3:1: unclosed action started at testdata/images/badtmpl/broken.conf:2 (template of [[file]] /etc/app.conf)`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badrel, badsetuid, badsetuid2, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, rel, sandbox, setuid, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badrel, badsetuid, badsetuid2, badsvc, badsvc2, badtmpl, base, cyc-a, cyc-b, nouser, rel, sandbox, setuid, tmpl, typo, web`}},
 		{"bad relations", "badrel", []string{
 			`testdata/images/badrel.toml:4:1: [provides.http]: port 70000: want 1 to 65535`,
 			`testdata/images/badrel.toml:7:1: [requires.backends]: role "Web": name the role whose nodes it needs (role = "web")`,
@@ -264,5 +270,23 @@ func TestLoadRelations(t *testing.T) {
 	}
 	if r.Provides["http"].Port != 8080 || r.Requires["backends"].Role != "web" || r.Requires["backends"].Provides != "http" {
 		t.Errorf("relations: provides %+v, requires %+v", r.Provides, r.Requires)
+	}
+}
+
+func TestTemplateAndConfigPolicy(t *testing.T) {
+	r, err := Load("testdata/images", "tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config.Merge != "keep" || r.Config.Drift != "revert" {
+		t.Errorf("config policy %+v", r.Config)
+	}
+	var got []string
+	for _, f := range r.Files {
+		got = append(got, f.Path+" "+f.RepoPath+" "+strconv.FormatBool(f.Template))
+	}
+	want := []string{"/etc/app.conf images/tmpl/app.conf true", "/etc/hostname images/base/hostname false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %q, want %q", got, want)
 	}
 }

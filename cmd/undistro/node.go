@@ -271,7 +271,7 @@ trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
 stops the services and exits.`,
 		Example: `  undistro node run --root /var/lib/undistro
   undistro node run --fleet 10.0.0.5:7946 --join 10.0.0.2:7946 --fleet-key /etc/undistro/fleet.key`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
 			if err != nil {

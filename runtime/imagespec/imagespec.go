@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -41,6 +42,9 @@ type Image struct {
 	// fleet (see Provide, Require), by name.
 	Provides map[string]Provide `json:"provides,omitempty"`
 	Requires map[string]Require `json:"requires,omitempty"`
+	// Config is how the node treats local edits of its writable /etc
+	// (see ConfigPolicy); its zero value is the defaults.
+	Config ConfigPolicy `json:"config,omitzero"`
 }
 
 // Package is one package in the image and the layer that holds it.
@@ -64,6 +68,13 @@ type File struct {
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
 	SHA256 string `json:"sha256"`
+	// Source is the file's path in the recipes repository,
+	// "images/ROLE/NAME" ("" for generated files such as /etc/passwd):
+	// where a local edit found on a node is patched back to.
+	Source string `json:"source,omitempty"`
+	// Template: the file is a text/template the node renders from its
+	// facts and tag values (runtime/render); only under /etc.
+	Template bool `json:"template,omitempty"`
 }
 
 // User is a user account the role declares.
@@ -92,13 +103,34 @@ type Service struct {
 	WorkDir string   `json:"workDir,omitempty"`
 	Restart string   `json:"restart"`
 	After   []string `json:"after,omitempty"`
-	Files   []string `json:"files,omitempty"` // config files this service reads; a change restarts it
-	Ready   *Ready   `json:"ready,omitempty"`
+	// Files are the config files this service reads, sorted: derived by
+	// the builder (a role file under its package's or its own config
+	// directory, or named in its exec or env) plus what the role adds. A
+	// change restarts it, or reloads it when it declares Reload.
+	Files []string `json:"files,omitempty"`
+	// Packages are the packages whose files the service runs from: its own
+	// and that package's run dependencies, transitively, sorted (derived
+	// by the builder). A change in any restarts it. Empty (images built
+	// before it was recorded): only Package counts.
+	Packages []string `json:"packages,omitempty"`
+	// Reload, if set, is how the service takes a change of only its Files
+	// without a restart (its PID kept).
+	Reload *Reload `json:"reload,omitempty"`
+	Ready  *Ready  `json:"ready,omitempty"`
 	// StopTimeout is how long to wait after SIGTERM before SIGKILL.
 	StopTimeout Duration `json:"stopTimeout,omitempty"`
 	// Sandbox is what the service may touch beyond the defaults; its zero
 	// value grants nothing.
 	Sandbox Sandbox `json:"sandbox,omitzero"`
+}
+
+// Reload is how a running service is told to reread its config files.
+// Exactly one of the kinds is set.
+type Reload struct {
+	// Signal is sent to the service's main process, "SIGHUP" style.
+	Signal string `json:"signal,omitempty"`
+	// Command runs in the service's sandbox, as its user, and must exit 0.
+	Command []string `json:"command,omitempty"`
 }
 
 // Ready is how the runtime learns a service is ready. Exactly one of the
@@ -176,4 +208,11 @@ func (img *Image) Service(name string) *Service {
 		}
 	}
 	return nil
+}
+
+// ReloadSignals are the signals a service may declare as its Reload.Signal.
+var ReloadSignals = map[string]syscall.Signal{
+	"SIGHUP":  syscall.SIGHUP,
+	"SIGUSR1": syscall.SIGUSR1,
+	"SIGUSR2": syscall.SIGUSR2,
 }

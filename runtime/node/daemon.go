@@ -57,6 +57,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.opMu.Lock()
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
+	n.startTracker(supCtx)
 	n.opMu.Unlock()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
@@ -141,6 +142,11 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 		if err := n.setPending(nil); err != nil {
 			return nil, err
 		}
+	}
+	// /etc follows the current image and the node's facts now (a merge a
+	// crash interrupted completes; changed facts re-render).
+	if _, err := n.reconcileEtc(ctx, cur); err != nil {
+		slog.Default().Error("merging /etc of the current image", "err", err)
 	}
 	rootfs, err := n.st.Rootfs(ctx, cur.Digest)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/runtime/drift"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -27,6 +28,8 @@ type Node struct {
 
 	stMu sync.Mutex                           // guards node.json
 	sup  atomic.Pointer[supervise.Supervisor] // set by Run
+	// tracker records local edits of /etc (set by Run).
+	tracker atomic.Pointer[drift.Tracker]
 	// Guarded by opMu:
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
@@ -160,9 +163,6 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	plan := Diff(old, src.Meta)
 	plan.From, plan.To, plan.Ref, plan.DryRun = from, src.Digest, ref, o.DryRun
-	if o.DryRun {
-		return plan, nil
-	}
 	img, err := n.add(ctx, src, nil)
 	if err != nil {
 		return nil, err
@@ -173,16 +173,46 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
-	rootfs, err := n.st.Rootfs(ctx, img.Digest)
+	// The /etc merge is planned before anything changes: a template that
+	// does not render or a refused conflict stops the switch here (a dry
+	// run shows the decisions).
+	etc, err := n.planEtc(ctx, img, img.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	plan.Etc = etc.Decisions
+	if o.DryRun {
+		return plan, nil
+	}
+	if err := etc.Err(); err != nil {
+		return plan, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
 		return nil, err
 	}
-	was, err := n.st.SwitchFrom(ctx, img.Digest)
+	// /etc first: a crash before the store flips leaves the old image
+	// current, and the daemon's start merges its /etc back.
+	written, err := n.applyEtc(ctx, etc, img)
+	if err == nil {
+		plan.addEtcChanges(written, img.Meta)
+	}
+	var was string
+	if err == nil {
+		// The store derives the new root from the current one (what the
+		// image changes, not what it holds) before it flips the state.
+		was, err = n.st.SwitchFrom(ctx, img.Digest)
+	}
 	if err != nil {
 		_ = n.setPending(nil)
+		if cur != nil {
+			if _, rerr := n.reconcileEtc(context.WithoutCancel(ctx), cur); rerr != nil {
+				slog.Default().Error("merging /etc back after a failed switch", "err", rerr)
+			}
+		}
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	rootfs, err := n.st.Rootfs(ctx, img.Digest)
+	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	if n.supervisor() == nil {
@@ -289,10 +319,15 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 	if err := n.st.Rollback(rctx); err != nil {
 		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
 	}
-	rootfs, err := n.st.Rootfs(rctx, prev.Digest)
+	written, err := n.reconcileEtc(rctx, prev)
+	var rootfs string
+	if err == nil {
+		rootfs, err = n.st.Rootfs(rctx, prev.Digest)
+	}
 	if err == nil {
 		back := Diff(bad.Meta, prev.Meta)
 		back.From, back.To = bad.Digest, prev.Digest
+		back.addEtcChanges(written, prev.Meta)
 		err = n.apply(rctx, back, prev.Meta, rootfs)
 	}
 	if err == nil {
@@ -332,6 +367,10 @@ func (n *Node) Rollback(ctx context.Context) error {
 	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
 		return err
 	}
+	written, err := n.reconcileEtc(ctx, prev)
+	if err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
 	if n.supervisor() == nil {
 		return nil
 	}
@@ -341,6 +380,7 @@ func (n *Node) Rollback(ctx context.Context) error {
 	}
 	plan := Diff(n.running, prev.Meta)
 	plan.From, plan.To = n.runningDigest, prev.Digest
+	plan.addEtcChanges(written, prev.Meta)
 	return n.apply(ctx, plan, prev.Meta, rootfs)
 }
 

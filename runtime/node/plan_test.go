@@ -66,3 +66,67 @@ func TestDiff(t *testing.T) {
 		}
 	})
 }
+
+// TestDiffDerived: restarts follow the derived packages and files, a
+// reload-declared service whose files alone changed is reloaded, and the
+// plan lists the files and packages that change.
+func TestDiffDerived(t *testing.T) {
+	base := func() *imagespec.Image {
+		return &imagespec.Image{
+			Packages: []imagespec.Package{{Name: "web", DiffID: "sha256:1", Version: "1"}, {Name: "libssl", DiffID: "sha256:2", Version: "3.0"}, {Name: "sh", DiffID: "sha256:3"}},
+			Files:    []imagespec.File{{Path: "/etc/web.conf", SHA256: "sha256:a"}, {Path: "/etc/motd", SHA256: "sha256:m"}},
+			Services: []imagespec.Service{
+				{Name: "web", Package: "web", Packages: []string{"libssl", "web"}, Files: []string{"/etc/web.conf"}, Restart: "always"},
+				{Name: "hup", Package: "sh", Packages: []string{"sh"}, Files: []string{"/etc/web.conf"}, Reload: &imagespec.Reload{Signal: "SIGHUP"}, Restart: "always"},
+				{Name: "other", Package: "sh", Packages: []string{"sh"}, Restart: "always"},
+			},
+		}
+	}
+	tests := []struct {
+		name                   string
+		change                 func(*imagespec.Image)
+		restart, reload, files string
+		reasons                map[string]string
+	}{
+		{name: "run dependency", change: func(i *imagespec.Image) { i.Packages[1].DiffID = "sha256:9"; i.Packages[1].Version = "3.1" },
+			restart: "web", reasons: map[string]string{"web": "package libssl changed"}},
+		{name: "config file: restart one, reload the other", change: func(i *imagespec.Image) { i.Files[0].SHA256 = "sha256:b" },
+			restart: "web", reload: "hup", files: "change /etc/web.conf hup,web",
+			reasons: map[string]string{"web": "file /etc/web.conf changed", "hup": "file /etc/web.conf changed"}},
+		{name: "file nobody reads", change: func(i *imagespec.Image) { i.Files[1].SHA256 = "sha256:n" }, files: "change /etc/motd "},
+		{name: "file added", change: func(i *imagespec.Image) { i.Files = append(i.Files, imagespec.File{Path: "/etc/new"}) }, files: "add /etc/new "},
+		{name: "package and file: restart even with reload", change: func(i *imagespec.Image) { i.Files[0].SHA256 = "sha256:b"; i.Packages[2].DiffID = "sha256:8" },
+			restart: "hup,other,web", files: "change /etc/web.conf hup,web",
+			reasons: map[string]string{"web": "file /etc/web.conf changed", "hup": "package sh changed", "other": "package sh changed"}},
+		{name: "reload declared only now: restart", change: func(i *imagespec.Image) {
+			i.Files[0].SHA256 = "sha256:b"
+			i.Services[0].Reload = &imagespec.Reload{Signal: "SIGHUP"}
+		}, restart: "web", reload: "hup", files: "change /etc/web.conf hup,web",
+			reasons: map[string]string{"web": "definition changed", "hup": "file /etc/web.conf changed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := base()
+			tc.change(nw)
+			p := Diff(base(), nw)
+			var files []string
+			for _, f := range p.Files {
+				files = append(files, f.Change+" "+f.Path+" "+strings.Join(f.Services, ","))
+			}
+			if got := strings.Join(p.Restart, ","); got != tc.restart {
+				t.Errorf("restart = %q, want %q", got, tc.restart)
+			}
+			if got := strings.Join(p.Reload, ","); got != tc.reload {
+				t.Errorf("reload = %q, want %q", got, tc.reload)
+			}
+			if got := strings.Join(files, ";"); got != tc.files {
+				t.Errorf("files = %q, want %q", got, tc.files)
+			}
+			for name, want := range tc.reasons {
+				if p.Reasons[name] != want {
+					t.Errorf("reason of %s = %q, want %q", name, p.Reasons[name], want)
+				}
+			}
+		})
+	}
+}

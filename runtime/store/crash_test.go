@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // TestMain doubles as the crash child: with STORE_CRASH_CHILD=ROOT,LAYOUT
@@ -45,8 +46,10 @@ func crashChild(root, lay string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Rootfs(ctx, img.Digest); err != nil {
-		return err
+	if os.Getenv("STORE_CRASH_DERIVE") == "" {
+		if _, err := s.Rootfs(ctx, img.Digest); err != nil {
+			return err
+		}
 	}
 	return s.Switch(ctx, img.Digest)
 }
@@ -73,14 +76,27 @@ func runChild(t *testing.T, root, lay string, env ...string) (killed bool, stder
 
 // TestCrash kills "pull B, rootfs, switch to B" at every write step and
 // checks that the reopened store runs A or B, complete, never a mix.
-func TestCrash(t *testing.T) {
+func TestCrash(t *testing.T) { crashEverywhere(t, 50) }
+
+// TestCrashDerive is TestCrash for a switch that derives B's root from A's
+// in place (as root): killed anywhere, the reopened store has A with its
+// root assembled again, or B.
+func TestCrashDerive(t *testing.T) {
+	testsupport.RequireRoot(t, "a root is derived in place as root only (its read-only directories)")
+	crashEverywhere(t, 40, "STORE_CRASH_DERIVE=1")
+}
+
+func crashEverywhere(t *testing.T, atLeast int, env ...string) {
 	fx := newFixture(t)
 	a, b := fx.digests["a"], fx.digests["b"]
 
-	_, trace := runChild(t, storeOnA(t, fx), fx.layout, "UNDISTRO_CRASH_TRACE=1")
+	_, trace := runChild(t, storeOnA(t, fx), fx.layout, append(env, "UNDISTRO_CRASH_TRACE=1")...)
 	n := strings.Count(trace, "crash point ")
-	if n < 50 {
-		t.Fatalf("only %d crash points in pull+rootfs+switch, want at least 50:\n%s", n, trace)
+	if len(env) > 0 && !strings.Contains(trace, "root.derive") {
+		t.Fatalf("the switch did not derive B's root:\n%s", trace)
+	}
+	if n < atLeast {
+		t.Fatalf("only %d crash points in pull+rootfs+switch, want at least %d:\n%s", n, atLeast, trace)
 	}
 	names := map[string]bool{}
 	for l := range strings.Lines(trace) {
@@ -94,7 +110,7 @@ func TestCrash(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
 			root := storeOnA(t, fx)
-			if killed, stderr := runChild(t, root, fx.layout, fmt.Sprintf("UNDISTRO_CRASH_AT=%d", i)); !killed {
+			if killed, stderr := runChild(t, root, fx.layout, append(env, fmt.Sprintf("UNDISTRO_CRASH_AT=%d", i))...); !killed {
 				t.Fatalf("child was not killed at point %d:\n%s", i, stderr)
 			}
 			s, err := Open(context.Background(), root)

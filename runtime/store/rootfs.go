@@ -256,6 +256,9 @@ func (m *merger) finish() error {
 			continue // removed or replaced by a later layer
 		}
 		dm := m.dirs[n]
+		if fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSticky) == dm.mode && (!m.asRoot || owner(fi) == ids{dm.uid, dm.gid}) {
+			continue // already so (a derived root keeps most directories)
+		}
 		if m.asRoot {
 			if err := m.root.Lchown(n, dm.uid, dm.gid); err != nil {
 				return err

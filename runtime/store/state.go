@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,7 +24,7 @@ type state struct {
 
 // journal is journal.json: the operation in flight.
 type journal struct {
-	Op      string    `json:"op"` // pull, rootfs, switch, rollback, gc
+	Op      string    `json:"op"` // pull, rootfs, derive, switch, rollback, gc
 	Target  string    `json:"target,omitempty"`
 	State   *state    `json:"state,omitempty"` // switch/rollback: the state being written
 	Started time.Time `json:"started"`
@@ -105,6 +106,15 @@ func (s *Store) recover(ctx context.Context) error {
 	if err := s.links(st); err != nil {
 		return err
 	}
+	if st.Current != "" && !s.complete(st.Current) {
+		// A switch that derives the new root consumes the old one: a
+		// crash before the new state is written leaves the current
+		// image without a root. Assemble it again.
+		if _, err := s.rootfs(ctx, st.Current); err != nil {
+			return fmt.Errorf("assembling the root of the current image %s again: %w", st.Current, err)
+		}
+		hadJournal = false // rootfs ended it
+	}
 	if hadJournal {
 		return s.end()
 	}
@@ -175,17 +185,30 @@ func (s *Store) SwitchFrom(ctx context.Context, digest string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("switching to %s: %w", digest, err)
 	}
-	if _, err := s.rootfs(ctx, d); err != nil {
-		return "", fmt.Errorf("switching to %s: %w", d, err)
-	}
 	st, err := s.readState()
 	if err != nil {
 		return "", err
+	}
+	if err := s.rootFrom(ctx, st.Current, d); err != nil {
+		return "", fmt.Errorf("switching to %s: %w", d, err)
 	}
 	if st.Current == d {
 		return d, nil
 	}
 	return st.Current, s.flip("switch", state{Current: d, Previous: st.Current})
+}
+
+// rootFrom makes sure digest has a root, deriving it from the root of
+// from (which it consumes: from is becoming the previous image) when it
+// can, else assembling it in full.
+func (s *Store) rootFrom(ctx context.Context, from, digest string) error {
+	if !s.complete(digest) && from != "" && from != digest && s.derives {
+		if _, _, err := s.derive(ctx, from, digest); err != nil {
+			slog.Default().Warn("deriving the root failed, assembling it in full", "image", digest, "err", err)
+		}
+	}
+	_, err := s.rootfs(ctx, digest)
+	return err
 }
 
 // Rollback swaps the current and previous images. The error matches
@@ -203,7 +226,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if st.Previous == "" {
 		return ErrNoPrevious
 	}
-	if _, err := s.rootfs(ctx, st.Previous); err != nil {
+	if err := s.rootFrom(ctx, st.Current, st.Previous); err != nil {
 		return fmt.Errorf("rolling back to %s: %w", st.Previous, err)
 	}
 	return s.flip("rollback", state{Current: st.Previous, Previous: st.Current})

@@ -64,6 +64,10 @@ type Store struct {
 	root string
 	mu   sync.Mutex
 	lock *os.File
+	// derives: a switch derives the new root from the current one (see
+	// derive); as root only, since the tree's read-only directories
+	// would stop anyone else changing them in place.
+	derives bool
 }
 
 // Open opens the store at root, creating its layout, and finishes or undoes
@@ -97,7 +101,7 @@ func Open(ctx context.Context, root string) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("restricting store lock: %w", err)
 	}
-	s := &Store{root: abs, lock: lock}
+	s := &Store{root: abs, lock: lock, derives: os.Geteuid() == 0}
 	unlock, err := s.acquire(ctx)
 	if err != nil {
 		lock.Close()
