@@ -7,6 +7,7 @@ import (
 
 	"github.com/un-distro/undistro/runtime/fleet"
 	"github.com/un-distro/undistro/runtime/node"
+	"github.com/un-distro/undistro/runtime/render"
 )
 
 // fleetRunFlags are `node run`'s fleet flags.
@@ -25,17 +26,17 @@ func addFleetRunFlags(cmd *cobra.Command, f *fleetRunFlags) {
 	cmd.Flags().StringVar(&f.timing, "fleet-timing", string(fleet.TimingLAN), "gossip timers: lan (memberlist's LAN profile) or local (faster, for one host and tests)")
 }
 
-// extension returns the fleet agent to run in the daemon, or nil without
-// --fleet.
-func (f *fleetRunFlags) extension() (node.Extension, error) {
+// apply adds the fleet agent to the daemon's config (its extension and
+// the `peers` template function); nothing without --fleet.
+func (f *fleetRunFlags) apply(cfg *node.Config) error {
 	if f.addr == "" {
-		return nil, nil
+		return nil
 	}
 	var key []byte
 	if f.key != "" {
 		k, err := fleet.LoadKey(f.key)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key = k
 	}
@@ -48,7 +49,9 @@ func (f *fleetRunFlags) extension() (node.Extension, error) {
 	a, err := fleet.New(fleet.Config{Name: f.name, Bind: f.addr, Join: join, Key: key, Tags: f.tags,
 		Role: f.role, Timing: fleet.Timing(f.timing), Version: version})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a.Extension(), nil
+	cfg.Extensions = append(cfg.Extensions, a.Extension())
+	cfg.Render = append(cfg.Render, render.WithFuncs(a.Funcs()))
+	return nil
 }

@@ -278,10 +278,8 @@ stops the services and exits.`,
 				return err
 			}
 			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
-			if ext, err := fleetFlags.extension(); err != nil {
+			if err := fleetFlags.apply(&cfg); err != nil {
 				return err
-			} else if ext != nil {
-				cfg.Extensions = append(cfg.Extensions, ext)
 			}
 			n, err := node.Open(cmd.Context(), cfg)
 			if err != nil {

@@ -218,6 +218,7 @@ func (a *Agent) Run(ctx context.Context, h Host) error {
 		_ = s.Shutdown()
 	}()
 	go a.join(ctx, s, log)
+	go a.rerender(ctx, log)
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -38,12 +38,21 @@ type testHost struct {
 	image string
 	meta  *imagespec.Image
 	down  bool // its service is not ready
+
+	reconfigured atomic.Int32
 }
 
 func (h *testHost) CurrentImage() (*imagespec.Image, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.meta, nil
+}
+
+// Reconfigure counts the re-renders the agent asks for (node.Node
+// re-renders its templates).
+func (h *testHost) Reconfigure(ctx context.Context) (*node.Plan, error) {
+	h.reconfigured.Add(1)
+	return &node.Plan{}, nil
 }
 
 func (h *testHost) setDown(down bool) {

@@ -1,8 +1,9 @@
 package fleet
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -44,19 +45,86 @@ func PeersOf(members []Member, req imagespec.Require) []Peer {
 	return out
 }
 
-// ErrNoRelation: the node's role declares no such [requires.NAME].
-var ErrNoRelation = errors.New("no such relation")
-
 // Peers returns the live, healthy providers of the current image's
-// [requires.NAME], sorted by name.
+// [requires.NAME], sorted by name. A relation the current image does not
+// declare lists no peers: templates are rendered for an image before it
+// becomes current (a switch), and the agent renders them again once it is.
 func (a *Agent) Peers(name string) ([]Peer, error) {
+	if a.serf.Load() == nil {
+		// Templates rendered as the daemon starts, before the agent has
+		// joined: no peer is known yet. The agent re-renders once some are.
+		return []Peer{}, nil
+	}
 	a.mu.Lock()
 	req, ok := a.requires[name]
 	a.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("peers %q: %w: the node's role declares no [requires.%s]", name, ErrNoRelation, name)
+		return []Peer{}, nil
 	}
-	return PeersOf(a.Members(false), req), nil
+	ps := PeersOf(a.Members(false), req)
+	if ps == nil {
+		ps = []Peer{}
+	}
+	return ps, nil
+}
+
+// peersKey sums up the providers of every relation the node's role
+// requires: what its templates would see.
+func (a *Agent) peersKey() string {
+	a.mu.Lock()
+	reqs := maps.Clone(a.requires)
+	a.mu.Unlock()
+	names := slices.Sorted(maps.Keys(reqs))
+	members := a.Members(false)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(name + "=")
+		for _, p := range PeersOf(members, reqs[name]) {
+			b.WriteString(p.Name + "@" + p.Addr() + ",")
+		}
+		b.WriteString(";")
+	}
+	return b.String()
+}
+
+// reconfigurer is a Host that re-renders its templates (node.Node).
+type reconfigurer interface {
+	Reconfigure(ctx context.Context) (*node.Plan, error)
+}
+
+// rerender re-renders the node's templates whenever the providers of one
+// of its relations change, until ctx ends.
+func (a *Agent) rerender(ctx context.Context, log *slog.Logger) {
+	rc, ok := a.host.(reconfigurer)
+	if !ok {
+		return
+	}
+	changed := a.Watch(ctx)
+	last := a.peersKey()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		key := a.peersKey()
+		if key == last {
+			continue
+		}
+		a.mu.Lock()
+		hasRelations := len(a.requires) > 0
+		a.mu.Unlock()
+		if !hasRelations {
+			last = key
+			continue
+		}
+		if _, err := rc.Reconfigure(ctx); err != nil {
+			log.Warn("re-rendering templates after the peers changed", "err", err)
+			continue // try again at the next change
+		}
+		log.Info("peers changed: templates re-rendered", "peers", key)
+		last = key
+	}
 }
 
 // Funcs is the template functions the fleet adds to a node's templates:
