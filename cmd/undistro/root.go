@@ -62,6 +62,7 @@ switches atomically, supervises services and rolls back on failure.`,
 	root.AddCommand(
 		newNodeCmd(),
 		newFleetCmd(),
+		newProxyCmd(),
 		newVerifyCmd(),
 	)
 	root.AddCommand(builderCommands()...)
