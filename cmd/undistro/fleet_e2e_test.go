@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/runtime/supervise"
 )
 
 // fleetRole is the role of the fleet test's nodes: busybox crond (quiet,
@@ -299,4 +302,111 @@ func maxSwitching(t *testing.T, work string, nodes map[string]*fleetNode, digest
 		most = max(most, cur)
 	}
 	return most
+}
+
+// lbTestWeb replaces the web role in the lb test's repository: busybox
+// httpd on the node's own address (a node.toml value, through a
+// template), serving the node's name, on the host's network, so that
+// several web nodes share one host.
+const lbTestWeb = `description = "web test backend: busybox httpd on the node's address"
+inherit = ["base"]
+[provides.http]
+port = 8080
+[[file]]
+path = "/etc/web.env"
+source = "web.env"
+template = true
+mode = "0644"
+[service.httpd]
+exec = ["/bin/sh", "-c", ". /etc/web.env && mkdir -p /tmp/www && echo $NAME > /tmp/www/name && exec /bin/busybox httpd -f -p $ADDR -h /tmp/www"]
+network = "host"
+publish = []
+files = ["/etc/web.env"]
+ready = { command = ["/bin/sh", "-c", ". /etc/web.env && wget -q -O /dev/null http://$ADDR/name"], timeout = "10s" }
+`
+
+// lbTestLB is the shipped lb role listening on the test's address.
+const lbTestLB = `inherit = ["lb"]
+[service.proxy]
+exec = ["/usr/bin/undistro", "proxy", "--listen", "127.0.77.50:8090", "--upstreams", "/etc/lb/upstreams"]
+ready = { tcp = "127.0.77.50:8090", timeout = "10s" }
+`
+
+// TestFleetLBEndToEnd: the lb role's rendered upstreams follow the web
+// nodes of the fleet, and its proxy stops sending to a dead one.
+func TestFleetLBEndToEnd(t *testing.T) {
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
+	testsupport.WriteFiles(t, filepath.Join(repo, "images"), map[string]string{
+		"web.toml": lbTestWeb, "web/web.env": "ADDR={{.Values.addr}}\nNAME={{.Name}}\n", "tlb.toml": lbTestLB,
+	})
+	work := t.TempDir()
+	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), sharedGoCache(t), "SOURCE_DATE_EPOCH=1700000000", "COSIGN_PASSWORD=e2e"}
+	run(t, work, env, "key", "generate", "--out", filepath.Join(work, "k"))
+	out := filepath.Join(work, "oci")
+	buildJSON(t, repo, env, "web", "tlb", "--out", out, "--sign-key", filepath.Join(work, "k.key"))
+	run(t, work, env, "fleet", "keygen", "-o", filepath.Join(work, "fleet.key"))
+
+	daemons := map[string]*exec.Cmd{}
+	roots := map[string]string{}
+	start := func(name, role, addr, value string) {
+		root := filepath.Join(work, name)
+		roots[name] = root
+		testsupport.WriteFiles(t, root, map[string]string{"node.toml": fmt.Sprintf("name = %q\n[values.%s]\naddr = %q\n", name, name, value)})
+		run(t, work, env, "node", "--root", root, "trust", "add", filepath.Join(work, "k.pub"))
+		run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
+		daemons[name] = startDaemon(t, work, env, []string{"-v", "node", "--root", root, "run", "--health-timeout", "20s",
+			"--fleet", addr, "--join", "127.0.77.50:7946", "--fleet-key", filepath.Join(work, "fleet.key"),
+			"--fleet-name", name, "--fleet-timing", "local"}, name+".log")
+	}
+	start("lb", "tlb", "127.0.77.50:7946", "")
+	webs := []string{"web1", "web2", "web3"}
+	for i, w := range webs {
+		start(w, "web", fmt.Sprintf("127.0.77.%d:7946", 21+i), fmt.Sprintf("127.0.77.%d:8080", 21+i))
+	}
+	upstreams := func() string {
+		b, _ := os.ReadFile(filepath.Join(roots["lb"], "etc", "lb", "upstreams"))
+		return string(b)
+	}
+	served := func(n int) map[string]int {
+		got := map[string]int{}
+		for range n {
+			resp, err := http.Get("http://127.0.77.50:8090/name")
+			if err != nil {
+				got["error: "+err.Error()]++
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got[fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))]++
+		}
+		return got
+	}
+	testsupport.WaitFor(t, 90*time.Second, "the lb's upstreams listing the three web nodes", func() bool {
+		u := upstreams()
+		return strings.Contains(u, "127.0.77.21:8080 # web1") && strings.Contains(u, "127.0.77.22:8080 # web2") && strings.Contains(u, "127.0.77.23:8080 # web3")
+	})
+	testsupport.WaitFor(t, 30*time.Second, "the proxy sending to all three", func() bool {
+		got := served(12)
+		return got["200 web1"] > 0 && got["200 web2"] > 0 && got["200 web3"] > 0
+	})
+
+	// web2 dies: its daemon is killed and so are its services.
+	if err := daemons["web2"].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = daemons["web2"].Wait()
+	if _, err := supervise.KillLeftovers(roots["web2"]); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.WaitFor(t, 60*time.Second, "web2 out of the lb's upstreams", func() bool {
+		u := upstreams()
+		return !strings.Contains(u, "web2") && strings.Contains(u, "web1") && strings.Contains(u, "web3")
+	})
+	testsupport.WaitFor(t, 30*time.Second, "the proxy serving from web1 and web3 only", func() bool {
+		got := served(12)
+		return got["200 web1"]+got["200 web3"] == 12
+	})
+	if ps := run(t, work, env, "fleet", "--root", roots["lb"], "peers", "backends"); strings.Contains(ps, "web2") || !strings.Contains(ps, "127.0.77.21:8080 web1") {
+		t.Errorf("fleet peers backends:\n%s", ps)
+	}
 }
