@@ -248,6 +248,7 @@ func (a *Agent) join(ctx context.Context, s *serf.Serf, log *slog.Logger) {
 		n, err := s.Join(a.cfg.Join, false)
 		if err == nil && n > 0 {
 			log.Info("joined the fleet", "through", n)
+			a.trim()
 			return
 		}
 		log.Warn("joining the fleet", "seeds", a.cfg.Join, "err", err)
@@ -442,6 +443,15 @@ func (a *Agent) switchTo(ctx context.Context, t Target, log *slog.Logger) {
 	a.announce()
 	a.notify()
 	a.Kick()
+	a.trim()
+}
+
+// trim gives back memory a start-up or switch paged in, when the host
+// can (node.TrimMemory).
+func (a *Agent) trim() {
+	if t, ok := a.host.(interface{ TrimMemory() }); ok {
+		t.TrimMemory()
+	}
 }
 
 // Members returns the fleet as this node sees it, sorted by name; all

@@ -141,6 +141,8 @@ type imageSource interface {
 // nodeHost is a *node.Node as the agent's Host.
 type nodeHost struct{ *node.Node }
 
+func (h nodeHost) TrimMemory() { node.TrimMemory() }
+
 func (h nodeHost) CurrentImage() (*imagespec.Image, error) {
 	img, err := h.Store().Current()
 	if err != nil {

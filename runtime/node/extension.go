@@ -61,3 +61,8 @@ func (c Config) SocketPath() (string, error) {
 	}
 	return c.Socket, nil
 }
+
+// TrimMemory gives back the memory an operation paged in and the idle
+// daemon does not need (what the daemon does after each API call): for
+// extensions that switch or start up outside the API.
+func TrimMemory() { trimMemory() }
