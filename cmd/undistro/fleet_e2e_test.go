@@ -353,10 +353,21 @@ func TestFleetLBEndToEnd(t *testing.T) {
 		roots[name] = root
 		testsupport.WriteFiles(t, root, map[string]string{"node.toml": fmt.Sprintf("name = %q\n[values.%s]\naddr = %q\n", name, name, value)})
 		run(t, work, env, "node", "--root", root, "trust", "add", filepath.Join(work, "k.pub"))
-		run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
+		// The lb's template calls peers, which only a daemon in a fleet
+		// has: it switches through its daemon.
+		if role != "tlb" {
+			run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
+		}
 		daemons[name] = startDaemon(t, work, env, []string{"-v", "node", "--root", root, "run", "--health-timeout", "20s",
 			"--fleet", addr, "--join", "127.0.77.50:7946", "--fleet-key", filepath.Join(work, "fleet.key"),
 			"--fleet-name", name, "--fleet-timing", "local"}, name+".log")
+		if role == "tlb" {
+			testsupport.WaitFor(t, 30*time.Second, "the lb daemon", func() bool {
+				_, err := runErr(work, env, "fleet", "--root", root, "members")
+				return err == nil
+			})
+			run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
+		}
 	}
 	start("lb", "tlb", "127.0.77.50:7946", "")
 	webs := []string{"web1", "web2", "web3"}
