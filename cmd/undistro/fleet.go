@@ -167,6 +167,8 @@ not. Every node answers:
   status    its role, image, switch state, health, services and where it is
             in its role's rollout
   version   the undistro version it runs and its image
+  drift     how many of its config files under /etc were edited on the node,
+            and the first paths ('undistro node drift' there shows diffs)
 
 --timeout defaults to serf's, which grows with the log of the fleet's size.`,
 		Example: `  undistro fleet query status

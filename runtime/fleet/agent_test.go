@@ -233,6 +233,10 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 	if err := json.Unmarshal(ans.Answers[0].Answer, &st); err != nil || st.Role != "web" || st.Services[0] != "svc=ready" {
 		t.Errorf("status answer %s: %+v %v", ans.Answers[0].Answer, st, err)
 	}
+	ans, err = ms[1].a.Query(ctx, Question{Name: QuestionDrift, Role: "web"})
+	if err != nil || len(ans.Answers) != 5 || string(ans.Answers[0].Answer) != `{"count":0}` {
+		t.Errorf("drift of role web: %+v %v", ans, err)
+	}
 	ans, err = ms[2].a.Query(ctx, Question{Name: "nosuch"})
 	if err != nil || len(ans.Answers) != 6 || !strings.Contains(ans.Answers[0].Error, `no question "nosuch"`) {
 		t.Errorf("unknown question: %+v %v", ans, err)

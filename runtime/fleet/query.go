@@ -22,7 +22,15 @@ import (
 const (
 	QuestionStatus  = "status"
 	QuestionVersion = "version"
+	QuestionDrift   = "drift"
 )
+
+// DriftAnswer is what a node answers to "drift": its config files under
+// /etc edited on the node (`node drift` there shows the diffs).
+type DriftAnswer struct {
+	Count int      `json:"count"`
+	Files []string `json:"files,omitempty"` // the first few paths
+}
 
 // Question is what Query asks.
 type Question struct {
@@ -202,6 +210,21 @@ func (a *Agent) builtin(name string) func(context.Context) (any, error) {
 			if ok {
 				d := Decide(t, a.cfg.Name, a.Members(false))
 				ans.Rollout = &d
+			}
+			return ans, nil
+		}
+	case QuestionDrift:
+		return func(ctx context.Context) (any, error) {
+			rep, err := node.Drift(node.Config{Root: a.host.Root()})
+			if err != nil {
+				return nil, err
+			}
+			ans := DriftAnswer{Count: len(rep.Files)}
+			for _, f := range rep.Files {
+				if len(ans.Files) == 10 {
+					break // an answer must fit the gossip's 1 KiB
+				}
+				ans.Files = append(ans.Files, f.Path)
 			}
 			return ans, nil
 		}
