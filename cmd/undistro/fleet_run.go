@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/un-distro/undistro/runtime/facts"
 	"github.com/un-distro/undistro/runtime/fleet"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/render"
@@ -20,7 +23,7 @@ func addFleetRunFlags(cmd *cobra.Command, f *fleetRunFlags) {
 	cmd.Flags().StringVar(&f.addr, "fleet", "", "join a fleet: gossip on this IP:PORT (UDP and TCP), the address other nodes reach this one at")
 	cmd.Flags().StringSliceVar(&f.join, "join", nil, "fleet members to join through, HOST:PORT,… (none: start a fleet)")
 	cmd.Flags().StringVar(&f.key, "fleet-key", "", "the fleet's key file (`undistro fleet keygen -o FILE`); required with --fleet")
-	cmd.Flags().StringVar(&f.name, "fleet-name", "", "this node's name in the fleet (default: the hostname)")
+	cmd.Flags().StringVar(&f.name, "fleet-name", "", "this node's name in the fleet (default: the name in ROOT/node.toml, else the hostname)")
 	cmd.Flags().StringSliceVar(&f.tags, "fleet-tag", nil, "tags this node announces to the fleet (for `fleet query --tag`)")
 	cmd.Flags().StringVar(&f.role, "fleet-role", "", "the role to announce while the node runs no image, so it joins the role's rollout")
 	cmd.Flags().StringVar(&f.timing, "fleet-timing", string(fleet.TimingLAN), "gossip timers: lan (memberlist's LAN profile) or local (faster, for one host and tests)")
@@ -46,7 +49,20 @@ func (f *fleetRunFlags) apply(cfg *node.Config) error {
 			join = append(join, j)
 		}
 	}
-	a, err := fleet.New(fleet.Config{Name: f.name, Bind: f.addr, Join: join, Key: key, Tags: f.tags,
+	name := f.name
+	if name == "" { // the node's name in its node.toml, else the hostname
+		path := cfg.NodeConfig
+		if path == "" {
+			path = filepath.Join(cfg.Root, facts.FileName)
+		}
+		host, _ := os.Hostname()
+		c, err := facts.LoadConfig(path, host)
+		if err != nil {
+			return err
+		}
+		name = c.Name
+	}
+	a, err := fleet.New(fleet.Config{Name: name, Bind: f.addr, Join: join, Key: key, Tags: f.tags,
 		Role: f.role, Timing: fleet.Timing(f.timing), Version: version})
 	if err != nil {
 		return err
