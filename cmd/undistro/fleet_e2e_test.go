@@ -366,7 +366,10 @@ func TestFleetLBEndToEnd(t *testing.T) {
 				_, err := runErr(work, env, "fleet", "--root", root, "members")
 				return err == nil
 			})
-			run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
+			if _, err := runErr(work, env, "node", "--root", root, "switch", "oci:"+out+":"+role); err != nil {
+				logs, _ := os.ReadFile(filepath.Join(root, "logs", "proxy.log"))
+				t.Fatalf("switching the lb: %v\nproxy.log:\n%s", err, logs)
+			}
 		}
 	}
 	start("lb", "tlb", "127.0.77.50:7946", "")
