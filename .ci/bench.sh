@@ -82,8 +82,20 @@ regbench
 echo
 
 echo "## switch between two images differing in one package"
-echo "command: go test -run '^\$' -bench Switch -benchtime 20x ./runtime/store"
-go test -run '^$' -bench Switch -benchtime 20x ./runtime/store | grep -E 'Benchmark' || echo "(no switch benchmark)"
+echo "command: go test -run '^\$' -bench '^BenchmarkSwitch\$' -benchtime 20x ./runtime/store"
+go test -run '^$' -bench '^BenchmarkSwitch$' -benchtime 20x ./runtime/store | grep -E 'Benchmark' || echo "(no switch benchmark)"
+echo
+echo "## delta switch: two images differing in one config file, 1,000 and 10,000 package files: derived root vs full assembly vs rsync -a --checksum of the whole tree, same run (target >= 50x faster than rsync, 1 file written)"
+if [ "$(id -u)" = 0 ]; then
+	echo "command: go test -run '^\$' -bench DeltaSwitch -benchtime 10x ./runtime/store"
+	go test -run '^$' -bench DeltaSwitch -benchtime 10x ./runtime/store | awk '
+		/^Benchmark/ { print; split($1, n, "/"); sub(/-[0-9]+$/, "", n[3]); t[n[2] "/" n[3]] = $3; if (!(n[2] in seen)) { seen[n[2]] = 1; order[++k] = n[2] } }
+		END { for (i = 1; i <= k; i++) { s = order[i]; if (t[s "/derive"] > 0) printf "%s: derive %.2f ms; full assembly %.1fx slower; rsync --checksum %.1fx slower\n", s, t[s "/derive"]/1e6, t[s "/full"]/t[s "/derive"], t[s "/rsync"]/t[s "/derive"] } }'
+	echo "command: go test -run '^\$' -bench NodeDeltaSwitch -benchtime 10x ./runtime/node   (a running node, 10,000 package files, 3 services; one service's config file changes)"
+	go test -run '^$' -bench NodeDeltaSwitch -benchtime 10x ./runtime/node | grep -E '^Benchmark'
+else
+	echo "(skipped: a root is derived in place as root only)"
+fi
 echo
 echo "## service start latency: the full sandbox vs the sandbox before least-privilege services (same run)"
 if [ "$(id -u)" = 0 ]; then

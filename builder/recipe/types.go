@@ -25,6 +25,11 @@ type Recipe struct {
 	Services []Service              `toml:"service"`
 	// Privileged lists paths in this package that may be setuid/setgid.
 	Privileged []string `toml:"privileged"`
+	// ConfigDirs are the directories (absolute, in the image) where the
+	// package reads its configuration: a role file under one is a file
+	// every service running from this package (or from a package that
+	// run-depends on it) reads.
+	ConfigDirs []string `toml:"config_dirs"`
 
 	// File is the path the recipe was loaded from (not part of the TOML).
 	File string `toml:"-"`
@@ -122,6 +127,14 @@ type Service struct {
 	After       []string          `toml:"after"`
 	StopTimeout string            `toml:"stop_timeout"` // Go duration
 	Ready       *Ready            `toml:"ready"`
+	// ConfigDirs are directories whose role files this service reads,
+	// besides its package's.
+	ConfigDirs []string `toml:"config_dirs"`
+	// Reload is how the service rereads its config files without a
+	// restart: a signal name ("SIGHUP", "SIGUSR1", "SIGUSR2") or a
+	// command (words separated by spaces, no shell), run in the service's
+	// sandbox as its user. Empty: a changed config file restarts it.
+	Reload string `toml:"reload"`
 	// What the service may touch beyond the secure defaults; roles
 	// override each field.
 	Grants

@@ -3,16 +3,19 @@ package recipe
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
 
 	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
 var (
@@ -74,6 +77,11 @@ func (v *validator) validate() {
 		}
 	}
 	v.services()
+	for i, d := range r.ConfigDirs {
+		if msg := configDirProblem(d); msg != "" {
+			v.errorf(fmt.Sprintf("config_dirs[%d]", i), "%s", msg)
+		}
+	}
 	for i, p := range r.Privileged {
 		if !path.IsAbs(p) || path.Clean(p) != p {
 			v.errorf(fmt.Sprintf("privileged[%d]", i), "privileged path %q: use an absolute, clean path such as /usr/bin/ping", p)
@@ -334,7 +342,51 @@ func ServiceProblems(s Service) []Problem {
 	if s.Ready != nil {
 		out = append(out, readyProblems(s.Ready)...)
 	}
+	for i, d := range s.ConfigDirs {
+		if msg := configDirProblem(d); msg != "" {
+			out = append(out, Problem{fmt.Sprintf("config_dirs[%d]", i), msg})
+		}
+	}
+	if s.Reload != "" {
+		if msg := reloadProblem(s.Reload); msg != "" {
+			out = append(out, Problem{"reload", msg})
+		}
+	}
 	return append(out, s.Grants.Problems()...)
+}
+
+func configDirProblem(d string) string {
+	if !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
+		return fmt.Sprintf("config dir %q: use an absolute, clean directory such as /etc/nginx (not /)", d)
+	}
+	return ""
+}
+
+// reloadProblem checks a reload: a signal services take as "reread your
+// config", or a command with an absolute program path.
+func reloadProblem(r string) string {
+	signals := slices.Sorted(maps.Keys(imagespec.ReloadSignals))
+	if strings.HasPrefix(r, "SIG") {
+		if _, ok := imagespec.ReloadSignals[r]; !ok {
+			return fmt.Sprintf("reload %q: signal not allowed: use one of %s%s, or a command", r, strings.Join(signals, ", "), tomlpos.Suggest(r, signals))
+		}
+		return ""
+	}
+	if argv := strings.Fields(r); len(argv) == 0 || !path.IsAbs(argv[0]) {
+		return fmt.Sprintf("reload %q: want a signal (%s) or a command starting with an absolute path, such as \"/usr/sbin/nginx -s reload\"", r, strings.Join(signals, ", "))
+	}
+	return ""
+}
+
+// ParseReload turns a checked reload into the image's form (nil for "").
+func ParseReload(r string) *imagespec.Reload {
+	switch {
+	case r == "":
+		return nil
+	case strings.HasPrefix(r, "SIG"):
+		return &imagespec.Reload{Signal: r}
+	}
+	return &imagespec.Reload{Command: strings.Fields(r)}
 }
 
 func readyProblems(r *Ready) []Problem {

@@ -252,6 +252,7 @@ func mergeService(r *Role, name string, s serviceSpec, at origin) {
 	set("files", s.Files != nil, func() { o.Files = s.Files })
 	set("stop_timeout", s.StopTimeout != "", func() { o.StopTimeout = s.StopTimeout })
 	set("ready", s.Ready != nil, func() { o.Ready = s.Ready })
+	set("reload", s.Reload != "", func() { o.Reload = s.Reload })
 	var keys []string
 	o.Grants, keys = o.Grants.OverrideKeys(s.Grants)
 	for _, k := range keys {

@@ -78,6 +78,8 @@ type ServiceOverride struct {
 	Files       []string
 	StopTimeout string
 	Ready       *recipe.Ready
+	// Reload overrides the recipe's (see recipe.Service.Reload).
+	Reload string
 	// Grants override the recipe's, field by field.
 	Grants recipe.Grants
 
@@ -148,13 +150,14 @@ type serviceSpec struct {
 	Files       []string          `toml:"files"`
 	StopTimeout string            `toml:"stop_timeout"`
 	Ready       *recipe.Ready     `toml:"ready"`
+	Reload      string            `toml:"reload"`
 
 	recipe.Grants
 }
 
 // service returns the spec as a recipe service, for the checks both share.
 func (s serviceSpec) service(name string) recipe.Service {
-	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready, Grants: s.Grants}
+	return recipe.Service{Name: name, Env: s.Env, Restart: s.Restart, StopTimeout: s.StopTimeout, Ready: s.Ready, Reload: s.Reload, Grants: s.Grants}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)

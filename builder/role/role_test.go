@@ -169,7 +169,7 @@ func TestLoadInherit(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(svcs)
-	want := `[{"name":"srv","package":"srv","exec":["/usr/bin/srv","--port","8080"],"env":["EXTRA=1","LOG=info","MODE=test"],"user":"srv","restart":"always","files":["/etc/srv.env"],"ready":{"http":"http://127.0.0.1:8080/health","timeout":"5s"},"stopTimeout":"3s"}]`
+	want := `[{"name":"srv","package":"srv","exec":["/usr/bin/srv","--port","8080"],"env":["EXTRA=1","LOG=info","MODE=test"],"user":"srv","restart":"always","files":["/etc/srv.env"],"packages":["lib","srv"],"ready":{"http":"http://127.0.0.1:8080/health","timeout":"5s"},"stopTimeout":"3s"}]`
 	if string(got) != want {
 		t.Errorf("Services:\n%s\nwant:\n%s", got, want)
 	}

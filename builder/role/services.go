@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/un-distro/undistro/builder/internal/tomlpos"
@@ -18,7 +19,11 @@ const DefaultRestart = imagespec.RestartAlways
 // Services returns the services the role enables among those the packages
 // pkgs (the image's packages, run dependencies included) provide, with the
 // role's overrides applied, sorted by name: environment as sorted
-// "KEY=VALUE", durations parsed. Enabling a service no package provides,
+// "KEY=VALUE", durations parsed. What each service depends on is derived,
+// never written by hand: its Packages are its package and that package's
+// run dependencies, transitively; its Files are the role's files under a
+// config dir of the service or of one of those packages, or named in its
+// exec or env, plus the role's `files`. Enabling a service no package provides,
 // an `after` naming a service that is not enabled, a `files` entry that is
 // not a [[file]] of the role and a user the role does not declare are
 // errors ([tomlpos.Errors]) at the role's line and column.
@@ -134,7 +139,13 @@ func (r *Role) Services(recipes map[string]*recipe.Recipe, pkgs []string) ([]ima
 				errs = append(errs, o.errorf("files", fmt.Sprintf("[%d]", i), "service %q: file %q is not a [[file]] of role %s%s", name, f, r.Name, tomlpos.Suggest(f, slices.Sorted(maps.Keys(files)))))
 			}
 		}
-		svc.Files = o.Files
+		svc.Packages = runClosure(recipes, p.pkg, pkgs)
+		svc.Files = readFiles(r.Files, recipes, svc, s.ConfigDirs, o.Files)
+		reload := s.Reload
+		if o.Reload != "" {
+			reload = o.Reload
+		}
+		svc.Reload = recipe.ParseReload(reload) // checked when loaded
 		if stop != "" {
 			d, _ := recipe.ParseDuration(stop) // checked when loaded
 			svc.StopTimeout = imagespec.Duration(d)
@@ -232,4 +243,72 @@ func cutOption(k string) (pkg, opt string, ok bool) {
 		}
 	}
 	return k, "", false
+}
+
+// runClosure returns pkg and, transitively, its run dependencies among
+// the image's packages, sorted.
+func runClosure(recipes map[string]*recipe.Recipe, pkg string, image []string) []string {
+	seen := map[string]bool{pkg: true}
+	queue := []string{pkg}
+	for len(queue) > 0 {
+		rec := recipes[queue[0]]
+		queue = queue[1:]
+		if rec == nil {
+			continue
+		}
+		for _, d := range rec.Deps.Run {
+			if !seen[d] && slices.Contains(image, d) {
+				seen[d] = true
+				queue = append(queue, d)
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// readFiles returns the role files svc reads, sorted: those under one of
+// its config dirs or of its packages', those its exec or env names, and
+// those the role adds.
+func readFiles(files []File, recipes map[string]*recipe.Recipe, svc imagespec.Service, dirs, added []string) []string {
+	dirs = slices.Clone(dirs)
+	for _, pkg := range svc.Packages {
+		if rec := recipes[pkg]; rec != nil {
+			dirs = append(dirs, rec.ConfigDirs...)
+		}
+	}
+	set := map[string]bool{}
+	for _, f := range added {
+		set[f] = true
+	}
+	for _, f := range files {
+		under := slices.ContainsFunc(dirs, func(d string) bool { return strings.HasPrefix(f.Path, d+"/") })
+		named := slices.ContainsFunc(svc.Exec, func(a string) bool { return mentions(a, f.Path) }) ||
+			slices.ContainsFunc(svc.Env, func(kv string) bool { _, v, _ := strings.Cut(kv, "="); return mentions(v, f.Path) })
+		if under || named {
+			set[f.Path] = true
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// mentions reports whether s names the path p as a whole word:
+// "/etc/a.conf", "--config=/etc/a.conf" or "/etc/a.conf:/etc/b.conf" do,
+// "/etc/a.conf.d" does not.
+func mentions(s, p string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], p)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(p)
+		before := start == 0 || strings.ContainsRune("=:,; '\"", rune(s[start-1]))
+		after := end == len(s) || strings.ContainsRune(":,; '\"", rune(s[end]))
+		if before && after {
+			return true
+		}
+		i = start + 1
+	}
 }

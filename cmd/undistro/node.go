@@ -14,7 +14,8 @@ import (
 
 // nodeFlags are the flags every node subcommand shares.
 type nodeFlags struct {
-	root string
+	root       string
+	nodeConfig string
 }
 
 // config returns the node config for --root (empty is an error).
@@ -22,7 +23,7 @@ func (f *nodeFlags) config() (node.Config, error) {
 	if f.root == "" {
 		return node.Config{}, node.ErrNoRoot
 	}
-	return node.Config{Root: f.root}, nil
+	return node.Config{Root: f.root, NodeConfig: f.nodeConfig}, nil
 }
 
 // call is the one connect-call-print path of the node subcommands: it
@@ -79,8 +80,10 @@ status' shows. All of this is checked before any layer is fetched.`,
   undistro node rollback`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT)")
-	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeStatusCmd(f),
-		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f))
+	cmd.PersistentFlags().StringVar(&f.nodeConfig, "node-config", "", "the node's config file: name, tags, values for its templates (default ROOT/node.toml; a running daemon uses its own)")
+	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeConfirmCmd(f), newNodeStatusCmd(f),
+		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
+		newNodeDriftCmd(f), newNodeReconfigureCmd(f))
 	return cmd
 }
 
@@ -125,7 +128,7 @@ func newNodeSwitchCmd(f *nodeFlags) *cobra.Command {
 		keys   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "switch REF [--dry-run]",
+		Use:   "switch REF [--dry-run] [--try DURATION]",
 		Short: "Make an image current and restart only the services it changes",
 		Long: `switch verifies REF with the node's trusted keys (its signature, SBOM, role
 and that it is not older than the current image), pulls it if needed, makes
@@ -135,9 +138,28 @@ package changed restart. It then waits for every service to be ready; if
 they are not in time, the node rolls back to the previous image and the
 command fails with the reason (also shown by 'node status').
 
---dry-run prints what would change and changes nothing. 'node rollback'
-goes back to the previous image without the age check.`,
+A service whose config files alone changed and that declares reload gets its
+reload signal or command instead of a restart (it keeps its PID). The new
+root is derived from the current one, writing only what the image changes.
+
+The image's files under /etc are defaults: the services see the node's
+writable copy, ROOT/etc. The switch merges the new image's /etc into it
+(templates rendered from the node's facts and ROOT/node.toml): a file
+edited on the node is kept where the image did not change it; where both
+changed, the role's merge policy keeps the edit, takes the image's file, or
+refuses the switch naming the file (the default). A template that does not
+render refuses the switch too.
+
+--dry-run prints what would change (services with the reason for each,
+config files and packages added, changed or removed, the merge decision for
+each file of ROOT/etc) and changes nothing (it fetches the image, as 'node
+pull', to read its /etc). --try DURATION puts the switch on trial: unless
+'undistro node confirm' comes within DURATION, the daemon rolls back (the
+deadline survives a daemon restart and shows in 'node status'). 'node
+rollback' goes back to the previous image without the age check.`,
 		Example: `  undistro node switch oci:./out:web --dry-run
+  undistro node switch oci:./out:web --dry-run --json | jq .files
+  undistro node switch 127.0.0.1:5000/undistro/web:latest --try 10m && undistro node confirm
   undistro node switch 127.0.0.1:5000/undistro/web:latest
   undistro node switch oci:./old:web --allow-downgrade`,
 		Args: cobra.ExactArgs(1),
@@ -168,6 +190,7 @@ goes back to the previous image without the age check.`,
 	cmd.Flags().StringArrayVar(&keys, "key", nil, "add this public key to the node's trusted keys first")
 	_ = cmd.Flags().MarkDeprecated("key", "use 'undistro node trust add KEY.pub' once; the node keeps trusting it")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what would change, change nothing")
+	cmd.Flags().DurationVar(&o.Try, "try", 0, "roll back by itself unless 'undistro node confirm' comes within this duration")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	return cmd
 }

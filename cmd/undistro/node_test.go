@@ -116,6 +116,8 @@ func TestNodeCommands(t *testing.T) {
 		{"status without daemon", []string{"status"}, "daemon:   not running", ""},
 		{"status names the key", []string{"status"}, "signed by " + keyID, ""},
 		{"rollback without previous", []string{"rollback"}, "", "no previous image to roll back to"},
+		{"confirm without a trial", []string{"confirm"}, "", "no switch waits for confirmation: switch with --try DURATION first"},
+		{"try a bad duration", []string{"switch", refs["a"], "--try", "soon"}, "", `invalid argument "soon" for "--try" flag`},
 		{"no such service", []string{"logs", "nope"}, "", `no log for service "nope"`},
 		{"empty root", []string{"--root", "", "status"}, "", "empty node root: pass --root DIR or set UNDISTRO_ROOT"},
 	}

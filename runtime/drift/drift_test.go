@@ -237,3 +237,26 @@ func TestWatchBudget(t *testing.T) {
 		t.Fatalf("NewTracker over budget: %v", err)
 	}
 }
+
+func TestConfigFileChangeIsSignalled(t *testing.T) {
+	root := node(t, "")
+	cfg := filepath.Join(t.TempDir(), "node.toml")
+	changed := make(chan struct{}, 10)
+	track(t, root, WithoutFanotify(), WithConfigFile(cfg, func() { changed <- struct{}{} }))
+	if err := os.WriteFile(cfg, []byte("name = \"n\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call after the config file was written")
+	}
+	// Other files of its directory do not count.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "other"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := ReadLog(root)
+	if len(l.Files) != 0 {
+		t.Fatalf("the config file was recorded as drift: %+v", l.Files)
+	}
+}

@@ -34,6 +34,14 @@ func WithBudget(n int) Option { return func(t *Tracker) { t.budget = n } }
 // works. Default: fanotify is used when the process may.
 func WithoutFanotify() Option { return func(t *Tracker) { t.noFan = true } }
 
+// WithConfigFile also watches the node's config file (node.toml) with the
+// same inotify instance and calls changed, from its own goroutine, after
+// each write or replacement of it (several in a row coalesce into one
+// call). Default: not watched.
+func WithConfigFile(path string, changed func()) Option {
+	return func(t *Tracker) { t.cfgFile, t.cfgChanged = filepath.Clean(path), changed }
+}
+
 // Tracker records local edits of a node's managed /etc files as the
 // kernel reports them and applies the role's drift policy.
 type Tracker struct {
@@ -47,6 +55,10 @@ type Tracker struct {
 
 	mu      sync.Mutex // held while handling an event, and by Hold
 	writers map[string]writer
+
+	cfgFile    string
+	cfgChanged func()
+	cfgKick    chan struct{}
 }
 
 // NewTracker opens the inotify instance (and fanotify, where allowed) for
@@ -93,6 +105,9 @@ func (t *Tracker) Refresh() error {
 		return err
 	}
 	dirs := map[string]bool{}
+	if t.cfgFile != "" {
+		dirs[filepath.Dir(t.cfgFile)] = true
+	}
 	for p := range m.Entries {
 		dirs[filepath.Dir(t.etc.Live(p))] = true
 	}
@@ -131,6 +146,19 @@ func (t *Tracker) Run(ctx context.Context) error {
 		err error
 	}
 	ch := make(chan batch)
+	if t.cfgChanged != nil {
+		t.cfgKick = make(chan struct{}, 1)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.cfgKick:
+					t.cfgChanged()
+				}
+			}
+		}()
+	}
 	go func() {
 		for {
 			evs, err := t.w.Read()
@@ -195,6 +223,13 @@ func (t *Tracker) handle(e Event) error {
 	case e.Mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0:
 		return nil
 	case e.Dir == "" || atomicfile.IsTemp(e.Name) || e.Mask&unix.IN_ISDIR != 0:
+		return nil
+	}
+	if t.cfgKick != nil && e.Path() == t.cfgFile && e.Mask&(unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO) != 0 {
+		select {
+		case t.cfgKick <- struct{}{}:
+		default: // one is pending already
+		}
 		return nil
 	}
 	rel, err := filepath.Rel(t.root, e.Path())

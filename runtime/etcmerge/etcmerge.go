@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/crash"
@@ -348,6 +351,7 @@ func (e *Etc) Apply(ctx context.Context, m *Merge, image string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
+	e.removeTemps(m.want, base)
 	// The base follows the image: every wanted file, whatever the local
 	// decision, is what the image installed.
 	next := &Manifest{Image: image, Policy: m.policy, Entries: map[string]Entry{}}
@@ -441,4 +445,55 @@ func (e *Etc) Restore(p string) error {
 		return fmt.Errorf("restoring %s: %w", p, err)
 	}
 	return install(e.Dir(), e.Live(p), Item{Entry: ent, Data: data}, "etc.restore")
+}
+
+// removeTemps removes the temp files an interrupted merge left in the
+// directories it writes: ROOT/conf and those of the managed files, live
+// and base.
+func (e *Etc) removeTemps(want map[string]Item, base *Manifest) {
+	dirs := map[string]bool{filepath.Dir(e.manifestPath()): true}
+	for p := range want {
+		dirs[filepath.Dir(e.Live(p))], dirs[filepath.Dir(e.Base(p))] = true, true
+	}
+	for p := range base.Entries {
+		dirs[filepath.Dir(e.Live(p))], dirs[filepath.Dir(e.Base(p))] = true, true
+	}
+	for d := range dirs {
+		ents, _ := os.ReadDir(d)
+		for _, ent := range ents {
+			if atomicfile.IsTemp(ent.Name()) {
+				_ = os.Remove(filepath.Join(d, ent.Name()))
+			}
+		}
+	}
+}
+
+// Lock takes the node's /etc lock (ROOT/conf/etc.lock, flock), which
+// serialises merges between processes (two daemon-less commands), until
+// the returned unlock is called. It waits for the holder; ctx ends the
+// wait.
+func (e *Etc) Lock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(e.manifestPath()), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(e.root, "conf", "etc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking /etc: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking /etc: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("locking /etc: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

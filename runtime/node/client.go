@@ -20,9 +20,11 @@ type API interface {
 	Pull(ctx context.Context, ref string, o PullOptions) (*store.Image, error)
 	Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error)
 	Rollback(ctx context.Context) error
+	Confirm(ctx context.Context) (*Trial, error)
 	Status(ctx context.Context) (*Status, error)
 	Logs(ctx context.Context, service string, follow bool, w io.Writer) error
 	GC(ctx context.Context, keep int) ([]string, error)
+	Reconfigure(ctx context.Context) (*Plan, error)
 }
 
 var (
@@ -148,6 +150,15 @@ func (c *Client) Rollback(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/rollback", struct{}{}, nil)
 }
 
+// Confirm asks the daemon to keep the switch on trial.
+func (c *Client) Confirm(ctx context.Context) (*Trial, error) {
+	var t Trial
+	if err := c.do(ctx, http.MethodPost, "/v1/confirm", struct{}{}, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 // Status asks the daemon for the node's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s Status
@@ -182,4 +193,13 @@ func (c *Client) Logs(ctx context.Context, service string, follow bool, w io.Wri
 		return nil
 	}
 	return err
+}
+
+// Reconfigure asks the daemon to re-render the current image's templates.
+func (c *Client) Reconfigure(ctx context.Context) (*Plan, error) {
+	var p Plan
+	if err := c.do(ctx, http.MethodPost, "/v1/reconfigure", struct{}{}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -131,6 +132,29 @@ func (n *Node) reconcileEtc(ctx context.Context, img *store.Image) ([]string, er
 	return n.applyEtc(ctx, m, img)
 }
 
+// etcDir is the /etc services see: ROOT/etc once a merge has filled it,
+// else "" (the image's own, until the first merge).
+func (n *Node) etcDir() string {
+	e := etcmerge.Open(n.cfg.Root)
+	if m, err := e.Manifest(); err != nil || m.Image == "" {
+		return ""
+	}
+	if fi, err := os.Stat(e.Dir()); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return e.Dir()
+}
+
+// lockedReconcileEtc is reconcileEtc under the /etc lock.
+func (n *Node) lockedReconcileEtc(ctx context.Context, img *store.Image) ([]string, error) {
+	unlock, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return n.reconcileEtc(ctx, img)
+}
+
 // addEtcChanges adds to p the services of meta that read a file the /etc
 // merge wrote and that p leaves running: they restart, or reload when
 // they declare how.
@@ -158,6 +182,7 @@ func (p *Plan) addEtcChanges(written []string, meta *imagespec.Image) {
 	}
 	slices.Sort(p.Restart)
 	slices.Sort(p.Reload)
+	slices.Sort(p.Unchanged)
 }
 
 // printEtc writes the /etc merge decisions of p for people.
@@ -185,6 +210,11 @@ func (n *Node) Reconfigure(ctx context.Context) (*Plan, error) {
 	if cur == nil {
 		return nil, fmt.Errorf("reconfiguring: %w", store.ErrNoCurrent)
 	}
+	unlock, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconfiguring: %w", err)
+	}
+	defer unlock()
 	m, err := n.planEtc(ctx, cur, cur.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reconfiguring: %w", err)
@@ -200,6 +230,7 @@ func (n *Node) Reconfigure(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return plan, err
 	}
+	slices.Sort(plan.Unchanged)
 	plan.addEtcChanges(written, cur.Meta)
 	if n.supervisor() == nil || plan.Empty() {
 		return plan, nil
@@ -234,7 +265,24 @@ func Drift(cfg Config) (*DriftReport, error) {
 // failure (the watch budget or the system's limit) is logged, not fatal.
 func (n *Node) startTracker(ctx context.Context) {
 	log := slog.Default()
-	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget))
+	cfgFile, err := filepath.Abs(n.nodeConfig())
+	if err != nil {
+		log.Error("local edits of config files will not be recorded", "err", err)
+		return
+	}
+	// A change of the node's config file re-renders its templates.
+	reconfigure := func() {
+		plan, err := n.Reconfigure(ctx)
+		if errors.Is(err, store.ErrNoCurrent) {
+			return // nothing runs yet: the first switch renders
+		}
+		if err != nil {
+			log.Error("re-rendering templates after a change of "+cfgFile, "err", err)
+			return
+		}
+		log.Info("re-rendered templates after a change of "+cfgFile, "restart", plan.Restart, "reload", plan.Reload)
+	}
+	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget), drift.WithConfigFile(cfgFile, reconfigure))
 	if err != nil {
 		log.Error("local edits of config files will not be recorded", "err", err)
 		return
@@ -252,4 +300,40 @@ func (n *Node) startTracker(ctx context.Context) {
 		how = "without the writing process: " + why
 	}
 	log.Info("recording local edits of config files", "directories", t.Watched(), "how", how)
+}
+
+// DriftStatus is how the daemon records local edits of its /etc.
+type DriftStatus struct {
+	// Directories is how many directories its inotify instance watches.
+	Directories int `json:"directories"`
+	// Drifted is how many managed files are recorded as edited.
+	Drifted int `json:"drifted"`
+	// NoProcess says why edits are recorded without the writing process
+	// ("" when fanotify names it).
+	NoProcess string `json:"noProcess,omitempty"`
+}
+
+func (n *Node) driftStatus() *DriftStatus {
+	t := n.tracker.Load()
+	if t == nil {
+		return nil
+	}
+	d := &DriftStatus{Directories: t.Watched(), NoProcess: t.Processes()}
+	if l, err := drift.ReadLog(n.cfg.Root); err == nil {
+		d.Drifted = len(l.Files)
+	}
+	return d
+}
+
+func (d *DriftStatus) describe() string {
+	s := fmt.Sprintf("%d file(s) edited on the node (undistro node drift); inotify watches %d director", d.Drifted, d.Directories)
+	if d.Directories == 1 {
+		s += "y"
+	} else {
+		s += "ies"
+	}
+	if d.NoProcess != "" {
+		return s + "; writer unknown: " + d.NoProcess
+	}
+	return s + "; writer named by fanotify"
 }

@@ -122,6 +122,8 @@ type Pending struct {
 type state struct {
 	LastRollback *Rollback `json:"lastRollback,omitempty"`
 	Pending      *Pending  `json:"pending,omitempty"`
+	// Trial is a switch that rolls back unless confirmed in time.
+	Trial *Trial `json:"trial,omitempty"`
 	// Admitted records, by digest, why each image in the store was
 	// accepted (signed by which keys, or unsigned by explicit opt-in).
 	Admitted map[string]*Admission `json:"admitted,omitempty"`

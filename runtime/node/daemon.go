@@ -33,7 +33,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer os.Remove(n.cfg.Socket)
 	supCtx, cancelSup := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSup()
-	chroot := !n.cfg.NoChroot && os.Geteuid() == 0
+	chroot := n.chroot()
 	cg, noCg := limits(chroot)
 	sup := supervise.New(supCtx, supervise.Options{
 		Root:     n.activeLink(),
@@ -44,6 +44,7 @@ func (n *Node) Run(ctx context.Context) error {
 		NoCgroup: noCg,
 		Tag:      n.cfg.Root,
 		Backoff:  n.cfg.Backoff,
+		Etc:      n.etcDir,
 	})
 	go logEvents(supCtx, sup)
 	// Services a previous daemon of this root left running when it died
@@ -55,10 +56,15 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.opMu.Lock()
+	n.trialCtx = ctx
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
+	if err == nil {
+		err = n.resumeTrial()
+	}
 	n.startTracker(supCtx)
 	n.opMu.Unlock()
+	defer n.disarm()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
 	}
@@ -145,7 +151,7 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 	}
 	// /etc follows the current image and the node's facts now (a merge a
 	// crash interrupted completes; changed facts re-render).
-	if _, err := n.reconcileEtc(ctx, cur); err != nil {
+	if _, err := n.lockedReconcileEtc(ctx, cur); err != nil {
 		slog.Default().Error("merging /etc of the current image", "err", err)
 	}
 	rootfs, err := n.st.Rootfs(ctx, cur.Digest)
@@ -223,3 +229,7 @@ func limits(sandboxed bool) (*supervise.Cgroup, error) {
 	}
 	return cg, nil
 }
+
+// chroot reports whether the daemon runs services sandboxed in the image
+// root (as root, unless Config.NoChroot).
+func (n *Node) chroot() bool { return !n.cfg.NoChroot && os.Geteuid() == 0 }

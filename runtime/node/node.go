@@ -14,6 +14,7 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/runtime/drift"
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -33,6 +34,10 @@ type Node struct {
 	// Guarded by opMu:
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
+
+	trialMu    sync.Mutex
+	trialTimer *time.Timer     // the deadline of a switch on trial (daemon only)
+	trialCtx   context.Context // the daemon's, for the rollback at the deadline
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -136,6 +141,9 @@ type SwitchOptions struct {
 	Admit
 	// DryRun plans the switch and changes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Try, if positive, puts the switch on trial: the node rolls back
+	// unless Confirm comes within Try (see Trial).
+	Try time.Duration `json:"try,omitempty"`
 }
 
 // Switch makes ref the current image: it resolves and admits it (see Pull;
@@ -147,6 +155,9 @@ type SwitchOptions struct {
 // ErrRolledBack and the reason. Without a daemon the switch only changes
 // the store; the daemon runs the health gate when it starts.
 func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, error) {
+	if o.Try < 0 {
+		return nil, fmt.Errorf("switching to %s: --try %s: want a positive duration", ref, o.Try)
+	}
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
 	src, adm, err := n.resolve(ctx, ref, o.Admit, true)
@@ -175,7 +186,20 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	// The /etc merge is planned before anything changes: a template that
 	// does not render or a refused conflict stops the switch here (a dry
-	// run shows the decisions).
+	// run shows the decisions). The /etc lock is held until the store has
+	// switched, so /etc and the store move together.
+	unlockEtc, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	locked := true
+	releaseEtc := func() {
+		if locked {
+			locked = false
+			unlockEtc()
+		}
+	}
+	defer releaseEtc()
 	etc, err := n.planEtc(ctx, img, img.Meta.Config)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -187,7 +211,10 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err := etc.Err(); err != nil {
 		return plan, fmt.Errorf("switching to %s: %w", ref, err)
 	}
-	if err := n.setPending(&Pending{From: from, To: img.Digest, Ref: ref}); err != nil {
+	// A new switch ends any trial (the one it makes, if any, starts once
+	// it is done).
+	n.disarm()
+	if err := n.update(func(st *state) { st.Pending, st.Trial = &Pending{From: from, To: img.Digest, Ref: ref}, nil }); err != nil {
 		return nil, err
 	}
 	// /etc first: a crash before the store flips leaves the old image
@@ -196,11 +223,11 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err == nil {
 		plan.addEtcChanges(written, img.Meta)
 	}
-	var was string
+	var sw store.Switched
 	if err == nil {
 		// The store derives the new root from the current one (what the
 		// image changes, not what it holds) before it flips the state.
-		was, err = n.st.SwitchFrom(ctx, img.Digest)
+		sw, err = n.st.SwitchReport(ctx, img.Digest)
 	}
 	if err != nil {
 		_ = n.setPending(nil)
@@ -211,6 +238,9 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		}
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
+	releaseEtc() // a rollback from here on takes it again
+	was := sw.From
+	plan.Root = &sw
 	rootfs, err := n.st.Rootfs(ctx, img.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -225,12 +255,12 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 				wasMeta = prev.Meta
 			}
 			plan = Diff(wasMeta, img.Meta)
-			plan.From, plan.To, plan.Ref = was, img.Digest, ref
+			plan.From, plan.To, plan.Ref, plan.Root = was, img.Digest, ref, &sw
 			if err := n.setPending(&Pending{From: was, To: img.Digest, Ref: ref}); err != nil {
 				return plan, err
 			}
 		}
-		return plan, nil
+		return plan, n.startTrial(plan, o.Try)
 	}
 	err = n.apply(ctx, plan, img.Meta, rootfs)
 	if err == nil {
@@ -242,7 +272,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if err := n.setPending(nil); err != nil {
 		return plan, err
 	}
-	return plan, nil
+	return plan, n.startTrial(plan, o.Try)
 }
 
 // apply makes the supervisor run meta's services from rootfs, touching only
@@ -256,7 +286,14 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 			down = append(down, st.Name) // a switch gives given-up services a new start
 		}
 	}
-	for _, name := range append(append([]string{}, plan.Stop...), plan.Restart...) {
+	reload := n.reloadable(plan, meta, rootfs)
+	restart := append([]string{}, plan.Restart...)
+	for _, name := range plan.Reload {
+		if !slices.Contains(reload, name) {
+			restart = append(restart, name)
+		}
+	}
+	for _, name := range append(append([]string{}, plan.Stop...), restart...) {
 		if known[name] && !slices.Contains(down, name) {
 			down = append(down, name)
 		}
@@ -283,10 +320,62 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 		}
 	}
 	n.running, n.runningDigest = meta, plan.To
+	for _, name := range reload {
+		if !known[name] {
+			continue // given up or stopped: started afresh below
+		}
+		err := n.supervisor().Reload(ctx, name, meta.Service(name))
+		if err == nil {
+			slog.Default().Info("reloaded", "service", name, "reason", plan.Reasons[name])
+			continue
+		}
+		// It keeps running on its old config: a restart is the sure way.
+		slog.Default().Warn("reload failed, restarting", "service", name, "err", err)
+		if err := n.supervisor().Stop(ctx, name); err != nil {
+			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		if err := n.supervisor().Remove(name); err != nil {
+			return err
+		}
+		delete(known, name)
+		specs = append(specs, *meta.Service(name))
+	}
 	if err := n.supervisor().Start(ctx, specs); err != nil {
 		return fmt.Errorf("starting services: %w", err)
 	}
 	return nil
+}
+
+// reloadable returns the services of plan.Reload that can be reloaded in
+// place: a sandboxed service sees the new files only if its root is the
+// very directory the new root is (derived in place, see store.derive); one
+// whose root was assembled afresh would reread its old files.
+func (n *Node) reloadable(plan *Plan, meta *imagespec.Image, rootfs string) []string {
+	if len(plan.Reload) == 0 {
+		return nil
+	}
+	newRoot, err := os.Stat(rootfs)
+	if err != nil {
+		return nil
+	}
+	pids := map[string]int{}
+	for _, st := range n.supervisor().Status() {
+		pids[st.Name] = st.PID
+	}
+	var out []string
+	for _, name := range plan.Reload {
+		if meta.Service(name) == nil || pids[name] == 0 {
+			continue
+		}
+		if n.chroot() {
+			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root", pids[name]))
+			if err != nil || !os.SameFile(fi, newRoot) {
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // gate waits up to HealthTimeout for all of meta's services to be ready.
@@ -319,7 +408,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 	if err := n.st.Rollback(rctx); err != nil {
 		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
 	}
-	written, err := n.reconcileEtc(rctx, prev)
+	written, err := n.lockedReconcileEtc(rctx, prev)
 	var rootfs string
 	if err == nil {
 		rootfs, err = n.st.Rootfs(rctx, prev.Digest)
@@ -334,7 +423,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 		err = n.gate(rctx, prev.Meta)
 	}
 	rec := &Rollback{Time: time.Now().UTC(), From: bad.Digest, To: prev.Digest, Reason: reason.Error()}
-	if serr := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); serr != nil && err == nil {
+	if serr := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
@@ -348,6 +437,12 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 func (n *Node) Rollback(ctx context.Context) error {
 	n.opMu.Lock()
 	defer n.opMu.Unlock()
+	return n.rollback(ctx, "rolled back by hand")
+}
+
+// rollback is Rollback with opMu held, recording reason. It ends any
+// switch on trial.
+func (n *Node) rollback(ctx context.Context, reason string) error {
 	cur, err := n.current()
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
@@ -363,11 +458,12 @@ func (n *Node) Rollback(ctx context.Context) error {
 	if cur != nil {
 		from = cur.Digest
 	}
-	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: "rolled back by hand"}
-	if err := n.update(func(st *state) { st.LastRollback, st.Pending = rec, nil }); err != nil {
+	rec := &Rollback{Time: time.Now().UTC(), From: from, To: prev.Digest, Reason: reason}
+	if err := n.update(func(st *state) { st.LastRollback, st.Pending, st.Trial = rec, nil, nil }); err != nil {
 		return err
 	}
-	written, err := n.reconcileEtc(ctx, prev)
+	n.disarm()
+	written, err := n.lockedReconcileEtc(ctx, prev)
 	if err != nil {
 		return fmt.Errorf("rolling back: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/store"
 )
@@ -50,6 +51,11 @@ var sentinels = map[string]error{
 	"wrongRepository": policy.ErrWrongRepository,
 	"noSBOM":          policy.ErrNoSBOM,
 	"noPrevious":      store.ErrNoPrevious,
+	// Refusals of the /etc merge.
+	"template":     ErrTemplate,
+	"etcConflict":  etcmerge.ErrConflict,
+	"noTrial":      ErrNoTrial,
+	"trialExpired": ErrTrialExpired,
 }
 
 // handler serves the node's operations.
@@ -84,6 +90,10 @@ func (n *Node) handler() http.Handler {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		reply(w, struct{}{}, n.Rollback(r.Context()), nil)
 	})
+	mux.HandleFunc("POST /v1/confirm", func(w http.ResponseWriter, r *http.Request) {
+		t, err := n.Confirm(r.Context())
+		reply(w, t, err, nil)
+	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		defer trimMemory() // what the operation paged in, the idle daemon does not need
 		var req gcRequest
@@ -92,6 +102,10 @@ func (n *Node) handler() http.Handler {
 		}
 		removed, err := n.GC(r.Context(), req.Keep)
 		reply(w, gcResponse{Removed: removed}, err, nil)
+	})
+	mux.HandleFunc("POST /v1/reconfigure", func(w http.ResponseWriter, r *http.Request) {
+		plan, err := n.Reconfigure(r.Context())
+		reply(w, plan, err, plan)
 	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

@@ -29,10 +29,15 @@ type Status struct {
 	LastRollback *Rollback `json:"lastRollback,omitempty"`
 	// Pending is a switch whose health gate has not passed yet.
 	Pending *Pending `json:"pending,omitempty"`
+	// Trial is a switch that rolls back unless confirmed by its deadline.
+	Trial *Trial `json:"trial,omitempty"`
 	// Limits says what enforces the services' memory_max, tasks_max,
 	// cpu_weight and io_weight: a cgroup v2 subtree or the rlimit
 	// fallback (each service's Sandbox says it per limit).
 	Limits string `json:"limits,omitempty"`
+	// Drift says how the daemon records local edits of /etc (nil without
+	// a daemon, or when it could not start recording).
+	Drift *DriftStatus `json:"drift,omitempty"`
 }
 
 // ImageInfo names one image in the store.
@@ -78,7 +83,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.LastRollback, s.Pending = st.LastRollback, st.Pending
+	s.LastRollback, s.Pending, s.Trial = st.LastRollback, st.Pending, st.Trial
 	for _, i := range []*ImageInfo{s.Current, s.Previous} {
 		if i != nil {
 			i.Admission = st.Admitted[i.Digest]
@@ -90,6 +95,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 		s.Daemon = true
 		s.Services = sup.Status()
 		s.Limits = sup.Limits()
+		s.Drift = n.driftStatus()
 		for _, ss := range s.Services {
 			if ss.State == supervise.StateFailed {
 				s.GiveUps = append(s.GiveUps, ss.Name)
@@ -123,8 +129,14 @@ func (s *Status) Print(w io.Writer) {
 	if p := s.Pending; p != nil {
 		fmt.Fprintf(w, "pending:  switch to %s not yet health-checked\n", short(p.To))
 	}
+	if t := s.Trial; t != nil {
+		fmt.Fprintf(w, "trial:    switch to %s rolls back to %s at %s unless confirmed (undistro node confirm)\n", short(t.To), short(t.From), t.Deadline.Format(time.RFC3339))
+	}
 	if r := s.LastRollback; r != nil {
 		fmt.Fprintf(w, "rollback: %s %s -> %s: %s\n", r.Time.Format(time.RFC3339), short(r.From), short(r.To), r.Reason)
+	}
+	if d := s.Drift; d != nil {
+		fmt.Fprintf(w, "drift:    %s\n", d.describe())
 	}
 	if len(s.Services) == 0 {
 		return

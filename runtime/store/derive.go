@@ -19,13 +19,15 @@ import (
 
 // DeriveStats says what deriving a root from another one did.
 type DeriveStats struct {
-	// Layers is how many layers of the new image were not shared with the
-	// root it was derived from (the layers whose paths were looked at).
+	// Layers is how many layers the two images do not share (the layers
+	// whose paths were looked at).
 	Layers int
 	// Paths is how many paths those layers (and the replaced ones) touch.
 	Paths int
 	// Written is how many entries were linked, created or removed.
 	Written int
+
+	dirty []string // directories changed (relative), nil after a rebuild
 }
 
 // derive builds the root of image to by changing the root of image from
@@ -37,7 +39,8 @@ type DeriveStats struct {
 // synced, published as to's root): a crash leaves a temporary tree that
 // Open removes, and Open reassembles the current image's root if it is
 // missing (see recover). ok is false, with nothing done, when from has no
-// root or shares no layer with to; the caller then assembles in full.
+// root, shares no layer with to, or holds the shared layers in another
+// order; the caller then assembles in full.
 func (s *Store) derive(ctx context.Context, from, to string) (stats DeriveStats, ok bool, err error) {
 	if from == "" || from == to {
 		return stats, false, nil
@@ -50,37 +53,51 @@ func (s *Store) derive(ctx context.Context, from, to string) (stats DeriveStats,
 	if err != nil {
 		return stats, false, err
 	}
-	shared := 0
-	for shared < len(rf.Layers) && shared < len(rt.Layers) && rf.Layers[shared] == rt.Layers[shared] {
-		shared++
-	}
+	common, ok := commonLayers(rf.Layers, rt.Layers)
 	hf, _ := hexOf(from)
 	ht, _ := hexOf(to)
 	src, final := s.path("roots", hf), s.path("roots", ht)
-	if fi, err := os.Lstat(src); shared == 0 || err != nil || !fi.IsDir() {
+	if fi, err := os.Lstat(src); !ok || len(common) == 0 || err != nil || !fi.IsDir() {
 		return stats, false, nil
 	}
-	if err := s.begin(journal{Op: "derive", Target: to}); err != nil {
-		return stats, false, err
-	}
+	// No journal: Open sweeps a temporary tree and reassembles a missing
+	// current root whatever was in flight.
 	tmp := tmpName(s.path("roots"), final)
 	crash.Point("root.derive")
 	if err := os.Rename(src, tmp); err != nil {
-		_ = s.end()
 		return stats, false, fmt.Errorf("taking the root of %s: %w", from, err)
 	}
-	stats, err = s.change(ctx, rf.Layers, rt.Layers, shared, filepath.Base(tmp))
+	stats, err = s.change(ctx, rf.Layers, rt.Layers, common, filepath.Base(tmp))
 	if err != nil {
 		// The tree is neither from nor to: drop it; the caller assembles
 		// in full (and Open would rebuild the current root).
 		_ = removeAll(tmp)
-		_ = s.end()
 		return stats, false, fmt.Errorf("deriving root of %s from %s: %w", to, from, err)
 	}
-	if err := atomicfile.PublishDir(tmp, final, atomicfile.Step("root")); err != nil {
+	if err := s.publishDerived(tmp, final, stats.dirty); err != nil {
 		return stats, false, fmt.Errorf("publishing root of %s: %w", to, err)
 	}
-	return stats, true, s.end()
+	return stats, true, nil
+}
+
+// publishDerived makes the changes to the tree at tmp durable and renames
+// it to final. A few changed directories are fsynced one by one (the
+// files linked into them are layer files, durable already); a merged
+// subtree (nil dirty) takes one syncfs, as a full assembly does.
+func (s *Store) publishDerived(tmp, final string, dirty []string) error {
+	if dirty == nil {
+		return atomicfile.PublishDir(tmp, final, atomicfile.Step("root"))
+	}
+	for _, d := range dirty {
+		if err := atomicfile.SyncDir(filepath.Join(tmp, filepath.FromSlash(d)), atomicfile.Step("root.derive")); err != nil {
+			return err
+		}
+	}
+	crash.Point("root.rename")
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("publishing %s: %w", final, err)
+	}
+	return syncDir(filepath.Dir(final), "root")
 }
 
 // layerRef is one layer of an image as derive reads it.
@@ -103,9 +120,43 @@ func (s *Store) layerRefs(diffIDs []string) ([]layerRef, error) {
 	return out, nil
 }
 
+// commonLayers returns the layers both lists hold. ok is false when they
+// do not hold them in the same order (or one holds a layer twice): then
+// a path only common layers name could merge differently, and only a full
+// assembly is right. When ok, a path that no other layer names (nor hides,
+// nor replaces a parent of) merges the same in both.
+func commonLayers(old, new []string) (map[string]bool, bool) {
+	in := func(l []string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range l {
+			m[x] = true
+		}
+		return m
+	}
+	o, n := in(old), in(new)
+	if len(o) != len(old) || len(n) != len(new) {
+		return nil, false
+	}
+	common := map[string]bool{}
+	var oc, nc []string
+	for _, x := range old {
+		if n[x] {
+			common[x] = true
+			oc = append(oc, x)
+		}
+	}
+	for _, x := range new {
+		if o[x] {
+			nc = append(nc, x)
+		}
+	}
+	return common, slices.Equal(oc, nc)
+}
+
 // change turns roots/dst, the merged tree of the layers old, into the merged
-// tree of the layers new; both share their first shared layers.
-func (s *Store) change(ctx context.Context, old, new []string, shared int, dst string) (DeriveStats, error) {
+// tree of the layers new, looking only at the paths the layers that are
+// not common to both name.
+func (s *Store) change(ctx context.Context, old, new []string, common map[string]bool, dst string) (DeriveStats, error) {
 	var stats DeriveStats
 	ol, err := s.layerRefs(old)
 	if err != nil {
@@ -125,7 +176,18 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 	// whose whole subtree must be merged again because a layer hides
 	// lower contents there (a whiteout or an opaque directory).
 	touched, rebuild := map[string]bool{}, map[string]bool{}
-	for _, l := range append(slices.Clone(ol[shared:]), nl[shared:]...) {
+	var changed []layerRef
+	for i, l := range ol {
+		if !common[old[i]] {
+			changed = append(changed, l)
+		}
+	}
+	for i, l := range nl {
+		if !common[new[i]] {
+			changed = append(changed, l)
+		}
+	}
+	for _, l := range changed {
 		if err := walkLayer(l.host, func(p string) { touched[p] = true }); err != nil {
 			return stats, err
 		}
@@ -138,7 +200,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 			rebuild[d] = true
 		}
 	}
-	stats.Layers = len(ol) - shared + len(nl) - shared
+	stats.Layers = len(changed)
 	stats.Paths = len(touched)
 	paths := slices.Sorted(func(yield func(string) bool) {
 		for p := range touched {
@@ -148,6 +210,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 		}
 	})
 	var rebuilt []string
+	dirty := map[string]bool{}
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return stats, err
@@ -173,6 +236,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 					return stats, err
 				}
 				stats.Written++
+				dirty[path.Dir(p)] = true
 			}
 		case !want.fi.IsDir():
 			if exists && !have.IsDir() && sameEntry(have, want.fi, filepath.Join(s.root, target), filepath.Join(nl[want.layer].host, p)) {
@@ -189,6 +253,7 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 				return stats, fmt.Errorf("linking %s: %w", p, err)
 			}
 			stats.Written++
+			dirty[path.Dir(p)] = true
 		case exists && have.IsDir() && !rebuild[p]:
 			o := owner(want.fi)
 			m.dirs[target] = dirMode{mode: want.fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky), uid: o.uid, gid: o.gid}
@@ -201,7 +266,24 @@ func (s *Store) change(ctx context.Context, old, new []string, shared int, dst s
 			rebuilt = append(rebuilt, p)
 		}
 	}
-	return stats, m.finish()
+	chmodded, err := m.finishChanged()
+	if err != nil {
+		return stats, err
+	}
+	if len(rebuilt) == 0 {
+		for _, d := range chmodded {
+			dirty[strings.TrimPrefix(strings.TrimPrefix(d, m.dst), "/")] = true
+		}
+		stats.dirty = []string{}
+		for d := range dirty {
+			if d == "" {
+				d = "."
+			}
+			stats.dirty = append(stats.dirty, d)
+		}
+		slices.Sort(stats.dirty)
+	}
+	return stats, nil
 }
 
 // walkLayer calls fn with every path (slash-separated, relative) in the

@@ -20,6 +20,14 @@ var (
 	imageC1  = testImage{Role: "c1", Layers: [][]ent{baseLayer, pkgLayer, confLayer("1")}}
 	imageC2  = testImage{Role: "c2", Layers: [][]ent{baseLayer, pkgLayer, confLayer("2")}}
 	imageC3  = testImage{Role: "c3", Layers: [][]ent{baseLayer, {mode(d("etc/"), 0o750), d("etc/app/"), f("etc/app/app.conf", "3"), f("usr/lib", "not a dir"), ln("opt", "/usr")}}}
+	// c4 changes the middle layer, c5 inserts one, c6 reorders them.
+	imageC4 = testImage{Role: "c4", Layers: [][]ent{baseLayer, {d("opt/"), d("opt/app/"), mode(f("opt/app/bin", "bin2"), 0o755)}, confLayer("1")}}
+	imageC5 = testImage{Role: "c5", Layers: [][]ent{baseLayer, {d("etc/"), f("etc/motd", "under conf"), d("var/"), f("var/x", "x")}, pkgLayer, confLayer("1")}}
+	imageC6 = testImage{Role: "c6", Layers: [][]ent{pkgLayer, baseLayer, confLayer("1")}}
+	// w1 whiteouts srv/ and a layer above adds it again; w2 drops the
+	// whiteout: srv/ must get back what the base had.
+	imageW1 = testImage{Role: "w1", Layers: [][]ent{baseLayer, {d("srv/"), f("srv/a", "a")}, {wh(".wh.srv")}, {d("srv/"), f("srv/b", "b")}}}
+	imageW2 = testImage{Role: "w2", Layers: [][]ent{baseLayer, {d("srv/"), f("srv/a", "a")}, {d("srv/"), f("srv/b", "b")}}}
 )
 
 // TestDerive derives each image's root from each other's (whiteouts,
@@ -29,12 +37,12 @@ var (
 func TestDerive(t *testing.T) {
 	testsupport.RequireRoot(t, "a root is derived in place as root only (its read-only directories)")
 	dir := t.TempDir()
-	imgs := map[string]testImage{"a": imageA, "b": imageB, "c1": imageC1, "c2": imageC2, "c3": imageC3}
-	digests := writeLayout(t, dir, imageA, imageB, imageC1, imageC2, imageC3)
+	imgs := map[string]testImage{"a": imageA, "b": imageB, "c1": imageC1, "c2": imageC2, "c3": imageC3, "c4": imageC4, "c5": imageC5, "c6": imageC6, "w1": imageW1, "w2": imageW2}
+	digests := writeLayout(t, dir, imageA, imageB, imageC1, imageC2, imageC3, imageC4, imageC5, imageC6, imageW1, imageW2)
 	ctx := context.Background()
 	pairs := []struct {
 		from, to    string
-		wantWritten int // -1: any
+		wantWritten int // -1: any; -2: not derived (a full assembly is needed)
 	}{
 		{"c1", "c2", 1},
 		{"c2", "c1", 1},
@@ -44,6 +52,13 @@ func TestDerive(t *testing.T) {
 		{"b", "c2", -1},
 		{"c1", "c3", -1},
 		{"c3", "c2", -1},
+		{"c1", "c4", 2}, // bin changes, opt/app/current goes
+		{"c4", "c1", 2}, // opt/app/current comes back
+		{"c1", "c5", 2}, // var comes (a new directory, merged)
+		{"c5", "c1", 1}, // var goes; etc/motd is the same
+		{"c1", "c6", -2},
+		{"w1", "w2", -1},
+		{"w2", "w1", -1},
 	}
 	for _, tc := range pairs {
 		t.Run(tc.from+"-"+tc.to, func(t *testing.T) {
@@ -58,6 +73,12 @@ func TestDerive(t *testing.T) {
 				t.Fatal(err)
 			}
 			st, ok, err := s.derive(ctx, from, to)
+			if tc.wantWritten == -2 {
+				if err != nil || ok || !exists(filepath.Join(s.Root(), "roots", strings.TrimPrefix(from, "sha256:"))) {
+					t.Fatalf("derive = %v, %v; want it declined, the root untouched", ok, err)
+				}
+				return
+			}
 			if err != nil || !ok {
 				t.Fatalf("derive = %v, %v", ok, err)
 			}

@@ -34,6 +34,19 @@
 // reaches the store. Registry pulls use go-containerregistry's default
 // keychain (docker's config.json in $DOCKER_CONFIG or ~/.docker).
 //
+// A switch (and a rollback) derives the new root from the current one in
+// place instead of assembling it: only the paths named by the layers the
+// two images do not share are looked at, and an entry whose content, mode
+// and owner are already right is left alone, so two images that differ in
+// one config file cost one link whatever the number of files in their
+// packages (see derive and BenchmarkDeltaSwitch). The current root is
+// renamed to a temporary name, changed, its changed directories fsynced,
+// then renamed to the new image's root: a crash leaves a temporary tree
+// that Open sweeps, and Open assembles the current image's root again when
+// it is missing. The image switched from loses its root; a rollback
+// derives it back the same way. Only root derives (a tree's read-only
+// directories would stop anyone else); others assemble in full.
+//
 // The files of a root are hardlinks to the layer files, which are read-only
 // (a-w) and shared by every image using the layer. Root ignores permission
 // bits, so whoever runs services in a root must keep it from writing

@@ -245,6 +245,13 @@ func openDir(parent *os.File, name string) (*os.File, error) {
 // finish applies directory modes and owners last, deepest first, so
 // read-only directories did not stop later layers adding to them.
 func (m *merger) finish() error {
+	_, err := m.finishChanged()
+	return err
+}
+
+// finishChanged is finish that returns the directories it changed.
+func (m *merger) finishChanged() ([]string, error) {
+	var changed []string
 	names := make([]string, 0, len(m.dirs))
 	for n := range m.dirs {
 		names = append(names, n)
@@ -259,14 +266,15 @@ func (m *merger) finish() error {
 		if fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSticky) == dm.mode && (!m.asRoot || owner(fi) == ids{dm.uid, dm.gid}) {
 			continue // already so (a derived root keeps most directories)
 		}
+		changed = append(changed, n)
 		if m.asRoot {
 			if err := m.root.Lchown(n, dm.uid, dm.gid); err != nil {
-				return err
+				return changed, err
 			}
 		}
 		if err := m.root.Chmod(n, dm.mode); err != nil {
-			return err
+			return changed, err
 		}
 	}
-	return nil
+	return changed, nil
 }

@@ -24,7 +24,7 @@ type state struct {
 
 // journal is journal.json: the operation in flight.
 type journal struct {
-	Op      string    `json:"op"` // pull, rootfs, derive, switch, rollback, gc
+	Op      string    `json:"op"` // pull, rootfs, switch, rollback, gc
 	Target  string    `json:"target,omitempty"`
 	State   *state    `json:"state,omitempty"` // switch/rollback: the state being written
 	Started time.Time `json:"started"`
@@ -176,39 +176,62 @@ func (s *Store) Switch(ctx context.Context, digest string) error {
 // the switch happened under the store's lock ("" for none): with several
 // processes switching at once, only this tells what each switched from.
 func (s *Store) SwitchFrom(ctx context.Context, digest string) (string, error) {
+	r, err := s.SwitchReport(ctx, digest)
+	return r.From, err
+}
+
+// Switched says what a switch did.
+type Switched struct {
+	// From is the digest that was current when the switch happened under
+	// the store's lock ("" for none).
+	From string `json:"from,omitempty"`
+	// Derived is set when the new root was derived from the current one
+	// in place; Written then counts the entries it linked, created or
+	// removed (a full assembly writes every entry of the image).
+	Derived bool `json:"derived"`
+	Written int  `json:"written"`
+}
+
+// SwitchReport is SwitchFrom that also says how the new root was made.
+func (s *Store) SwitchReport(ctx context.Context, digest string) (Switched, error) {
 	unlock, err := s.acquire(ctx)
 	if err != nil {
-		return "", err
+		return Switched{}, err
 	}
 	defer unlock()
 	d, err := s.resolve(digest)
 	if err != nil {
-		return "", fmt.Errorf("switching to %s: %w", digest, err)
+		return Switched{}, fmt.Errorf("switching to %s: %w", digest, err)
 	}
 	st, err := s.readState()
 	if err != nil {
-		return "", err
+		return Switched{}, err
 	}
-	if err := s.rootFrom(ctx, st.Current, d); err != nil {
-		return "", fmt.Errorf("switching to %s: %w", d, err)
+	r, err := s.rootFrom(ctx, st.Current, d)
+	if err != nil {
+		return r, fmt.Errorf("switching to %s: %w", d, err)
 	}
+	r.From = st.Current
 	if st.Current == d {
-		return d, nil
+		return r, nil
 	}
-	return st.Current, s.flip("switch", state{Current: d, Previous: st.Current})
+	return r, s.flip("switch", state{Current: d, Previous: st.Current})
 }
 
 // rootFrom makes sure digest has a root, deriving it from the root of
 // from (which it consumes: from is becoming the previous image) when it
 // can, else assembling it in full.
-func (s *Store) rootFrom(ctx context.Context, from, digest string) error {
+func (s *Store) rootFrom(ctx context.Context, from, digest string) (Switched, error) {
+	var r Switched
 	if !s.complete(digest) && from != "" && from != digest && s.derives {
-		if _, _, err := s.derive(ctx, from, digest); err != nil {
+		st, ok, err := s.derive(ctx, from, digest)
+		if err != nil {
 			slog.Default().Warn("deriving the root failed, assembling it in full", "image", digest, "err", err)
 		}
+		r.Derived, r.Written = ok, st.Written
 	}
 	_, err := s.rootfs(ctx, digest)
-	return err
+	return r, err
 }
 
 // Rollback swaps the current and previous images. The error matches
@@ -226,7 +249,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if st.Previous == "" {
 		return ErrNoPrevious
 	}
-	if err := s.rootFrom(ctx, st.Current, st.Previous); err != nil {
+	if _, err := s.rootFrom(ctx, st.Current, st.Previous); err != nil {
 		return fmt.Errorf("rolling back to %s: %w", st.Previous, err)
 	}
 	return s.flip("rollback", state{Current: st.Previous, Previous: st.Current})

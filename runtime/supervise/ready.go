@@ -105,7 +105,7 @@ func (s *Supervisor) probe(spec imagespec.Service, p *proc) (func(context.Contex
 			return nil
 		}, "http " + r.HTTP
 	default:
-		return func(ctx context.Context) error { return s.runCheck(ctx, spec, p) }, fmt.Sprintf("command %q", r.Command)
+		return func(ctx context.Context) error { return s.runCheck(ctx, spec, p, r.Command) }, fmt.Sprintf("command %q", r.Command)
 	}
 }
 
@@ -146,15 +146,14 @@ func dialer(p *proc) func(ctx context.Context, network, addr string) (net.Conn, 
 	}
 }
 
-// runCheck runs spec's readiness command as the service's user, in its
+// runCheck runs argv (spec's readiness or reload command) as the service's user, in its
 // own process group, and reports the command's failure. For a sandboxed
 // service it runs in the service's root as the service sees it
 // (/proc/PID/root: paths resolve through the service's mounts, so its
 // /tmp and /run are visible), in a PID namespace of its own, without the
 // capabilities the service lacks; otherwise on the host under the image
 // root.
-func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *proc) error {
-	argv := spec.Ready.Command
+func (s *Supervisor) runCheck(ctx context.Context, spec imagespec.Service, p *proc, argv []string) error {
 	env := serviceEnv(spec.Env)
 	path, err := resolveExec(s.o.Root, argv[0], envPath(env))
 	if err != nil {

@@ -126,7 +126,13 @@ func (s *Supervisor) runOnce(sv *service, spec imagespec.Service, inc *incarnati
 	}
 	s.mu.Lock()
 	sv.st.Sandbox = p.sandbox
+	sv.proc = p
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		sv.proc = nil
+		s.mu.Unlock()
+	}()
 	started := time.Now()
 	var readyCh chan error
 	cancelReady := func() {}

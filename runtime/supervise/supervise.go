@@ -85,6 +85,11 @@ type Options struct {
 	Cgroup *Cgroup
 	// NoCgroup says why Cgroup is nil, for Limits. Default: none.
 	NoCgroup error
+	// Etc, when set, returns (at each start of a sandboxed service) a host
+	// directory to bind read-only on its /etc, or "" for the image's own:
+	// the node's writable /etc (ROOT/etc), which the node merges and the
+	// services only read. Default: the image's own /etc.
+	Etc func() string
 	// StateDir holds the services' read_write_paths, as
 	// StateDir/SERVICE/PATH. Default: none (such services fail to start).
 	StateDir string
@@ -146,6 +151,7 @@ type service struct {
 	st        ServiceStatus
 	completed bool // exited 0 and will not be restarted: counts as ready
 	inc       *incarnation
+	proc      *proc // the running process, nil between runs
 }
 
 // incarnation is one run of a service's goroutine, from Start to stopped.
