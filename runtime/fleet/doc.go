@@ -14,6 +14,12 @@
 // so the node's trust policy verifies the image exactly as `node switch`
 // does: gossip carries a proposal, never trust.
 //
+// Relations: a role declares what its nodes provide ([provides.NAME] port)
+// and need ([requires.NAME] role, provides); templates call `peers
+// "NAME"` (Agent.Funcs, given to the node's renderer) for the live,
+// healthy providers, sorted by name, and the agent re-renders the node's
+// templates (Node.Reconfigure) when that list changes.
+//
 // The agent runs inside the node daemon (a node.Extension) and serves the
 // `undistro fleet` commands on the daemon's socket (Client).
 package fleet
