@@ -40,6 +40,17 @@ for v in 1 2; do
 done
 "$nodebin" fleet keygen -o "$work/fleet.key" >/dev/null
 
+# Baseline: one daemon of the same image without the fleet.
+root=$work/node0
+rm -rf "$root"
+"$nodebin" node --root "$root" trust add "$work/k.pub" >/dev/null
+"$nodebin" node --root "$root" switch "oci:$work/v1:fleetbench" >/dev/null
+spawn "$nodebin" node --root "$root" run >"$work/node0.log" 2>&1
+base_pid=$!
+sleep 8
+base_rss=$(awk '/^VmRSS/{print $2}' /proc/$base_pid/status)
+reap "$base_pid"
+
 pids=()
 for i in $(seq "$n"); do
 	root=$work/node$i
@@ -69,7 +80,7 @@ sleep 5
 s0=$(sent); t0=$(ms); sleep "$idle"; s1=$(sent); t1=$(ms)
 echo "idle: $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($t1-$t0)/1000)}") bytes sent per node per second (over ${idle}s)"
 read -r avg max < <(rss "${pids[@]}")
-echo "daemon RSS with the fleet on (/proc/PID/status VmRSS, one crond service each): mean ${avg} KiB, max ${max} KiB (target <= 20 MB)"
+echo "daemon RSS with the fleet on (/proc/PID/status VmRSS, one crond service each): mean ${avg} KiB, max ${max} KiB (target <= 20 MB); the same daemon without --fleet: ${base_rss} KiB"
 echo
 
 rollout() { # from to maxunavail; prints ms from publish to the last node ready
