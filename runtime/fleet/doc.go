@@ -12,7 +12,11 @@
 // first, and nobody switches to a digest a member rolled back from). The
 // switch itself is node.Switch with the target's role and digest pinned,
 // so the node's trust policy verifies the image exactly as `node switch`
-// does: gossip carries a proposal, never trust.
+// does: gossip carries a proposal, never trust. What the fleet key does
+// grant is a voice: a holder can announce itself as a provider, answer
+// queries or halt a rollout by claiming a rollback; it cannot make a node
+// run an image its keys did not sign. Without the key nothing is
+// readable (memberlist's AES-GCM) and no join succeeds.
 //
 // Relations: a role declares what its nodes provide ([provides.NAME] port)
 // and need ([requires.NAME] role, provides); templates call `peers
