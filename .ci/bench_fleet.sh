@@ -33,7 +33,7 @@ tar --exclude=./out --exclude=./bin -cf - . | tar -C "$repo" -xf -
 rm -f "$work/k.key" "$work/k.pub" "$work/fleet.key"
 "$bin" key generate --out "$work/k" >/dev/null
 for v in 1 2; do
-	printf 'description = "fleet bench node"\ninherit = ["base"]\n[service.crond]\nexec = ["/bin/busybox", "crond", "-f", "-c", "/etc/crontabs", "-L", "/dev/null", "-l", "%d"]\nready = { command = ["/bin/true"], timeout = "5s" }\n' \
+	printf 'description = "fleet bench node"\ninherit = ["base"]\n[service.crond]\nexec = ["/bin/busybox", "crond", "-f", "-c", "/tmp", "-L", "/dev/null", "-l", "%d"]\nready = { command = ["/bin/true"], timeout = "5s" }\n' \
 		$(( 5 + v )) >"$repo/images/fleetbench.toml"
 	rm -rf "$work/v$v"
 	"$bin" build fleetbench --repo "$repo" --out "$work/v$v" --sign-key "$work/k.key" --quiet >/dev/null

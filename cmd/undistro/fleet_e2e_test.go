@@ -20,11 +20,13 @@ import (
 
 // fleetRole is the role of the fleet test's nodes: busybox crond (quiet,
 // no port) with a readiness check that passes (or fails: %q is the check's
-// command); %d makes each build's service differ.
+// command); %d makes each build's service differ. Its crontabs are read
+// from /tmp: the node's /etc (ROOT/etc) does not carry the image's empty
+// /etc/crontabs.
 const fleetRole = `description = "fleet test node: one quiet service"
 inherit = ["base"]
 [service.crond]
-exec = ["/bin/busybox", "crond", "-f", "-c", "/etc/crontabs", "-L", "/dev/null", "-l", "%d"]
+exec = ["/bin/busybox", "crond", "-f", "-c", "/tmp", "-L", "/dev/null", "-l", "%d"]
 ready = { command = [%q], timeout = "2s" }
 `
 
