@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -108,8 +107,8 @@ func New(cfg Config) (*Agent, error) {
 	if len(cfg.Key) == 0 {
 		return nil, errors.New("joining a fleet needs its key (--fleet-key FILE): the gossip is always encrypted; write one with `undistro fleet keygen -o FILE` and give every node a copy")
 	}
-	if _, err := ParseKey("", []byte(encodeKey(cfg.Key))); err != nil {
-		return nil, err
+	if n := len(cfg.Key); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("fleet key: %d bytes, want 16, 24 or 32: write one with `undistro fleet keygen -o FILE`", n)
 	}
 	host, port, err := net.SplitHostPort(cfg.Bind)
 	if err != nil || net.ParseIP(host) == nil {
@@ -513,10 +512,4 @@ func (a *Agent) notify() {
 		default:
 		}
 	}
-}
-
-// encodeKey is the key file form of k.
-func encodeKey(k []byte) string {
-	b, _ := json.Marshal(k) // base64 in quotes
-	return string(b[1 : len(b)-1])
 }
