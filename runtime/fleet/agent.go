@@ -425,11 +425,11 @@ func (a *Agent) switchTo(ctx context.Context, t Target, log *slog.Logger) {
 	a.mu.Lock()
 	switch {
 	case err == nil:
-		a.self.Switch, a.self.Refused = Steady, ""
+		a.self.Switch, a.self.Refused, a.self.RefusedSerial = Steady, "", 0
 	case errors.Is(err, node.ErrRolledBack):
-		a.self.Switch, a.self.Refused = RolledBack, t.Digest
+		a.self.Switch, a.self.Refused, a.self.RefusedSerial = RolledBack, t.Digest, t.Serial
 	default:
-		a.self.Switch, a.self.Refused = Refused, t.Digest
+		a.self.Switch, a.self.Refused, a.self.RefusedSerial = Refused, t.Digest, t.Serial
 	}
 	a.switching = false
 	a.mu.Unlock()

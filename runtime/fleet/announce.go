@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/memberlist"
@@ -40,10 +41,13 @@ type Announce struct {
 	Role   string      `json:"role,omitempty"`
 	Image  string      `json:"image,omitempty"` // current image digest
 	Switch SwitchState `json:"switch"`
-	// Refused is the digest the node rolled back from or refused.
-	Refused string   `json:"refused,omitempty"`
-	Health  string   `json:"health"`
-	Tags    []string `json:"tags,omitempty"`
+	// Refused is the digest the node rolled back from or refused, in the
+	// rollout whose serial is RefusedSerial (publishing the digest again
+	// is a new rollout: the node tries again).
+	Refused       string   `json:"refused,omitempty"`
+	RefusedSerial uint64   `json:"refusedSerial,omitempty"`
+	Health        string   `json:"health"`
+	Tags          []string `json:"tags,omitempty"`
 	// Provides maps what the node provides (a role's [provides.NAME]) to
 	// its port.
 	Provides map[string]int `json:"provides,omitempty"`
@@ -71,7 +75,9 @@ func (a Announce) tags() (map[string]string, error) {
 	}
 	set(tagRole, a.Role)
 	set(tagImage, strings.TrimPrefix(a.Image, "sha256:"))
-	set(tagRefused, strings.TrimPrefix(a.Refused, "sha256:"))
+	if a.Refused != "" {
+		set(tagRefused, strings.TrimPrefix(a.Refused, "sha256:")+"@"+strconv.FormatUint(a.RefusedSerial, 10))
+	}
 	set(tagTags, strings.Join(a.Tags, ","))
 	var prov []string
 	for name, port := range a.Provides {
@@ -98,7 +104,9 @@ func announceOf(m map[string]string) Announce {
 		a.Image = "sha256:" + v
 	}
 	if v := m[tagRefused]; v != "" {
-		a.Refused = "sha256:" + v
+		d, serial, _ := strings.Cut(v, "@")
+		a.Refused = "sha256:" + d
+		a.RefusedSerial, _ = strconv.ParseUint(serial, 10, 64)
 	}
 	if v := m[tagTags]; v != "" {
 		a.Tags = strings.Split(v, ",")

@@ -51,14 +51,14 @@ func TestKey(t *testing.T) {
 }
 
 func TestAnnounceTags(t *testing.T) {
-	a := Announce{Role: "web", Image: digestN(1), Switch: RolledBack, Refused: digestN(2), Health: HealthOK,
+	a := Announce{Role: "web", Image: digestN(1), Switch: RolledBack, Refused: digestN(2), RefusedSerial: 42, Health: HealthOK,
 		Tags: []string{"eu", "rack1"}, Provides: map[string]int{"http": 8080, "admin": 9000}}
 	m, err := a.tags()
 	if err != nil {
 		t.Fatal(err)
 	}
 	back := announceOf(m)
-	if !sameAnnounce(a, back) || back.Image != a.Image || back.Provides["http"] != 8080 {
+	if !sameAnnounce(a, back) || back.Image != a.Image || back.RefusedSerial != 42 || back.Provides["http"] != 8080 {
 		t.Errorf("round trip: %+v, want %+v", back, a)
 	}
 	a.Tags = []string{strings.Repeat("x", 400)}

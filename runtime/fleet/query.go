@@ -303,7 +303,7 @@ func (a *Agent) Rollout(role string) *RolloutStatus {
 		if ok && done(m, t.Digest) {
 			rs.OnTarget++
 		}
-		if ok && m.Refused == t.Digest && rs.Halted == "" {
+		if ok && m.refused(t) && rs.Halted == "" {
 			rs.Halted = m.Name
 		}
 	}

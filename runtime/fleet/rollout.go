@@ -78,6 +78,12 @@ func Order(digest string, members []Member) []Member {
 	return out
 }
 
+// refused reports whether m rolled back from or refused t (this rollout
+// of its digest).
+func (m Member) refused(t Target) bool {
+	return m.Refused == t.Digest && m.RefusedSerial == t.Serial && (m.Switch == RolledBack || m.Switch == Refused)
+}
+
 // done reports whether m runs digest, settled and healthy.
 func done(m Member, digest string) bool {
 	return m.Image == digest && m.Switch == Steady && m.Health != HealthDown
@@ -87,8 +93,9 @@ func done(m Member, digest string) bool {
 // node sees (alive ones of every role; self among them). The rules:
 //
 //   - a node already on the digest is done;
-//   - if any member of the role rolled back from or refused the digest,
-//     the rollout is halted;
+//   - if any member of the role rolled back from or refused the digest in
+//     this rollout, the rollout is halted (publishing the digest again is
+//     a new rollout, with a new serial: the nodes try again);
 //   - members of the role are ordered (Order); the first Canary of them
 //     go first, and the others wait until every canary is done;
 //   - a node may switch only when fewer than MaxUnavailable members
@@ -111,7 +118,7 @@ func Decide(t Target, self string, members []Member) Decision {
 		return Decision{Reason: "not a live member of role " + t.Role}
 	}
 	for _, m := range order {
-		if m.Refused == t.Digest && (m.Switch == RolledBack || m.Switch == Refused) {
+		if m.refused(t) {
 			return Decision{Halted: true, Done: order[me].Image == t.Digest, Reason: fmt.Sprintf("halted: %s %s from %s", m.Name, m.Switch, short(t.Digest))}
 		}
 	}

@@ -22,7 +22,9 @@ func TestDecide(t *testing.T) {
 		}
 		return ms
 	}
-	tgt := Target{Role: "web", Ref: "r", Digest: target, MaxUnavailable: 2}
+	tgt := Target{Role: "web", Ref: "r", Digest: target, MaxUnavailable: 2, Serial: 7}
+	tgt8 := tgt
+	tgt8.Serial = 8
 	order := Order(target, mk(6, nil))
 	pos := func(k int) string { return order[k].Name } // k-th in rollout order
 	byName := func(ms []Member, name string) *Member {
@@ -69,13 +71,19 @@ func TestDecide(t *testing.T) {
 		{"halted by a rollback", tgt, func() []Member {
 			ms := mk(6, nil)
 			m := byName(ms, pos(0))
-			m.Switch, m.Refused = RolledBack, target
+			m.Switch, m.Refused, m.RefusedSerial = RolledBack, target, 7
 			return ms
 		}, pos(1), Decision{Halted: true, Reason: "halted: " + pos(0) + " rolledback from 222222222222"}},
+		{"publishing the digest again retries", tgt8, func() []Member {
+			ms := mk(6, nil)
+			m := byName(ms, pos(0))
+			m.Switch, m.Refused, m.RefusedSerial = RolledBack, target, 7
+			return ms
+		}, pos(0), Decision{Switch: true, Reason: "my turn"}},
 		{"a refusal halts too", tgt, func() []Member {
 			ms := mk(6, nil)
 			m := byName(ms, pos(5))
-			m.Switch, m.Refused = Refused, target
+			m.Switch, m.Refused, m.RefusedSerial = Refused, target, 7
 			return ms
 		}, pos(0), Decision{Halted: true, Reason: "halted: " + pos(5) + " refused from 222222222222"}},
 		{"rollback from another digest does not halt", tgt, func() []Member {
