@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/render"
 )

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 

@@ -58,7 +58,7 @@ such edits appear in the daemon's log, not here.`,
 				return err
 			}
 			if len(rep.Files) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no drift: every managed file is as the image installed it")
+				fmt.Fprintln(cmd.OutOrStdout(), "no recorded edits of managed config files (the daemon, node run, records them as they happen)")
 				return nil
 			}
 			for _, d := range rep.Files {

@@ -63,7 +63,7 @@ func TestNodeConfCommands(t *testing.T) {
 	if out := run("reconfigure"); !strings.Contains(out, "reconfigured") || live("/etc/app.conf") != "workers = 4\n" {
 		t.Fatalf("reconfigure: %q, app.conf %q", out, live("/etc/app.conf"))
 	}
-	if out := run("drift"); !strings.Contains(out, "no drift") {
+	if out := run("drift"); !strings.Contains(out, "no recorded edits") {
 		t.Fatalf("drift on a clean node: %q", out)
 	}
 

@@ -12,10 +12,14 @@ import (
 )
 
 // nodeBinaryBudget is the most the stripped node binary (-tags
-// undistro_node), which every image carries, may weigh. The fleet's
-// gossip (hashicorp/serf, memberlist and its DNS client) adds ~2.4 MB of
-// the 12.
-const nodeBinaryBudget = 12_000_000
+// undistro_node), which every image carries, may weigh. Issue 10's node
+// config (templates parsed with text/template/parse and evaluated by
+// runtime/render, node.toml through internal/tomlpos, the /etc merge and
+// the inotify/fanotify drift recorder) costs about 0.6 MB; text/template's
+// own executor would have cost 2.6 MB more (see runtime/render). Issue
+// 12's fleet (hashicorp/serf, memberlist and its DNS client, and the lb's
+// proxy) adds about 2.4 MB.
+const nodeBinaryBudget = 13_000_000
 
 // TestNodeBinaryIsLean builds the node binary as images ship it and checks
 // it carries no signing, transparency-log or cosign CLI code (the node only

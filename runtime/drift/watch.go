@@ -89,6 +89,15 @@ func NewWatcher(budget int) (*Watcher, error) {
 	return &Watcher{f: os.NewFile(uintptr(fd), "inotify"), budget: budget, byWD: map[int]string{}, wds: map[string]int{}}, nil
 }
 
+// userLimit reads /proc/sys/user/NAME, the limit of this user namespace.
+func userLimit(name string) string {
+	b, err := os.ReadFile("/proc/sys/user/" + name)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
 func sysctl(name string) string {
 	b, err := os.ReadFile("/proc/sys/fs/inotify/" + name)
 	if err != nil {
@@ -131,7 +140,7 @@ func (w *Watcher) Sync(dirs []string) error {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
 			continue
 		case errors.Is(err, unix.ENOSPC):
-			return fmt.Errorf("%w: watching %s: the system's inotify watch limit is reached (fs.inotify.max_user_watches = %s, shared by every process of this user): raise it with sysctl -w fs.inotify.max_user_watches=N", ErrBudget, d, sysctl("max_user_watches"))
+			return fmt.Errorf("%w: watching %s: the system's inotify watch limit is reached (fs.inotify.max_user_watches = %s, user.max_inotify_watches = %s in this user namespace; shared by every process of this user): raise it with sysctl -w fs.inotify.max_user_watches=N", ErrBudget, d, sysctl("max_user_watches"), userLimit("max_inotify_watches"))
 		case err != nil:
 			return fmt.Errorf("watching %s: %w", d, err)
 		}

@@ -27,12 +27,15 @@ var ErrConflict = errors.New("local edits conflict with the new image")
 
 // Entry describes one managed file under /etc.
 type Entry struct {
-	Path     string `json:"path"` // absolute, "/etc/..."
-	Link     bool   `json:"link,omitempty"`
-	Mode     uint32 `json:"mode"` // permission bits (0 for a link)
-	UID      int    `json:"uid"`
-	GID      int    `json:"gid"`
-	SHA256   string `json:"sha256"` // of the content, or of a link's target
+	Path   string `json:"path"` // absolute, "/etc/..."
+	Link   bool   `json:"link,omitempty"`
+	Mode   uint32 `json:"mode"` // permission bits (0 for a link)
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	SHA256 string `json:"sha256"` // of the content, or of a link's target
+	// Dir: a directory of the image's /etc (FromImage), created when
+	// missing with its mode and owner, never merged or recorded.
+	Dir      bool   `json:"-"`
 	Source   string `json:"source,omitempty"`
 	Template bool   `json:"template,omitempty"`
 }
@@ -185,6 +188,8 @@ type Merge struct {
 	Decisions []Decision `json:"decisions"`
 	Image     string     `json:"-"`
 	want      map[string]Item
+	dirs      []Entry // the image's directories, parents first
+	etc       *Etc
 	policy    imagespec.ConfigPolicy
 }
 
@@ -200,8 +205,8 @@ func (m *Merge) Err() error {
 	if len(files) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %s edited on this node and changed by the image (role merge policy %q): set merge = \"keep\" or \"image\" in the role, or undo the edit in %s",
-		ErrConflict, strings.Join(files, ", "), imagespec.MergeRefuse, filepath.Dir(strings.TrimSuffix(files[0], "/")))
+	return fmt.Errorf("%w: %s edited on this node and changed by the image (role merge policy %q): set merge = \"keep\" or \"image\" in the role, or undo the edit (%s; what the current image installed is %s)",
+		ErrConflict, strings.Join(files, ", "), imagespec.MergeRefuse, m.etc.Live(files[0]), m.etc.Base(files[0]))
 }
 
 // Changed returns the paths the merge writes or removes, sorted.
@@ -235,14 +240,20 @@ func (e *Etc) Plan(want map[string]Item, policy imagespec.ConfigPolicy) (*Merge,
 			return nil, err
 		}
 	}
-	m := &Merge{want: want, policy: policy}
+	m := &Merge{want: map[string]Item{}, policy: policy, etc: e}
 	paths := map[string]bool{}
-	for p := range want {
+	for p, it := range want {
 		if !Managed(p) {
 			return nil, fmt.Errorf("merging /etc: path %q is not under /etc", p)
 		}
+		if it.Dir {
+			m.dirs = append(m.dirs, it.Entry)
+			continue
+		}
+		m.want[p] = it
 		paths[p] = true
 	}
+	slices.SortFunc(m.dirs, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
 	for p := range base.Entries {
 		paths[p] = true
 	}
@@ -265,7 +276,7 @@ func (e *Etc) Plan(want map[string]Item, policy imagespec.ConfigPolicy) (*Merge,
 				hadOld = false
 			}
 		}
-		nw, hasNew := want[p]
+		nw, hasNew := m.want[p]
 		if d, ok := decide(p, local, old, hadOld, nw, hasNew, policy.MergePolicy()); ok {
 			m.Decisions = append(m.Decisions, d)
 		}
@@ -360,6 +371,13 @@ func (e *Etc) Apply(ctx context.Context, m *Merge, image string) ([]string, erro
 	}
 	if err := e.writeManifest(e.nextPath(), next, "etc.next"); err != nil {
 		return nil, err
+	}
+	// The image's directories exist (empty ones included: a service may
+	// need /etc/crontabs), with its mode and owner where created.
+	for _, d := range m.dirs {
+		if err := mkdir(e.Dir(), e.Live(d.Path), d); err != nil {
+			return nil, fmt.Errorf("merging %s: %w", d.Path, err)
+		}
 	}
 	var changed []string
 	for _, d := range m.Decisions {

@@ -239,3 +239,29 @@ func TestInterruptedMerge(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectories: the image's directories exist in ROOT/etc, empty ones
+// included, with their mode; they are not merged or recorded.
+func TestDirectories(t *testing.T) {
+	e := installed(t, want())
+	w := want(item("/etc/app/app.conf", "x"))
+	w["/etc/crontabs"] = Item{Entry: Entry{Path: "/etc/crontabs", Dir: true, Mode: 0o700}}
+	w["/etc/app"] = Item{Entry: Entry{Path: "/etc/app", Dir: true, Mode: 0o750}}
+	m, err := e.Plan(w, imagespec.ConfigPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(context.Background(), m, "B"); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{"/etc/crontabs": 0o700, "/etc/app": 0o750} {
+		fi, err := os.Stat(e.Live(p))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != mode {
+			t.Fatalf("%s: %v %v, want a directory %o", p, fi, err, mode)
+		}
+	}
+	mf, _ := e.Manifest()
+	if _, ok := mf.Entries["/etc/crontabs"]; ok || len(mf.Entries) != 1 {
+		t.Fatalf("manifest %+v", mf.Entries)
+	}
+}

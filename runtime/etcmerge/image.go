@@ -24,6 +24,9 @@ func FromImage(tree map[string]string, meta *imagespec.Image, render RenderFunc)
 	want := map[string]Item{}
 	for rel, host := range tree {
 		abs := "/" + rel
+		if rel == "etc" {
+			continue // ROOT/etc itself: the node's
+		}
 		if !strings.HasPrefix(rel, "etc/") || !Managed(abs) {
 			return nil, fmt.Errorf("reading the image's /etc: %q is not under /etc", rel)
 		}
@@ -40,6 +43,11 @@ func FromImage(tree map[string]string, meta *imagespec.Image, render RenderFunc)
 			}
 			e.Mode = uint32(fi.Mode().Perm())
 			e.UID, e.GID = owner(fi)
+		case fi.IsDir():
+			e.Dir, e.Mode = true, uint32(fi.Mode().Perm())
+			e.UID, e.GID = owner(fi)
+			want[abs] = Item{Entry: e}
+			continue
 		case fi.Mode().Type() == os.ModeSymlink:
 			t, err := os.Readlink(host)
 			if err != nil {

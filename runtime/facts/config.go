@@ -1,16 +1,14 @@
 package facts
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 
-	"github.com/pelletier/go-toml/v2"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // FileName is the node config's name in the node's root.
@@ -44,30 +42,18 @@ func LoadConfig(path, hostname string) (*Config, error) {
 
 // ParseConfig decodes data, read from path, strictly: an unknown key, a
 // wrong type or an inconsistent tag list is an error naming path:line:col
-// and what to write instead.
+// and what to write instead (every problem at once).
 func ParseConfig(path string, data []byte, hostname string) (*Config, error) {
 	var c Config
-	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var de *toml.DecodeError
-		var se *toml.StrictMissingError
-		switch {
-		case errors.As(err, &se):
-			var msgs []string
-			for _, e := range se.Errors {
-				line, col := e.Position()
-				msgs = append(msgs, fmt.Sprintf("%s:%d:%d: unknown key %q (valid: name, tags, values)", path, line, col, strings.Join(e.Key(), ".")))
-			}
-			return nil, errors.New(strings.Join(msgs, "\n"))
-		case errors.As(err, &de):
-			line, col := de.Position()
-			return nil, fmt.Errorf("%s:%d:%d: %s", path, line, col, de.Error())
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	idx, errs := tomlpos.Decode(path, data, &c)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	defaults(&c, hostname)
 	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%s:%d:1: %w", path, lineOf(data, err.(*keyError).key), err)
+		ke := err.(*keyError)
+		p := idx.Lookup(ke.key)
+		return nil, &tomlpos.Error{File: path, Line: p.Line, Col: p.Col, Msg: ke.msg}
 	}
 	return &c, nil
 }
@@ -83,7 +69,7 @@ func defaults(c *Config, hostname string) *Config {
 }
 
 type keyError struct {
-	key string // the top-level key or table the problem is at
+	key string // the key path the problem is at, as tomlpos.Index names it
 	msg string
 }
 
@@ -94,15 +80,15 @@ func (c *Config) validate() error {
 		return &keyError{"name", fmt.Sprintf("name %q: use letters, digits and . _ - (at most 63)", c.Name)}
 	}
 	if c.Tags[0] != c.Name {
-		return &keyError{"tags", fmt.Sprintf("tags: the first tag must be the node's name %q (it overrides all others), got %q", c.Name, c.Tags[0])}
+		return &keyError{"tags[0]", fmt.Sprintf("tags: the first tag must be the node's name %q (it overrides all others), got %q", c.Name, c.Tags[0])}
 	}
 	seen := map[string]bool{}
-	for _, t := range c.Tags {
+	for i, t := range c.Tags {
 		if !tagRE.MatchString(t) {
-			return &keyError{"tags", fmt.Sprintf("tag %q: use letters, digits and . _ - (at most 63)", t)}
+			return &keyError{fmt.Sprintf("tags[%d]", i), fmt.Sprintf("tag %q: use letters, digits and . _ - (at most 63)", t)}
 		}
 		if seen[t] {
-			return &keyError{"tags", fmt.Sprintf("tag %q is listed twice", t)}
+			return &keyError{fmt.Sprintf("tags[%d]", i), fmt.Sprintf("tag %q is listed twice", t)}
 		}
 		seen[t] = true
 	}
@@ -114,27 +100,9 @@ func (c *Config) validate() error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return &keyError{"values." + unknown[0], fmt.Sprintf("[values.%s]: %q is not one of the node's tags %v: add it to tags or remove the table", unknown[0], unknown[0], c.Tags)}
+		return &keyError{"values." + tomlpos.KeyString(unknown[0]), fmt.Sprintf("[values.%s]: %q is not one of the node's tags %v: add it to tags or remove the table", unknown[0], unknown[0], c.Tags)}
 	}
 	return nil
-}
-
-// lineOf finds the line that sets key ("name", "tags" or "values.TAG") in
-// data, or 1.
-func lineOf(data []byte, key string) int {
-	want := []string{key + " ", key + "="}
-	if tag, ok := strings.CutPrefix(key, "values."); ok {
-		want = []string{"[values." + tag + "]", `[values."` + tag + `"]`, "values." + tag}
-	}
-	for i, l := range strings.Split(string(data), "\n") {
-		l = strings.TrimSpace(l)
-		for _, w := range want {
-			if strings.HasPrefix(l, w) {
-				return i + 1
-			}
-		}
-	}
-	return 1
 }
 
 // Merged returns the values templates see: every tag's values, an earlier

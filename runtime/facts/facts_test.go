@@ -32,8 +32,8 @@ port = 9090
 		{name: "unknown key", src: "name = \"n\"\ntag = [\"n\"]\n", err: `node.toml:2:1: unknown key "tag"`},
 		{name: "wrong type", src: "name = 3\n", err: "node.toml:1:"},
 		{name: "syntax", src: "name = \"n\"\ntags = [\n", err: "node.toml:"},
-		{name: "name not first", src: "name = \"n\"\ntags = [\"web\", \"n\"]\n", err: `node.toml:2:1: tags: the first tag must be the node's name "n"`},
-		{name: "values of an unknown tag", src: "name = \"n\"\ntags = [\"n\"]\n\n[values.db]\nx = 1\n", err: `node.toml:4:1: [values.db]: "db" is not one of the node's tags`},
+		{name: "name not first", src: "name = \"n\"\ntags = [\"web\", \"n\"]\n", err: `node.toml:2:9: tags: the first tag must be the node's name "n"`},
+		{name: "values of an unknown tag", src: "name = \"n\"\ntags = [\"n\"]\n\n[values.db]\nx = 1\n", err: `node.toml:4:9: [values.db]: "db" is not one of the node's tags`},
 		{name: "duplicate tag", src: "name = \"n\"\ntags = [\"n\", \"web\", \"web\"]\n", err: `tag "web" is listed twice`},
 		{name: "bad name", src: "name = \"../x\"\n", err: `name "../x"`},
 	}

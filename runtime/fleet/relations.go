@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
@@ -127,10 +126,11 @@ func (a *Agent) rerender(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// Funcs is the template functions the fleet adds to a node's templates:
-// `peers "NAME"`. A renderer re-renders when Watch fires.
-func (a *Agent) Funcs() template.FuncMap {
-	return template.FuncMap{"peers": a.Peers}
+// Funcs is the template functions the fleet adds to a node's templates
+// (render.WithFuncs): `peers "NAME"`. The agent re-renders the node's
+// templates when the providers change.
+func (a *Agent) Funcs() map[string]any {
+	return map[string]any{"peers": a.Peers}
 }
 
 // imageSource is a Host that can say what its current image declares.

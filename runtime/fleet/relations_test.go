@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/render"
 )
 
 func TestPeersOf(t *testing.T) {
@@ -59,14 +58,17 @@ func TestFleetRelations(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changed := lb.a.Watch(ctx)
-	tmpl := template.Must(template.New("upstreams").Funcs(lb.a.Funcs()).Parse(`{{range peers "backends"}}server {{.}} # {{.Name}}
-{{end}}`))
+	r, err := render.New(render.WithFuncs(lb.a.Funcs())) // the node's renderer
+	if err != nil {
+		t.Fatal(err)
+	}
 	render := func() string {
-		var b strings.Builder
-		if err := tmpl.Execute(&b, nil); err != nil {
+		out, err := r.Render("upstreams", []byte(`{{range peers "backends"}}server {{.}} # {{.Name}}
+{{end}}`), map[string]any{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		return b.String()
+		return string(out)
 	}
 	all := "server 127.0.0.1:8080 # web0\nserver 127.0.0.1:8080 # web1\nserver 127.0.0.1:8080 # web2\n"
 	testsupport.WaitFor(t, 10*time.Second, "all three web nodes upstream", func() bool { return render() == all })

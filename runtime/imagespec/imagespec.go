@@ -216,3 +216,21 @@ var ReloadSignals = map[string]syscall.Signal{
 	"SIGUSR1": syscall.SIGUSR1,
 	"SIGUSR2": syscall.SIGUSR2,
 }
+
+// Check says what is wrong with r, or nil: exactly one kind, a signal in
+// ReloadSignals, a command starting with an absolute path.
+func (r *Reload) Check() error {
+	switch {
+	case r.Signal != "" && len(r.Command) > 0:
+		return errors.New("reload sets both a signal and a command: keep one")
+	case r.Signal != "":
+		if _, ok := ReloadSignals[r.Signal]; !ok {
+			return fmt.Errorf("reload signal %q: want SIGHUP, SIGUSR1 or SIGUSR2", r.Signal)
+		}
+	case len(r.Command) == 0 || r.Command[0] == "":
+		return errors.New("reload names no kind: set a signal or a command")
+	case r.Command[0][0] != '/':
+		return fmt.Errorf("reload command %q: start it with an absolute path", r.Command[0])
+	}
+	return nil
+}

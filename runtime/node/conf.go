@@ -185,6 +185,42 @@ func (p *Plan) addEtcChanges(written []string, meta *imagespec.Image) {
 	slices.Sort(p.Unchanged)
 }
 
+// followEtc corrects p for the files under /etc: services read the node's
+// /etc, so one whose only change is its config files restarts (or
+// reloads) when the merge writes one of them there, not when only the
+// image's copy changed and the node keeps its own edit.
+func (p *Plan) followEtc(old, new *imagespec.Image, written []string) {
+	if old == nil {
+		return
+	}
+	var keep []string
+	for _, list := range []*[]string{&p.Restart, &p.Reload} {
+		*list = slices.DeleteFunc(*list, func(name string) bool {
+			o, n := old.Service(name), new.Service(name)
+			if o == nil || n == nil {
+				return false
+			}
+			if _, onlyFiles := changed(old, new, o, n); !onlyFiles {
+				return false
+			}
+			for _, f := range n.Files {
+				if etcmerge.Managed(f) {
+					if slices.Contains(written, f) {
+						return false
+					}
+				} else if !sameFile(file(old, f), file(new, f)) {
+					return false
+				}
+			}
+			keep = append(keep, name)
+			delete(p.Reasons, name)
+			return true
+		})
+	}
+	p.Unchanged = append(p.Unchanged, keep...)
+	slices.Sort(p.Unchanged)
+}
+
 // printEtc writes the /etc merge decisions of p for people.
 func (p *Plan) printEtc(w io.Writer) {
 	for _, d := range p.Etc {
@@ -261,8 +297,10 @@ func Drift(cfg Config) (*DriftReport, error) {
 	return &DriftReport{Files: files}, nil
 }
 
-// startTracker starts recording local edits of the managed /etc files; a
-// failure (the watch budget or the system's limit) is logged, not fatal.
+// startTracker starts recording local edits of the managed /etc files and
+// re-rendering the templates when node.toml or the node's addresses
+// change; a failure (the watch budget or the system's limit) is logged,
+// not fatal.
 func (n *Node) startTracker(ctx context.Context) {
 	log := slog.Default()
 	cfgFile, err := filepath.Abs(n.nodeConfig())
@@ -282,7 +320,37 @@ func (n *Node) startTracker(ctx context.Context) {
 		}
 		log.Info("re-rendered templates after a change of "+cfgFile, "restart", plan.Restart, "reload", plan.Reload)
 	}
-	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget), drift.WithConfigFile(cfgFile, reconfigure))
+	// Changes come in bursts (an editor's writes, an interface's
+	// addresses): one re-render at a time, one more if any came meanwhile.
+	kick := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				reconfigure()
+			}
+		}
+	}()
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	// A change of the node's addresses (a fact) re-renders too.
+	if aw, err := facts.WatchAddresses(); err != nil {
+		log.Warn("templates will not follow address changes until the next node reconfigure", "err", err)
+	} else {
+		go func() {
+			defer aw.Close()
+			if err := aw.Run(ctx, poke); err != nil {
+				log.Error("watching the node's addresses", "err", err)
+			}
+		}()
+	}
+	t, err := drift.NewTracker(ctx, n.cfg.Root, drift.WithBudget(n.cfg.DriftBudget), drift.WithConfigFile(cfgFile, poke))
 	if err != nil {
 		log.Error("local edits of config files will not be recorded", "err", err)
 		return

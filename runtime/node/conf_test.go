@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -268,6 +269,10 @@ func TestMerge(t *testing.T) {
 			if d := decision(p, "/etc/web.conf"); d.Action != tc.action || !d.LocalEdit {
 				t.Fatalf("dry run decision %+v, want %s", d, tc.action)
 			}
+			// web reads what the node has: it restarts only if that changes.
+			if restarts := slices.Contains(p.Restart, "web"); restarts != (tc.action == etcmerge.TakeImage) {
+				t.Fatalf("dry run restarts web: %v, for a %s decision (%+v)", restarts, tc.action, p)
+			}
 			_, err = n.Switch(ctx, refs["b-"+tc.policy], unsigned)
 			cur, _ := n.current()
 			if tc.err != "" {
@@ -286,5 +291,70 @@ func TestMerge(t *testing.T) {
 				t.Fatalf("web.conf = %q, want %q", got, tc.content)
 			}
 		})
+	}
+}
+
+// TestTemplateSandboxed: a chrooted service sees the node's /etc, where
+// its template is rendered (the image's root keeps the template source),
+// and after a fact change it restarts and reads the re-rendered file.
+func TestTemplateSandboxed(t *testing.T) {
+	testsupport.RequireRoot(t, "chroot")
+	bbPath := testsupport.RequireTool(t, "busybox", "apt-get install busybox-static")
+	bb, err := os.ReadFile(bbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	app := imagespec.Service{Name: "app", Package: "busybox.sh", Packages: []string{"busybox.sh"}, Restart: "always",
+		Exec:  []string{"/bin/busybox.sh", "sh", "-c", `/bin/busybox.sh cat /etc/app.conf > /tmp/seen; echo ready >&3; exec /bin/busybox.sh sleep 300`},
+		Files: []string{"/etc/app.conf"}, Ready: ready3}
+	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"), role{Name: "a",
+		Files: map[string]string{"/bin/busybox.sh": string(bb), "/etc/app.conf": "host={{.Facts.Hostname}}\n",
+			"/proc/.keep": "", "/dev/.keep": "", "/tmp/.keep": "", "/run/.keep": ""},
+		Services: []imagespec.Service{app}, Templates: map[string]bool{"/etc/app.conf": true}})
+	cfg := testConfig(t)
+	cfg.NoChroot = false
+	var host atomic.Value
+	host.Store("h1")
+	cfg.Facts = func(ctx context.Context) (facts.Facts, error) {
+		f, err := facts.Gather(ctx)
+		f.Hostname = host.Load().(string)
+		return f, err
+	}
+	n, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := runDaemon(t, n)
+	if _, err := c.Switch(ctx, refs["a"], unsigned); err != nil {
+		t.Fatal(err)
+	}
+	seen := func(want string) int {
+		t.Helper()
+		var pid int
+		testsupport.WaitFor(t, 10*time.Second, "app to read "+want, func() bool {
+			pid = svc(mustStatus(t, c), "app").PID
+			b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "root/tmp/seen"))
+			return pid != 0 && string(b) == want
+		})
+		return pid
+	}
+	pid := seen("host=h1\n")
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "root/etc/app.conf"))
+	if err != nil || string(b) != "host=h1\n" {
+		t.Fatalf("the service's /etc/app.conf = %q, %v", b, err)
+	}
+	cur, _ := n.current()
+	rootfs, _ := n.st.Rootfs(ctx, cur.Digest)
+	if b, _ := os.ReadFile(filepath.Join(rootfs, "etc/app.conf")); string(b) != "host={{.Facts.Hostname}}\n" {
+		t.Fatalf("the image root's app.conf = %q, want the template source", b)
+	}
+	host.Store("h2")
+	if _, err := c.Reconfigure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if now := seen("host=h2\n"); now == pid {
+		t.Fatalf("app kept pid %d: not restarted", pid)
 	}
 }

@@ -205,6 +205,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
 	plan.Etc = etc.Decisions
+	plan.followEtc(old, img.Meta, etc.Changed())
 	if o.DryRun {
 		return plan, nil
 	}
@@ -278,6 +279,11 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 // apply makes the supervisor run meta's services from rootfs, touching only
 // the services plan names.
 func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, rootfs string) error {
+	// First, so no service starts from the root the store just derived
+	// the new one from (renamed away) while the others stop.
+	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
+		return fmt.Errorf("activating %s: %w", rootfs, err)
+	}
 	known := map[string]bool{}
 	var down []string
 	for _, st := range n.supervisor().Status() {
@@ -308,9 +314,6 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 		for _, name := range down {
 			delete(known, name)
 		}
-	}
-	if err := atomicfile.Symlink(rootfs, n.activeLink(), atomicfile.Step("node.active")); err != nil {
-		return fmt.Errorf("activating %s: %w", rootfs, err)
 	}
 	n.supervisor().SetUsers(meta.Users, meta.Groups)
 	var specs []imagespec.Service

@@ -130,3 +130,35 @@ func TestDiffDerived(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanPrint: a dry run names each service's reason, the files and the
+// packages that change.
+func TestPlanPrint(t *testing.T) {
+	old := &imagespec.Image{
+		Packages: []imagespec.Package{{Name: "web", Version: "1", DiffID: "sha256:1"}, {Name: "libssl", Version: "3.0", DiffID: "sha256:2"}},
+		Files:    []imagespec.File{{Path: "/etc/web.conf", SHA256: "sha256:a"}, {Path: "/etc/old", SHA256: "sha256:o"}},
+		Services: []imagespec.Service{
+			{Name: "web", Packages: []string{"libssl", "web"}, Restart: "always"},
+			{Name: "hup", Files: []string{"/etc/web.conf"}, Reload: &imagespec.Reload{Signal: "SIGHUP"}, Restart: "always"},
+		},
+	}
+	nw := &imagespec.Image{
+		Packages: []imagespec.Package{{Name: "web", Version: "1", DiffID: "sha256:1"}, {Name: "libssl", Version: "3.1", DiffID: "sha256:9"}},
+		Files:    []imagespec.File{{Path: "/etc/web.conf", SHA256: "sha256:b"}},
+		Services: old.Services,
+	}
+	p := Diff(old, nw)
+	p.From, p.To, p.DryRun = "sha256:aaaaaaaaaaaaaaaaaaaa", "sha256:bbbbbbbbbbbbbbbbbbbb", true
+	var b bytes.Buffer
+	p.Print(&b)
+	want := `would switch sha256:aaaaaaaaaaaa -> sha256:bbbbbbbbbbbb
+  restart:  web (package libssl changed)
+  reload:   hup (file /etc/web.conf changed)
+  file remove /etc/old
+  file change /etc/web.conf (read by hup)
+  package change libssl 3.0 -> 3.1
+`
+	if b.String() != want {
+		t.Fatalf("printed\n%s\nwant\n%s", b.String(), want)
+	}
+}

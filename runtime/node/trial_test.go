@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -79,6 +80,11 @@ func TestTryConfirm(t *testing.T) {
 		st := mustStatus(t, c)
 		if p.Trial == nil || st.Trial == nil || st.Trial.From != a || st.Trial.To != st.Current.Digest || !st.Trial.Deadline.Equal(p.Trial.Deadline) {
 			t.Fatalf("plan trial %+v, status trial %+v", p.Trial, st.Trial)
+		}
+		var out bytes.Buffer
+		st.Print(&out)
+		if want := "trial:    switch to " + short(p.To) + " rolls back to " + short(a) + " at "; !strings.Contains(out.String(), want) {
+			t.Errorf("status printed\n%s\nwant a line %q", out.String(), want)
 		}
 		if _, err := c.Confirm(ctx); err != nil {
 			t.Fatal(err)

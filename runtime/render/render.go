@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
+	"text/template/parse"
 )
 
 // MaxOutput bounds a rendered file (a template looping over its data must
@@ -21,36 +21,40 @@ const MaxOutput = 4 << 20
 // templates against these names; a provider adds its name here.
 var FuncNames = []string{"join", "peers"}
 
-// builtin are the functions every Renderer has.
-var builtin = template.FuncMap{
-	"join": func(sep string, elems []string) string { return strings.Join(elems, sep) },
-}
+// FuncMap maps function names to functions, as text/template's FuncMap
+// (one is assignable to the other).
+type FuncMap = map[string]any
 
 // Renderer renders templates with a fixed set of functions.
 type Renderer struct {
-	funcs template.FuncMap
+	funcs map[string]reflect.Value
 }
 
 // Option configures New.
 type Option func(*Renderer) error
 
 // WithFuncs adds functions to the renderer. Each name must be listed in
-// FuncNames and not be a built-in one. Default: only the built-in
-// functions; a template calling a declared function nobody supplied fails
-// to render, naming it.
-func WithFuncs(fm template.FuncMap) Option {
+// FuncNames and not be a built-in one; each must be a function returning
+// one value, or a value and an error. Default: only the built-in functions;
+// a template calling a declared function nobody supplied fails to render,
+// naming it.
+func WithFuncs(fm FuncMap) Option {
 	return func(r *Renderer) error {
 		for name, f := range fm {
 			if !slices.Contains(FuncNames, name) {
 				return fmt.Errorf("template function %q is not declared in render.FuncNames", name)
 			}
-			if _, ok := builtin[name]; ok {
+			if _, ok := builtinFuncs[name]; ok {
 				return fmt.Errorf("template function %q is built in", name)
 			}
-			if f == nil {
-				return fmt.Errorf("template function %q: nil", name)
+			v := reflect.ValueOf(f)
+			if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
+				return fmt.Errorf("template function %q: not a function", name)
 			}
-			r.funcs[name] = f
+			if t := v.Type(); t.NumOut() == 0 || t.NumOut() > 2 || t.NumOut() == 2 && t.Out(1) != errorType {
+				return fmt.Errorf("template function %q: want one result, or a result and an error", name)
+			}
+			r.funcs[name] = v
 		}
 		return nil
 	}
@@ -58,14 +62,18 @@ func WithFuncs(fm template.FuncMap) Option {
 
 // New returns a Renderer with the built-in functions and opts applied.
 func New(opts ...Option) (*Renderer, error) {
-	r := &Renderer{funcs: template.FuncMap{}}
-	maps.Copy(r.funcs, builtin)
+	r := &Renderer{funcs: map[string]reflect.Value{}}
+	for name, f := range builtinFuncs {
+		if f != nil {
+			r.funcs[name] = reflect.ValueOf(f)
+		}
+	}
 	for _, name := range FuncNames {
-		if _, ok := r.funcs[name]; !ok {
+		if _, ok := builtinFuncs[name]; !ok {
 			name := name
-			r.funcs[name] = func(...any) (string, error) {
+			r.funcs[name] = reflect.ValueOf(func(...any) (string, error) {
 				return "", fmt.Errorf("function %q is not available on this node", name)
-			}
+			})
 		}
 	}
 	for _, o := range opts {
@@ -76,35 +84,43 @@ func New(opts ...Option) (*Renderer, error) {
 	return r, nil
 }
 
+// known names every function a template may call, for the parser.
+func known() map[string]any {
+	m := map[string]any{}
+	for name := range builtinFuncs {
+		m[name] = true
+	}
+	for _, name := range FuncNames {
+		m[name] = true
+	}
+	return m
+}
+
 // Check parses src as a template named file, without rendering it: what
 // lint can know before a node's data exists.
 func Check(file string, src []byte) error {
-	r, err := New()
-	if err != nil {
-		return err
-	}
-	_, err = r.parse(file, src)
+	_, err := parseTemplate(file, src)
 	return err
 }
 
-func (r *Renderer) parse(file string, src []byte) (*template.Template, error) {
-	t, err := template.New(file).Funcs(r.funcs).Option("missingkey=error").Parse(string(src))
+func parseTemplate(file string, src []byte) (map[string]*parse.Tree, error) {
+	trees, err := parse.Parse(file, string(src), "", "", known())
 	if err != nil {
 		return nil, positioned(file, err)
 	}
-	return t, nil
+	return trees, nil
 }
 
 // Render renders the template src, read from file (named in errors: use
 // its path in the recipes repository), with data. A key the data lacks is
 // an *Error naming file:line:col and the key.
 func (r *Renderer) Render(file string, src []byte, data any) ([]byte, error) {
-	t, err := r.parse(file, src)
+	trees, err := parseTemplate(file, src)
 	if err != nil {
 		return nil, err
 	}
 	var out limited
-	if err := t.Execute(&out, data); err != nil {
+	if err := execute(file, trees, &out, r.funcs, data); err != nil {
 		return nil, positioned(file, err)
 	}
 	return out.Bytes(), nil
@@ -144,7 +160,8 @@ var (
 func positioned(file string, err error) error {
 	var ee *Error
 	if errors.As(err, &ee) {
-		return err
+		keyOf(ee)
+		return ee
 	}
 	msg := err.Error()
 	rest, ok := strings.CutPrefix(msg, "template: "+file+":")
@@ -160,6 +177,12 @@ func positioned(file string, err error) error {
 	if m[2] != "" {
 		e.Col, _ = strconv.Atoi(m[2])
 	}
+	keyOf(e)
+	return e
+}
+
+// keyOf sets e.Key when e says a key is missing.
+func keyOf(e *Error) {
 	switch {
 	case noEntryRE.MatchString(e.Msg):
 		k := noEntryRE.FindStringSubmatch(e.Msg)
@@ -171,7 +194,6 @@ func positioned(file string, err error) error {
 		k := nilRE.FindStringSubmatch(e.Msg)
 		e.Key, e.Msg = k[1], "at <"+k[1]+">"
 	}
-	return e
 }
 
 // limited is a buffer that refuses to grow past MaxOutput.

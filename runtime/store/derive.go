@@ -67,6 +67,12 @@ func (s *Store) derive(ctx context.Context, from, to string) (stats DeriveStats,
 	if err := os.Rename(src, tmp); err != nil {
 		return stats, false, fmt.Errorf("taking the root of %s: %w", from, err)
 	}
+	// The rename must be durable before the tree changes: after a power
+	// loss, a changed tree must not come back under from's name.
+	if err := syncDir(s.path("roots"), "root.derive"); err != nil {
+		_ = removeAll(tmp)
+		return stats, false, err
+	}
 	stats, err = s.change(ctx, rf.Layers, rt.Layers, common, filepath.Base(tmp))
 	if err != nil {
 		// The tree is neither from nor to: drop it; the caller assembles

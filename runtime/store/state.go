@@ -111,9 +111,11 @@ func (s *Store) recover(ctx context.Context) error {
 		// crash before the new state is written leaves the current
 		// image without a root. Assemble it again.
 		if _, err := s.rootfs(ctx, st.Current); err != nil {
-			return fmt.Errorf("assembling the root of the current image %s again: %w", st.Current, err)
+			// Not fatal: status and rollback still work, and Rootfs
+			// tries again when the root is needed.
+			slog.Default().Warn("assembling the root of the current image again", "image", st.Current, "err", err)
 		}
-		hadJournal = false // rootfs ended it
+		hadJournal = true // end whatever journal rootfs left
 	}
 	if hadJournal {
 		return s.end()

@@ -9,8 +9,9 @@ import (
 	"slices"
 )
 
-// Tree returns the regular files and symlinks the image digest holds under
-// dir (a clean relative path such as "etc"), read from its layers without
+// Tree returns the regular files, symlinks and directories the image
+// digest holds under dir (a clean relative path such as "etc", itself
+// included), read from its layers without
 // assembling its root: each path, relative to the image root, maps to the
 // host path of the entry in the shared read-only layer that provides it
 // (whiteouts, opaque directories and replaced parents applied as
@@ -43,10 +44,8 @@ func (s *Store) Tree(ctx context.Context, digest, dir string) (map[string]string
 			if err != nil {
 				return err
 			}
-			if !e.IsDir() {
-				rel, _ := filepath.Rel(l.host, p)
-				candidates[filepath.ToSlash(rel)] = true
-			}
+			rel, _ := filepath.Rel(l.host, p)
+			candidates[filepath.ToSlash(rel)] = true
 			return nil
 		})
 		if err != nil {
@@ -69,7 +68,7 @@ func (s *Store) Tree(ctx context.Context, digest, dir string) (map[string]string
 			continue
 		}
 		e := resolve(layers, p)
-		if e.layer < 0 || !(e.fi.Mode().IsRegular() || e.fi.Mode()&fs.ModeSymlink != 0) {
+		if e.layer < 0 || !(e.fi.Mode().IsRegular() || e.fi.Mode()&fs.ModeSymlink != 0 || e.fi.IsDir()) {
 			continue
 		}
 		out[p] = filepath.Join(layers[e.layer].host, filepath.FromSlash(p))

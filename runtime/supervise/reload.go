@@ -40,24 +40,19 @@ func (s *Supervisor) Reload(ctx context.Context, name string, spec *imagespec.Se
 	case p == nil:
 		return fmt.Errorf("reloading %q: %w: it is not running", name, ErrCannotReload)
 	}
+	if err := r.Check(); err != nil {
+		return fmt.Errorf("reloading %q: %w: %v", name, ErrCannotReload, err)
+	}
 	if r.Signal != "" {
-		sig, ok := imagespec.ReloadSignals[r.Signal]
-		if !ok {
-			return fmt.Errorf("reloading %q: %w: signal %q is not a reload signal", name, ErrCannotReload, r.Signal)
-		}
+		sig := imagespec.ReloadSignals[r.Signal]
 		if !catchesSignal(p.pid, sig) {
 			return fmt.Errorf("reloading %q: %w: its process %d does not catch %s", name, ErrCannotReload, p.pid, r.Signal)
 		}
 		if err := syscall.Kill(p.pid, sig); err != nil {
 			return fmt.Errorf("reloading %q: sending %s: %w", name, r.Signal, err)
 		}
-	} else {
-		if len(r.Command) == 0 {
-			return fmt.Errorf("reloading %q: %w: empty command", name, ErrCannotReload)
-		}
-		if err := s.runCheck(ctx, cur, p, r.Command); err != nil {
-			return fmt.Errorf("reloading %q: %v: %w", name, r.Command, err)
-		}
+	} else if err := s.runCheck(ctx, cur, p, r.Command); err != nil {
+		return fmt.Errorf("reloading %q: %v: %w", name, r.Command, err)
 	}
 	if spec != nil {
 		s.mu.Lock()

@@ -258,6 +258,11 @@ func (s *Supervisor) validate(services []imagespec.Service) error {
 				return fmt.Errorf("service %q: ready check names no kind: set notifyFD, tcp, http or command", sp.Name)
 			}
 		}
+		if r := sp.Reload; r != nil {
+			if err := r.Check(); err != nil {
+				return fmt.Errorf("service %q: %w", sp.Name, err)
+			}
+		}
 		if sv := s.svcs[sp.Name]; sv != nil && sv.inc != nil && !isDone(sv.inc) {
 			return fmt.Errorf("service %q is already supervised: stop it first or use Restart", sp.Name)
 		}

@@ -47,6 +47,10 @@ func TestStartValidation(t *testing.T) {
 		{"bad restart", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Restart: "sometimes"}}, `restart policy "sometimes"`},
 		{"notify fd 1", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Ready: &imagespec.Ready{NotifyFD: 1}}}, "notification fd 1: use 3 or above"},
 		{"empty ready", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Ready: &imagespec.Ready{}}}, "ready check names no kind"},
+		{"reload signal", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Reload: &imagespec.Reload{Signal: "SIGKILL"}}}, `service "a": reload signal "SIGKILL": want SIGHUP, SIGUSR1 or SIGUSR2`},
+		{"reload both", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Reload: &imagespec.Reload{Signal: "SIGHUP", Command: []string{"/x"}}}}, "reload sets both a signal and a command"},
+		{"reload relative", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Reload: &imagespec.Reload{Command: []string{"x"}}}}, `reload command "x": start it with an absolute path`},
+		{"reload empty", []imagespec.Service{{Name: "a", Exec: []string{"x"}, Reload: &imagespec.Reload{}}}, "reload names no kind"},
 		{"unknown after", []imagespec.Service{{Name: "a", Exec: []string{"x"}, After: []string{"nope"}}}, `service "a": after "nope": unknown service`},
 		{"cycle", []imagespec.Service{
 			{Name: "a", Exec: []string{"x"}, After: []string{"b"}},
