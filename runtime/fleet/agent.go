@@ -152,6 +152,7 @@ func (a *Agent) memberlistConfig(logger *log.Logger) (*memberlist.Config, error)
 		// more and sync state every few seconds so no member is missed long.
 		mc.RetransmitMult = 4
 		mc.PushPullInterval = 5 * time.Second
+		mc.ProbeTimeout = 500 * time.Millisecond // a busy host's answer is late, not lost
 	}
 	host, port, _ := net.SplitHostPort(a.cfg.Bind)
 	p, _ := strconv.Atoi(port)
