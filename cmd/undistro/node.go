@@ -290,7 +290,11 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 'after' order, chrooted into the image when run as root), restarts them by
 their policy, and serves the other node commands on ROOT/undistro.sock.
 It reads the trusted keys (ROOT/keys) at every pull and switch, so 'node
-trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
+trust add' and 'node trust remove' apply without a restart. Services see
+the node's writable /etc (ROOT/etc), read-only; the daemon records each
+local edit of a managed file there as the kernel reports it ('node
+drift'), and re-renders the image's templates when ROOT/node.toml (or
+--node-config) or the node's addresses change. SIGTERM or SIGINT
 stops the services and exits.`,
 		Example: `  undistro node run --root /var/lib/undistro
   undistro node run --fleet 10.0.0.5:7946 --join 10.0.0.2:7946 --fleet-key /etc/undistro/fleet.key`,

@@ -155,6 +155,18 @@ func (n *Node) lockedReconcileEtc(ctx context.Context, img *store.Image) ([]stri
 	return n.reconcileEtc(ctx, img)
 }
 
+// rollbackEtc merges the /etc of prev, the image a rollback returns to,
+// and returns the paths written. A rollback restores service: if prev's
+// /etc cannot be merged (its templates no longer render with the node's
+// values), the rollback goes on with /etc as it is and says why.
+func (n *Node) rollbackEtc(ctx context.Context, prev *store.Image) []string {
+	written, err := n.lockedReconcileEtc(ctx, prev)
+	if err != nil {
+		slog.Default().Error("rolling back with /etc as it is: merging the /etc of "+short(prev.Digest), "err", err)
+	}
+	return written
+}
+
 // addEtcChanges adds to p the services of meta that read a file the /etc
 // merge wrote and that p leaves running: they restart, or reload when
 // they declare how.

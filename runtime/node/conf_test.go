@@ -358,3 +358,39 @@ func TestTemplateSandboxed(t *testing.T) {
 		t.Fatalf("app kept pid %d: not restarted", pid)
 	}
 }
+
+// TestRollbackWithUnrenderableTemplate: a rollback restores service even
+// when the previous image's template no longer renders with the node's
+// values: /etc stays as it is.
+func TestRollbackWithUnrenderableTemplate(t *testing.T) {
+	ctx := context.Background()
+	refs := confRoles(t)
+	cfg := testConfig(t)
+	nodeToml := filepath.Join(cfg.Root, "node.toml")
+	if err := os.WriteFile(nodeToml, []byte("name = \"n\"\n[values.n]\nport = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.Switch(ctx, refs["t"], unsigned); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Switch(ctx, refs["a"], unsigned); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nodeToml, nil, 0o644); err != nil { // port is gone
+		t.Fatal(err)
+	}
+	if err := n.Rollback(ctx); err != nil {
+		t.Fatalf("rollback to an image whose template no longer renders: %v", err)
+	}
+	if cur, _ := n.current(); cur.Meta.Role != "t" {
+		t.Fatalf("current is %s, want t", cur.Meta.Role)
+	}
+	if got := readEtc(t, n, "/etc/web.conf"); got != "v1\n" {
+		t.Fatalf("web.conf = %q, want /etc left as it was", got)
+	}
+}

@@ -411,11 +411,8 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 	if err := n.st.Rollback(rctx); err != nil {
 		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
 	}
-	written, err := n.lockedReconcileEtc(rctx, prev)
-	var rootfs string
-	if err == nil {
-		rootfs, err = n.st.Rootfs(rctx, prev.Digest)
-	}
+	written := n.rollbackEtc(rctx, prev)
+	rootfs, err := n.st.Rootfs(rctx, prev.Digest)
 	if err == nil {
 		back := Diff(bad.Meta, prev.Meta)
 		back.From, back.To = bad.Digest, prev.Digest
@@ -466,10 +463,7 @@ func (n *Node) rollback(ctx context.Context, reason string) error {
 		return err
 	}
 	n.disarm()
-	written, err := n.lockedReconcileEtc(ctx, prev)
-	if err != nil {
-		return fmt.Errorf("rolling back: %w", err)
-	}
+	written := n.rollbackEtc(ctx, prev)
 	if n.supervisor() == nil {
 		return nil
 	}
