@@ -133,9 +133,12 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 // for its declared users and groups, as one layer. nil when there are none.
 func (b *runner) filesLayer(ctx context.Context, r *role.Role, tmp string, epoch int64, meta *imagespec.Image) (*image.Layer, error) {
 	var files []layer.File
+	roleFiles := map[string]role.File{}
 	for _, f := range r.Files {
 		files = append(files, layer.File{Path: f.Path, Source: f.Source, Mode: f.Mode, UID: f.UID, GID: f.GID})
+		roleFiles[f.Path] = f
 	}
+	meta.Config = r.Config
 	gen, err := accounts(tmp, r)
 	if err != nil {
 		return nil, err
@@ -150,7 +153,9 @@ func (b *runner) filesLayer(ctx context.Context, r *role.Role, tmp string, epoch
 		if err != nil {
 			return nil, err
 		}
-		meta.Files = append(meta.Files, imagespec.File{Path: f.Path, Mode: uint32(f.Mode.Perm()), UID: f.UID, GID: f.GID, SHA256: sum})
+		rf := roleFiles[f.Path] // zero for generated files (/etc/passwd, /etc/group)
+		meta.Files = append(meta.Files, imagespec.File{Path: f.Path, Mode: uint32(f.Mode.Perm()), UID: f.UID, GID: f.GID, SHA256: sum,
+			Source: rf.RepoPath, Template: rf.Template})
 	}
 	path := filepath.Join(tmp, "files-"+r.Name+".tar.gz")
 	out, err := os.Create(path)

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // HostPrefix marks a build dependency on a tool of the build host.

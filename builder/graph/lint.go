@@ -4,9 +4,9 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/builder/role"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // Lint loads every recipe in recipesDir and every role in imagesDir,

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // Load loads every recipe in recipesDir and resolves the graph of roots,

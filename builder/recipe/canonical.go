@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // Canonical returns the recipe as canonical JSON: object keys sorted, named

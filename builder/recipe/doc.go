@@ -5,7 +5,7 @@
 // Decoding is strict: every unknown key, wrong type, missing checksum or bad
 // value is reported with the file, line and column that holds it, and all the
 // problems of a file are reported at once as tomlpos.Errors, by the strict,
-// positioned TOML decoder of builder/internal/tomlpos, which also reads role
+// positioned TOML decoder of internal/tomlpos, which also reads role
 // files in builder/role.
 //
 // A loaded [Recipe] feeds the dependency graph (builder/graph) and the

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/internal/seccomp"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // Parse decodes and validates one recipe from data, read from file. file

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/internal/testsupport"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

@@ -3,7 +3,7 @@ package recipe
 import (
 	"fmt"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 )
 
 // Recipe is one package recipe, recipes/NAME.toml.

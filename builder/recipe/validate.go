@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 

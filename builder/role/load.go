@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -129,6 +131,12 @@ func (l *loader) load(name string) *Role {
 		for _, g := range p.rf.Group {
 			groups[g.Name] = imagespec.Group{Name: g.Name, GID: g.GID}
 		}
+		if p.rf.Merge != "" {
+			r.Config.Merge = p.rf.Merge
+		}
+		if p.rf.Drift != "" {
+			r.Config.Drift = p.rf.Drift
+		}
 		for svc, s := range p.rf.Service {
 			mergeService(r, svc, s, p.at("service."+quoteKey(svc)))
 		}
@@ -162,7 +170,8 @@ func (l *loader) load(name string) *Role {
 			l.errs = append(l.errs, at.errorf(".owner", "[[file]] %s: owner %q: %v", p, f.Owner, err))
 			continue
 		}
-		r.Files = append(r.Files, File{Path: p, Source: src, Mode: fs.FileMode(mode), UID: uid, GID: gid, at: at})
+		r.Files = append(r.Files, File{Path: p, Source: src, RepoPath: path.Join("images", owner.name, filepath.ToSlash(f.Source)),
+			Mode: fs.FileMode(mode), UID: uid, GID: gid, Template: f.Template, at: at})
 	}
 	slices.SortFunc(r.Files, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
 	return r

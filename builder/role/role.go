@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
 	"github.com/un-distro/undistro/builder/recipe"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -38,6 +38,9 @@ type Role struct {
 	// ServiceOverrides are the services the role enables or changes, by
 	// service name.
 	ServiceOverrides map[string]*ServiceOverride
+	// Config is the node's policy for local edits of /etc (merge, drift),
+	// from the last role that sets each.
+	Config imagespec.ConfigPolicy
 
 	pkgAt map[string]origin
 	optAt map[string]origin
@@ -47,10 +50,15 @@ type Role struct {
 type File struct {
 	Path   string // absolute path in the image
 	Source string // absolute host path, under images/ROLE/
-	Mode   fs.FileMode
-	UID    int
-	GID    int
-	at     origin
+	// RepoPath is Source relative to the recipes repository,
+	// "images/ROLE/NAME" (where a node's drift patch points).
+	RepoPath string
+	Mode     fs.FileMode
+	UID      int
+	GID      int
+	// Template: rendered on the node from its facts (runtime/render).
+	Template bool
+	at       origin
 }
 
 // ServiceOverride is what a role says about one service. Empty fields
@@ -98,13 +106,17 @@ type roleFile struct {
 	User        []userSpec             `toml:"user"`
 	Group       []groupSpec            `toml:"group"`
 	Service     map[string]serviceSpec `toml:"service"`
+	// Merge and Drift are the node's /etc policies (imagespec.ConfigPolicy).
+	Merge string `toml:"merge"`
+	Drift string `toml:"drift"`
 }
 
 type fileSpec struct {
-	Path   string `toml:"path"`
-	Source string `toml:"source"`
-	Mode   string `toml:"mode"`
-	Owner  string `toml:"owner"`
+	Path     string `toml:"path"`
+	Source   string `toml:"source"`
+	Mode     string `toml:"mode"`
+	Owner    string `toml:"owner"`
+	Template bool   `toml:"template"`
 }
 
 type userSpec struct {
@@ -193,6 +205,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 		errs = append(errs, p.at("").errorf("", "role name %q: use lower-case letters, digits and . _ - in the file name", name))
 	}
 	p.checkOptions(&errs)
+	p.checkConfigPolicy(&errs)
 	for i, f := range p.rf.File {
 		p.checkFile(i, f, &errs)
 	}
@@ -280,8 +293,13 @@ func (p *parsed) checkFile(i int, f fileSpec, errs *tomlpos.Errors) {
 		*errs = append(*errs, at.errorf(".source", "[[file]] %s: source %q escapes %s: use a path inside it", f.Path, f.Source, p.dir))
 		return
 	}
-	if _, err := sourcePath(p.dir, f.Source); err != nil {
+	src, err := sourcePath(p.dir, f.Source)
+	if err != nil {
 		*errs = append(*errs, at.errorf(".source", "[[file]] %s: %v", f.Path, err))
+		return
+	}
+	if f.Template {
+		p.checkTemplate(at, f, src, errs)
 	}
 }
 

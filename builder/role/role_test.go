@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,8 +53,13 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badaccounts.toml:14:1: [[user]]: "app" is declared twice`,
 			`testdata/images/badaccounts.toml:23:1: [[group]]: "g" is declared twice`,
 			`testdata/images/badaccounts.toml:28:1: [[group]] "h": gid must be 0 or more`}},
+		{"config policies and templates", "badtmpl", []string{
+			`testdata/images/badtmpl.toml:1:1: merge policy "theirs": want "refuse", "keep" or "image": what a switch does with a file under /etc edited on the node that the image changed too`,
+			`testdata/images/badtmpl.toml:2:1: drift policy "ignore": want "report" or "revert": what the node does when a managed file under /etc is edited`,
+			`testdata/images/badtmpl.toml:7:1: [[file]] /srv/app.conf: a template is rendered into the node's writable /etc: put it under /etc/`,
+			`testdata/images/badtmpl/broken.conf:3:1: unclosed action started at testdata/images/badtmpl/broken.conf:2 (template of [[file]] /etc/app.conf)`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, base, cyc-a, cyc-b, nouser, sandbox, setuid, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, badtmpl, base, cyc-a, cyc-b, nouser, sandbox, setuid, tmpl, typo, web`}},
 		{"bad grants", "badgrants", []string{
 			`testdata/images/badgrants.toml:5:17: service "srv": capability "CAP_NET_RAW": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_raw"?)`,
 			`testdata/images/badgrants.toml:6:1: service "srv": network "hots": want one of private, host, none (did you mean "host"?)`,
@@ -250,5 +256,23 @@ func TestLoadAll(t *testing.T) {
 	}
 	if strings.Count(err.Error(), "inherit cycle") != 2 {
 		t.Errorf("want the cycle reported once per role on it:\n%v", err)
+	}
+}
+
+func TestTemplateAndConfigPolicy(t *testing.T) {
+	r, err := Load("testdata/images", "tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config.Merge != "keep" || r.Config.Drift != "revert" {
+		t.Errorf("config policy %+v", r.Config)
+	}
+	var got []string
+	for _, f := range r.Files {
+		got = append(got, f.Path+" "+f.RepoPath+" "+strconv.FormatBool(f.Template))
+	}
+	want := []string{"/etc/app.conf images/tmpl/app.conf true", "/etc/hostname images/base/hostname false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %q, want %q", got, want)
 	}
 }

@@ -14,7 +14,8 @@ import (
 
 // nodeFlags are the flags every node subcommand shares.
 type nodeFlags struct {
-	root string
+	root       string
+	nodeConfig string
 }
 
 // config returns the node config for --root (empty is an error).
@@ -22,7 +23,7 @@ func (f *nodeFlags) config() (node.Config, error) {
 	if f.root == "" {
 		return node.Config{}, node.ErrNoRoot
 	}
-	return node.Config{Root: f.root}, nil
+	return node.Config{Root: f.root, NodeConfig: f.nodeConfig}, nil
 }
 
 // call is the one connect-call-print path of the node subcommands: it
@@ -79,8 +80,10 @@ status' shows. All of this is checked before any layer is fetched.`,
   undistro node rollback`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT)")
+	cmd.PersistentFlags().StringVar(&f.nodeConfig, "node-config", "", "the node's config file: name, tags, values for its templates (default ROOT/node.toml; a running daemon uses its own)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeConfirmCmd(f), newNodeStatusCmd(f),
 		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
+		newNodeDriftCmd(f), newNodeReconfigureCmd(f),
 		newNodeTorrentCmd(f), newNodePeersCmd(f))
 	return cmd
 }
@@ -143,12 +146,21 @@ A service whose config files alone changed and that declares reload gets its
 reload signal or command instead of a restart (it keeps its PID). The new
 root is derived from the current one, writing only what the image changes.
 
+The image's files under /etc are defaults: the services see the node's
+writable copy, ROOT/etc. The switch merges the new image's /etc into it
+(templates rendered from the node's facts and ROOT/node.toml): a file
+edited on the node is kept where the image did not change it; where both
+changed, the role's merge policy keeps the edit, takes the image's file, or
+refuses the switch naming the file (the default). A template that does not
+render refuses the switch too.
+
 --dry-run prints what would change (services with the reason for each,
-config files and packages added, changed or removed) and changes nothing.
---try DURATION puts the switch on trial: unless 'undistro node confirm'
-comes within DURATION, the daemon rolls back (the deadline survives a
-daemon restart and shows in 'node status'). 'node rollback' goes back to
-the previous image without the age check.`,
+config files and packages added, changed or removed, the merge decision for
+each file of ROOT/etc) and changes nothing (it fetches the image, as 'node
+pull', to read its /etc). --try DURATION puts the switch on trial: unless
+'undistro node confirm' comes within DURATION, the daemon rolls back (the
+deadline survives a daemon restart and shows in 'node status'). 'node
+rollback' goes back to the previous image without the age check.`,
 		Example: `  undistro node switch oci:./out:web --dry-run
   undistro node switch oci:./out:web --dry-run --json | jq .files
   undistro node switch 127.0.0.1:5000/undistro/web:latest --try 10m && undistro node confirm
@@ -282,7 +294,11 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 'after' order, chrooted into the image when run as root), restarts them by
 their policy, and serves the other node commands on ROOT/undistro.sock.
 It reads the trusted keys (ROOT/keys) at every pull and switch, so 'node
-trust add' and 'node trust remove' apply without a restart. SIGTERM or SIGINT
+trust add' and 'node trust remove' apply without a restart. Services see
+the node's writable /etc (ROOT/etc), read-only; the daemon records each
+local edit of a managed file there as the kernel reports it ('node
+drift'), and re-renders the image's templates when ROOT/node.toml (or
+--node-config) or the node's addresses change. SIGTERM or SIGINT
 stops the services and exits.`,
 		Example: `  undistro node run --root /var/lib/undistro`,
 		Args:    cobra.NoArgs,

@@ -38,6 +38,9 @@ type Image struct {
 	// Privileged lists paths that may carry setuid/setgid bits or be
 	// device nodes; the runtime's unpacker refuses them everywhere else.
 	Privileged []string `json:"privileged,omitempty"`
+	// Config is how the node treats local edits of its writable /etc
+	// (see ConfigPolicy); its zero value is the defaults.
+	Config ConfigPolicy `json:"config,omitzero"`
 }
 
 // Package is one package in the image and the layer that holds it.
@@ -61,6 +64,13 @@ type File struct {
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
 	SHA256 string `json:"sha256"`
+	// Source is the file's path in the recipes repository,
+	// "images/ROLE/NAME" ("" for generated files such as /etc/passwd):
+	// where a local edit found on a node is patched back to.
+	Source string `json:"source,omitempty"`
+	// Template: the file is a text/template the node renders from its
+	// facts and tag values (runtime/render); only under /etc.
+	Template bool `json:"template,omitempty"`
 }
 
 // User is a user account the role declares.

@@ -24,6 +24,7 @@ type API interface {
 	Status(ctx context.Context) (*Status, error)
 	Logs(ctx context.Context, service string, follow bool, w io.Writer) error
 	GC(ctx context.Context, keep int) ([]string, error)
+	Reconfigure(ctx context.Context) (*Plan, error)
 }
 
 var (
@@ -192,4 +193,13 @@ func (c *Client) Logs(ctx context.Context, service string, follow bool, w io.Wri
 		return nil
 	}
 	return err
+}
+
+// Reconfigure asks the daemon to re-render the current image's templates.
+func (c *Client) Reconfigure(ctx context.Context) (*Plan, error) {
+	var p Plan
+	if err := c.do(ctx, http.MethodPost, "/v1/reconfigure", struct{}{}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

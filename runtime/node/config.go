@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/runtime/facts"
+	"github.com/un-distro/undistro/runtime/render"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
@@ -59,6 +62,20 @@ type Config struct {
 	NoChroot bool
 	// Backoff times service restarts (zero fields: supervise defaults).
 	Backoff supervise.Backoff
+	// NodeConfig is the node's config file: name, tags and per-tag values
+	// its templates read (default Root/node.toml; missing: named after
+	// the hostname, no values).
+	NodeConfig string
+	// Facts gathers the node's facts for its templates (default
+	// facts.Gather).
+	Facts func(context.Context) (facts.Facts, error)
+	// Render adds template functions (render.WithFuncs): the extension
+	// point of node-side data such as the fleet's peers. Default: the
+	// built-in functions.
+	Render []render.Option
+	// DriftBudget caps the directories the daemon's inotify instance
+	// watches for local edits (default drift.DefaultBudget).
+	DriftBudget int
 	// BitTorrent configures the daemon's BitTorrent client (zero: none).
 	BitTorrent BitTorrent
 }

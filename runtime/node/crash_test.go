@@ -94,6 +94,23 @@ func TestSwitchCrash(t *testing.T) {
 		if err != nil || string(b) != want {
 			t.Fatalf("step %d: current is %s but its root holds web.conf %q (%v), want %q", i, role, b, err, want)
 		}
+		// The node's writable /etc follows the current image once merged
+		// again (as the daemon's start does): a merge the crash cut short
+		// is completed or undone, never taken for a local edit.
+		if _, err := n.Reconfigure(ctx); err != nil {
+			t.Fatalf("step %d: merging /etc of %s after the crash: %v", i, role, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "etc/web.conf")); err != nil || string(b) != want {
+			t.Fatalf("step %d: current is %s but ROOT/etc/web.conf is %q (%v), want %q", i, role, b, err, want)
+		}
+		for _, dir := range []string{filepath.Join(root, "etc"), filepath.Join(root, "conf")} {
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if atomicfile.IsTemp(e.Name()) {
+					t.Errorf("step %d: temp file %s left in %s", i, e.Name(), dir)
+				}
+			}
+		}
 		if role == "b" && (st.Pending == nil || st.Pending.To != st.Current.Digest) && killed {
 			t.Fatalf("step %d: b is current but no pending health gate is recorded: %+v", i, st.Pending)
 		}

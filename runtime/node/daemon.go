@@ -44,6 +44,7 @@ func (n *Node) Run(ctx context.Context) error {
 		NoCgroup: noCg,
 		Tag:      n.cfg.Root,
 		Backoff:  n.cfg.Backoff,
+		Etc:      n.etcDir,
 	})
 	go logEvents(supCtx, sup)
 	// Services a previous daemon of this root left running when it died
@@ -67,6 +68,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if err == nil {
 		err = n.resumeTrial()
 	}
+	n.startTracker(supCtx)
 	n.opMu.Unlock()
 	defer n.disarm()
 	if err != nil {
@@ -150,6 +152,11 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 		if err := n.setPending(nil); err != nil {
 			return nil, err
 		}
+	}
+	// /etc follows the current image and the node's facts now (a merge a
+	// crash interrupted completes; changed facts re-render).
+	if _, err := n.lockedReconcileEtc(ctx, cur); err != nil {
+		slog.Default().Error("merging /etc of the current image", "err", err)
 	}
 	rootfs, err := n.st.Rootfs(ctx, cur.Digest)
 	if err != nil {

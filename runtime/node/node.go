@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/runtime/drift"
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/store"
@@ -28,6 +30,8 @@ type Node struct {
 
 	stMu sync.Mutex                           // guards node.json
 	sup  atomic.Pointer[supervise.Supervisor] // set by Run
+	// tracker records local edits of /etc (set by Run).
+	tracker atomic.Pointer[drift.Tracker]
 	// Guarded by opMu:
 	running       *imagespec.Image // metadata of what the supervisor runs
 	runningDigest string
@@ -183,9 +187,6 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	plan := Diff(old, src.Meta)
 	plan.From, plan.To, plan.Ref, plan.DryRun = from, src.Digest, ref, o.DryRun
-	if o.DryRun {
-		return plan, nil
-	}
 	img, err := n.add(ctx, src, nil)
 	if err != nil {
 		return nil, err
@@ -196,19 +197,62 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	if cur != nil && cur.Digest == img.Digest && from == img.Digest {
 		return plan, nil
 	}
+	// The /etc merge is planned before anything changes: a template that
+	// does not render or a refused conflict stops the switch here (a dry
+	// run shows the decisions). The /etc lock is held until the store has
+	// switched, so /etc and the store move together.
+	unlockEtc, err := etcmerge.Open(n.cfg.Root).Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	locked := true
+	releaseEtc := func() {
+		if locked {
+			locked = false
+			unlockEtc()
+		}
+	}
+	defer releaseEtc()
+	etc, err := n.planEtc(ctx, img, img.Meta.Config)
+	if err != nil {
+		return nil, fmt.Errorf("switching to %s: %w", ref, err)
+	}
+	plan.Etc = etc.Decisions
+	plan.followEtc(old, img.Meta, etc.Changed())
+	if o.DryRun {
+		return plan, nil
+	}
+	if err := etc.Err(); err != nil {
+		return plan, fmt.Errorf("switching to %s: %w", ref, err)
+	}
 	// A new switch ends any trial (the one it makes, if any, starts once
 	// it is done).
 	n.disarm()
 	if err := n.update(func(st *state) { st.Pending, st.Trial = &Pending{From: from, To: img.Digest, Ref: ref}, nil }); err != nil {
 		return nil, err
 	}
-	// The store derives the new root from the current one (what the
-	// image changes, not what it holds) before it flips the state.
-	sw, err := n.st.SwitchReport(ctx, img.Digest)
+	// /etc first: a crash before the store flips leaves the old image
+	// current, and the daemon's start merges its /etc back.
+	written, err := n.applyEtc(ctx, etc, img)
+	if err == nil {
+		plan.addEtcChanges(written, img.Meta)
+	}
+	var sw store.Switched
+	if err == nil {
+		// The store derives the new root from the current one (what the
+		// image changes, not what it holds) before it flips the state.
+		sw, err = n.st.SwitchReport(ctx, img.Digest)
+	}
 	if err != nil {
 		_ = n.setPending(nil)
+		if cur != nil {
+			if _, rerr := n.reconcileEtc(context.WithoutCancel(ctx), cur); rerr != nil {
+				slog.Default().Error("merging /etc back after a failed switch", "err", rerr)
+			}
+		}
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
 	}
+	releaseEtc() // a rollback from here on takes it again
 	was := sw.From
 	plan.Root = &sw
 	rootfs, err := n.st.Rootfs(ctx, img.Digest)
@@ -380,10 +424,12 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 	if err := n.st.Rollback(rctx); err != nil {
 		return fmt.Errorf("rolling back from %s after %v: %w", short(bad.Digest), reason, err)
 	}
+	written := n.rollbackEtc(rctx, prev)
 	rootfs, err := n.st.Rootfs(rctx, prev.Digest)
 	if err == nil {
 		back := Diff(bad.Meta, prev.Meta)
 		back.From, back.To = bad.Digest, prev.Digest
+		back.addEtcChanges(written, prev.Meta)
 		err = n.apply(rctx, back, prev.Meta, rootfs)
 	}
 	if err == nil {
@@ -430,6 +476,7 @@ func (n *Node) rollback(ctx context.Context, reason string) error {
 		return err
 	}
 	n.disarm()
+	written := n.rollbackEtc(ctx, prev)
 	if n.supervisor() == nil {
 		return nil
 	}
@@ -439,6 +486,7 @@ func (n *Node) rollback(ctx context.Context, reason string) error {
 	}
 	plan := Diff(n.running, prev.Meta)
 	plan.From, plan.To = n.runningDigest, prev.Digest
+	plan.addEtcChanges(written, prev.Meta)
 	return n.apply(ctx, plan, prev.Meta, rootfs)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/store"
 )
@@ -31,6 +32,10 @@ type Plan struct {
 	// Packages are the packages whose layer the switch adds, changes or
 	// removes, sorted by name.
 	Packages []PackageChange `json:"packages,omitempty"`
+	// Etc is the merge of the image's /etc into the node's writable one,
+	// a decision per file it adds, changes or removes, or that was edited
+	// on the node (LocalEdit), sorted by path (runtime/etcmerge).
+	Etc []etcmerge.Decision `json:"etc,omitempty"`
 	// Root says how the new image root was made (not in a dry run).
 	Root *store.Switched `json:"root,omitempty"`
 	// Trial is set for a switch made with --try: confirm it in time.
@@ -246,6 +251,8 @@ func (p *Plan) Print(w io.Writer) {
 	verb := "switched"
 	if p.DryRun {
 		verb = "would switch"
+	} else if p.From != "" && p.From == p.To && p.Ref == "" {
+		verb = "reconfigured"
 	}
 	from := p.From
 	if from == "" {
@@ -270,6 +277,7 @@ func (p *Plan) Print(w io.Writer) {
 	line("restart", p.Restart, p.Reasons)
 	line("reload", p.Reload, p.Reasons)
 	line("unchanged", p.Unchanged, nil)
+	p.printEtc(w)
 	if t := p.Trial; t != nil {
 		fmt.Fprintf(w, "  on trial: rolls back to %s at %s unless `undistro node confirm` comes first\n", short(t.From), t.Deadline.Format(time.RFC3339))
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/policy"
 	"github.com/un-distro/undistro/runtime/store"
 )
@@ -49,8 +50,11 @@ var sentinels = map[string]error{
 	"wrongRepository": policy.ErrWrongRepository,
 	"noSBOM":          policy.ErrNoSBOM,
 	"noPrevious":      store.ErrNoPrevious,
-	"noTrial":         ErrNoTrial,
-	"trialExpired":    ErrTrialExpired,
+	// Refusals of the /etc merge.
+	"template":     ErrTemplate,
+	"etcConflict":  etcmerge.ErrConflict,
+	"noTrial":      ErrNoTrial,
+	"trialExpired": ErrTrialExpired,
 }
 
 // handler serves the node's operations.
@@ -94,6 +98,10 @@ func (n *Node) handler() http.Handler {
 		}
 		removed, err := n.GC(r.Context(), req.Keep)
 		reply(w, gcResponse{Removed: removed}, err, nil)
+	})
+	mux.HandleFunc("POST /v1/reconfigure", func(w http.ResponseWriter, r *http.Request) {
+		plan, err := n.Reconfigure(r.Context())
+		reply(w, plan, err, plan)
 	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

@@ -35,6 +35,9 @@ type Status struct {
 	// cpu_weight and io_weight: a cgroup v2 subtree or the rlimit
 	// fallback (each service's Sandbox says it per limit).
 	Limits string `json:"limits,omitempty"`
+	// Drift says how the daemon records local edits of /etc (nil without
+	// a daemon, or when it could not start recording).
+	Drift *DriftStatus `json:"drift,omitempty"`
 }
 
 // ImageInfo names one image in the store.
@@ -92,6 +95,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 		s.Daemon = true
 		s.Services = sup.Status()
 		s.Limits = sup.Limits()
+		s.Drift = n.driftStatus()
 		for _, ss := range s.Services {
 			if ss.State == supervise.StateFailed {
 				s.GiveUps = append(s.GiveUps, ss.Name)
@@ -130,6 +134,9 @@ func (s *Status) Print(w io.Writer) {
 	}
 	if r := s.LastRollback; r != nil {
 		fmt.Fprintf(w, "rollback: %s %s -> %s: %s\n", r.Time.Format(time.RFC3339), short(r.From), short(r.To), r.Reason)
+	}
+	if d := s.Drift; d != nil {
+		fmt.Fprintf(w, "drift:    %s\n", d.describe())
 	}
 	if len(s.Services) == 0 {
 		return

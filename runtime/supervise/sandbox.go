@@ -93,6 +93,13 @@ func (s *Supervisor) sandboxSpec(name string, sb imagespec.Sandbox, ls *launch.S
 	if len(sb.Seccomp) > 0 {
 		st.Seccomp += " +" + strings.Join(sb.Seccomp, " +")
 	}
+	if s.o.Etc != nil {
+		if etc := s.o.Etc(); etc != "" {
+			if fi, err := os.Lstat(filepath.Join(s.o.Root, "etc")); err == nil && fi.IsDir() {
+				ls.Binds = append(ls.Binds, launch.Bind{Source: etc, Target: "/etc", ReadOnly: true})
+			}
+		}
+	}
 	for _, p := range sb.ReadWritePaths {
 		b, err := s.stateDir(name, p, cred)
 		if err != nil {

@@ -85,6 +85,11 @@ type Options struct {
 	Cgroup *Cgroup
 	// NoCgroup says why Cgroup is nil, for Limits. Default: none.
 	NoCgroup error
+	// Etc, when set, returns (at each start of a sandboxed service) a host
+	// directory to bind read-only on its /etc, or "" for the image's own:
+	// the node's writable /etc (ROOT/etc), which the node merges and the
+	// services only read. Default: the image's own /etc.
+	Etc func() string
 	// StateDir holds the services' read_write_paths, as
 	// StateDir/SERVICE/PATH. Default: none (such services fail to start).
 	StateDir string

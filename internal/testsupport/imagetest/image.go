@@ -112,6 +112,12 @@ type Role struct {
 	Services []imagespec.Service
 	// Created: see [Image].
 	Created time.Time
+	// Sources, when set for a path, is its role file's repository path
+	// (imagespec.File.Source); Templates marks role files as templates.
+	Sources   map[string]string
+	Templates map[string]bool
+	// Config is the role's /etc policy.
+	Config imagespec.ConfigPolicy
 }
 
 // WriteRoles writes roles into a new OCI layout at dir and returns their
@@ -120,7 +126,7 @@ func WriteRoles(t testing.TB, dir string, roles ...Role) map[string]string {
 	t.Helper()
 	var imgs []Image
 	for _, r := range roles {
-		img := Image{Role: r.Name, Meta: imagespec.Image{Services: r.Services}, Created: r.Created}
+		img := Image{Role: r.Name, Meta: imagespec.Image{Services: r.Services, Config: r.Config}, Created: r.Created}
 		var paths []string
 		for p := range r.Files {
 			paths = append(paths, p)
@@ -145,7 +151,8 @@ func WriteRoles(t testing.TB, dir string, roles ...Role) map[string]string {
 			img.Layers = append(img.Layers, layer)
 			img.LayerNames = append(img.LayerNames, pkg)
 			img.Meta.Packages = append(img.Meta.Packages, imagespec.Package{Name: pkg, Version: "1", DiffID: "sha256:" + hex.EncodeToString(diffID[:]), Files: []string{rel}})
-			img.Meta.Files = append(img.Meta.Files, imagespec.File{Path: path, Mode: uint32(mode), SHA256: "sha256:" + hex.EncodeToString(sum[:])})
+			img.Meta.Files = append(img.Meta.Files, imagespec.File{Path: path, Mode: uint32(mode), SHA256: "sha256:" + hex.EncodeToString(sum[:]),
+				Source: r.Sources[path], Template: r.Templates[path]})
 		}
 		imgs = append(imgs, img)
 	}

@@ -76,6 +76,9 @@ type Spec struct {
 type Bind struct {
 	Source string `json:"source"` // absolute host path
 	Target string `json:"target"` // absolute path in the image
+	// ReadOnly mounts it read-only (the node's writable /etc, which
+	// services read and only the node writes).
+	ReadOnly bool `json:"readOnly,omitempty"`
 }
 
 // Cred is a user, its primary group and supplementary groups.

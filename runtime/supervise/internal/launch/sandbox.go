@@ -232,7 +232,11 @@ func bind(root string, b Bind) error {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount("", fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV)
+	if b.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount("", fmt.Sprintf("/proc/self/fd/%d", fd), "", flags, ""); err != nil {
 		return fmt.Errorf("remounting %s nosuid,nodev: %w", b.Target, err)
 	}
 	return nil

@@ -1,4 +1,5 @@
-// Package tomlpos is the builder's strict, positioned TOML decoder: it
+// Package tomlpos is the strict, positioned TOML decoder of recipes, roles
+// and the node's config file (runtime/facts): it
 // decodes a document into a tagged struct and, unlike a plain decoder,
 // reports every syntax error, duplicate key, unknown key (with the closest
 // valid one) and wrong type at once, each as an [Error] naming the file,
