@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,10 +218,8 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 // node's registry credentials (docker's config.json), as a pull does.
 func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	var unauthorized atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "node" || p != "s3cret" {
-			unauthorized.Add(1)
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
