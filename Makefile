@@ -17,7 +17,7 @@ DEMO_ADDR ?= 127.0.0.1:5055
 DEB_TOOLS := bwrap:bubblewrap skopeo:skopeo umoci:umoci docker-registry:docker-registry \
 	s6-svscan:s6 dpkg-source:dpkg-dev git:git xz:xz-utils pigz:pigz busybox:busybox-static \
 	apt-get:apt curl:curl python3:python3 bzip2:bzip2 tar:tar bash:bash \
-	gcc:gcc make:make rsync:rsync
+	gcc:gcc make:make rsync:rsync aria2c:aria2
 
 .PHONY: help
 help: ## list the targets

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bufio"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/un-distro/undistro/builder/layer"
+	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -59,9 +61,10 @@ type Config struct {
 	Arch string
 }
 
-// Assemble builds an OCI image from layers, in order, and cfg. It reads no
-// layer content: digests and sizes come from each Layer.Info (the file's
-// size is checked against it).
+// Assemble builds an OCI image from layers, in order, and cfg. Digests and
+// sizes come from each Layer.Info; each layer file is read once, to compute
+// its BitTorrent infohash (annotation btmeta.Annotation), which also checks
+// the file against its digest and size.
 func Assemble(layers []Layer, cfg Config) (v1.Image, error) {
 	if cfg.Role == "" {
 		return nil, errors.New("assembling image: the role name is empty")
@@ -86,8 +89,11 @@ func Assemble(layers []Layer, cfg Config) (v1.Image, error) {
 			MediaType: types.OCILayer,
 			History:   v1.History{Created: created, CreatedBy: "undistro build " + l.Annotation},
 		}
+		// The infohash goes on every layer descriptor so the manifest's
+		// signature covers which swarms a node may join (internal/btmeta).
+		add.Annotations = map[string]string{btmeta.Annotation: fl.btih.String()}
 		if l.Annotation != "" {
-			add.Annotations = map[string]string{imagespec.LayerAnnotation: l.Annotation}
+			add.Annotations[imagespec.LayerAnnotation] = l.Annotation
 		}
 		adds = append(adds, add)
 	}
@@ -147,6 +153,7 @@ type fileLayer struct {
 	path           string
 	size           int64
 	digest, diffID v1.Hash
+	btih           btmeta.InfoHash
 }
 
 var _ v1.Layer = (*fileLayer)(nil)
@@ -167,7 +174,16 @@ func newFileLayer(l Layer) (*fileLayer, error) {
 	if fi.Size() != l.Info.Size {
 		return nil, fmt.Errorf("layer %s is %d bytes, its info says %d: the blob changed since it was written; clear the build cache", l.Path, fi.Size(), l.Info.Size)
 	}
-	return &fileLayer{path: l.Path, size: l.Info.Size, digest: digest, diffID: diffID}, nil
+	f, err := os.Open(l.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading layer: %w", err)
+	}
+	defer f.Close()
+	info, err := btmeta.Compute(bufio.NewReaderSize(f, 1<<20), l.Info.Digest, l.Info.Size)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w; clear the build cache", l.Path, err)
+	}
+	return &fileLayer{path: l.Path, size: l.Info.Size, digest: digest, diffID: diffID, btih: info.Hash()}, nil
 }
 
 func (l *fileLayer) Digest() (v1.Hash, error)            { return l.digest, nil }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/un-distro/undistro/builder/layer"
+	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -134,6 +135,19 @@ func TestAssemble(t *testing.T) {
 			t.Errorf("layer %d = %s/%d, want %s/%d (recompressed?)", i, l.Digest, l.Size, f.layers[i].Info.Digest, f.layers[i].Info.Size)
 		}
 		anns = append(anns, l.Annotations[imagespec.LayerAnnotation])
+		// The infohash annotation is the blob's btmeta infohash.
+		blob, err := os.Open(f.layers[i].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := btmeta.Compute(blob, l.Digest.String(), l.Size)
+		blob.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := btmeta.FromAnnotations(l.Annotations); !ok || err != nil || got != info.Hash() {
+			t.Errorf("layer %d %s = %s (ok=%v, %v), want %s", i, btmeta.Annotation, got, ok, err, info.Hash())
+		}
 	}
 	if want := []string{"pkg:busybox@1.35.0", "pkg:hello@2.12", "files:web"}; !reflect.DeepEqual(anns, want) {
 		t.Errorf("layer annotations %q, want %q", anns, want)
@@ -194,6 +208,7 @@ func TestAssembleErrors(t *testing.T) {
 		{name: "bad diffID", layers: withInfo(func(l *Layer) { l.Info.DiffID = "" }), cfg: Config{Role: "web"}, wantErr: `diffID ""`},
 		{name: "size mismatch", layers: withInfo(func(l *Layer) { l.Info.Size++ }), cfg: Config{Role: "web"}, wantErr: "the blob changed since it was written"},
 		{name: "missing blob", layers: withInfo(func(l *Layer) { l.Path += ".gone" }), cfg: Config{Role: "web"}, wantErr: "no such file or directory"},
+		{name: "blob changed in place", layers: withInfo(func(l *Layer) { l.Info.Digest = "sha256:" + strings.Repeat("0", 64) }), cfg: Config{Role: "web"}, wantErr: "blob does not match its description"},
 		{name: "metadata names a missing layer", layers: f.layers, cfg: Config{Role: "web", Meta: &badMeta}, wantErr: "metadata gives package ghost the layer sha256:000"},
 	}
 	for _, tc := range tests {

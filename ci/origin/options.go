@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -22,6 +23,8 @@ type options struct {
 	tlsCert       string
 	tlsKey        string
 	bodyIdle      time.Duration
+	p2pAddr       string
+	p2pAllow      []netip.Prefix
 }
 
 func makeOptions(opts []Option) (*options, error) {

@@ -34,6 +34,7 @@ type Server struct {
 	lock   *os.File
 	scheme string
 	open   bool // no users: anyone may write (loopback or WithInsecure)
+	seeder *seeder
 }
 
 // New opens the origin whose state lives under data (created 0700 if
@@ -103,8 +104,16 @@ func New(ctx context.Context, data string, opts ...Option) (s *Server, err error
 		scheme = "https"
 	}
 	h := frontDoor(app, o.bodyIdle)
+	var sd *seeder
+	if o.p2pAddr != "" {
+		if sd, err = newSeeder(ctx, data, cfg, o); err != nil {
+			_ = app.Shutdown()
+			return nil, err
+		}
+		h = sd.wrap(h)
+	}
 	s = &Server{
-		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth,
+		cfg: cfg, app: app, ln: ln, lock: lock, scheme: scheme, open: open && len(initial) == 0 && !userAuth, seeder: sd,
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -169,6 +178,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() {
+	if s.seeder != nil {
+		s.seeder.close()
+	}
 	_ = s.app.Shutdown()
 	s.lock.Close()
 }

@@ -83,12 +83,16 @@ status' shows. All of this is checked before any layer is fetched.`,
 	cmd.PersistentFlags().StringVar(&f.nodeConfig, "node-config", "", "the node's config file: name, tags, values for its templates (default ROOT/node.toml; a running daemon uses its own)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeConfirmCmd(f), newNodeStatusCmd(f),
 		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
-		newNodeDriftCmd(f), newNodeReconfigureCmd(f))
+		newNodeDriftCmd(f), newNodeReconfigureCmd(f),
+		newNodeTorrentCmd(f), newNodePeersCmd(f))
 	return cmd
 }
 
 func newNodePullCmd(f *nodeFlags) *cobra.Command {
-	var o node.PullOptions
+	var (
+		o      node.PullOptions
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Fetch an image into the node's store",
@@ -102,15 +106,14 @@ from docker's config.json ($DOCKER_CONFIG or ~/.docker).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.call(cmd, func(ctx context.Context, api node.API) error {
-				if !quiet(cmd) {
-					o.Progress = nodeProgress(cmd.ErrOrStderr(), "pulling")
-				}
+				stop := startPullProgress(cmd, api, &o)
 				img, err := api.Pull(ctx, args[0], o)
-				if o.Progress != nil {
-					fmt.Fprintln(cmd.ErrOrStderr())
-				}
+				stop()
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return printPullJSON(cmd, api, img)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %d bytes\n", img.Digest, args[0], img.Size)
 				return nil
@@ -118,6 +121,7 @@ from docker's config.json ($DOCKER_CONFIG or ~/.docker).`,
 		},
 	}
 	admitFlags(cmd, &o.Admit)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the image and, through a daemon with --p2p, each layer's bytes from peers and from the origin, as JSON")
 	return cmd
 }
 
@@ -282,6 +286,7 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 		health     time.Duration
 		noChroot   bool
 		fleetFlags = &fleetRunFlags{}
+		bt         func() (node.BitTorrent, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -308,6 +313,9 @@ stops the services and exits.`,
 			if err := fleetFlags.apply(&cfg); err != nil {
 				return err
 			}
+			if cfg.BitTorrent, err = bt(); err != nil {
+				return err
+			}
 			n, err := node.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -319,6 +327,7 @@ stops the services and exits.`,
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
 	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
 	addFleetRunFlags(cmd, fleetFlags)
+	bt = btFlags(cmd)
 	return cmd
 }
 

@@ -15,6 +15,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		data, config, addr, tlsCert, tlsKey string
 		anonymousPull, insecure             bool
+		p2pOptions                          func() ([]origin.Option, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -31,6 +32,11 @@ hold no secrets and nodes verify signatures, so it is writes that need
 guarding). On a loopback address with no users the registry is open (a
 local try-out). Listening on any other address without users and TLS is
 refused unless --insecure.
+
+With --p2p HOST:PORT the origin is also the fleet's first BitTorrent peer:
+it seeds every stored layer whose manifest descriptor carries an infohash
+(dev.undistro.btih, as 'undistro build' writes it) and answers tracker
+announces at /announce on --addr, to peers inside --p2p-allow only.
 
 This build includes the ` + strings.Join(origin.StorageDrivers(), ", ") + ` storage drivers, and
 the engine's htpasswd and token access controllers for an auth section of
@@ -54,7 +60,11 @@ the engine's htpasswd and token access controllers for an auth section of
 			if insecure {
 				opts = append(opts, origin.WithInsecure())
 			}
-			srv, err := origin.New(cmd.Context(), data, opts...)
+			p2pOpts, err := p2pOptions()
+			if err != nil {
+				return err
+			}
+			srv, err := origin.New(cmd.Context(), data, append(opts, p2pOpts...)...)
 			if err != nil {
 				return err
 			}
@@ -63,6 +73,9 @@ the engine's htpasswd and token access controllers for an auth section of
 				mode = "no users: anyone who reaches it can push"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving registry on %s (data in %s; %s)\n", srv.URL(), data, mode)
+			if c := srv.P2P(); c != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "seeding stored layers over BitTorrent on %s; tracker at %s%s\n", c.Addr(), srv.URL(), origin.AnnouncePath)
+			}
 			return srv.Serve(cmd.Context())
 		},
 	}
@@ -73,6 +86,7 @@ the engine's htpasswd and token access controllers for an auth section of
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow a non-loopback address without users or without TLS")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	p2pOptions = serveP2PFlags(cmd)
 	cmd.AddCommand(newServeUserCmd(&data), newServeGCCmd(&data, &config))
 	return cmd
 }

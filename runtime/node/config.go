@@ -79,6 +79,8 @@ type Config struct {
 	// DriftBudget caps the directories the daemon's inotify instance
 	// watches for local edits (default drift.DefaultBudget).
 	DriftBudget int
+	// BitTorrent configures the daemon's BitTorrent client (zero: none).
+	BitTorrent BitTorrent
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -55,6 +55,12 @@ func (n *Node) Run(ctx context.Context) error {
 		log.Warn("stopped processes a previous daemon left running", "count", killed)
 	}
 
+	stopP2P, err := n.startP2P(ctx)
+	if err != nil {
+		return fmt.Errorf("starting the p2p client: %w", err)
+	}
+	defer stopP2P()
+
 	n.opMu.Lock()
 	n.trialCtx = ctx
 	n.sup.Store(sup)

@@ -16,6 +16,7 @@ import (
 	"github.com/un-distro/undistro/runtime/drift"
 	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
+	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/store"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
@@ -38,6 +39,8 @@ type Node struct {
 	trialMu    sync.Mutex
 	trialTimer *time.Timer     // the deadline of a switch on trial (daemon only)
 	trialCtx   context.Context // the daemon's, for the rollback at the deadline
+
+	bt atomic.Pointer[p2p.Client] // the daemon's BitTorrent client, set by Run
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -120,9 +123,19 @@ func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, t
 	if progress != nil {
 		opts = append(opts, store.WithProgress(progress))
 	}
+	if f := n.layerFetcher(); f != nil {
+		opts = append(opts, store.WithLayerFetcher(f))
+		// Layers fetched ahead stop when the pull ends, failed or not.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+	}
+	if err := n.seedImage(ctx, img.Digest); err != nil {
+		slog.Default().Warn("seeding the pulled image's layers", "image", img.Digest, "err", err)
 	}
 	return img, nil
 }
@@ -489,6 +502,7 @@ func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collecting garbage: %w", err)
 	}
+	n.unseedGone()
 	return removed, nil
 }
 

@@ -116,6 +116,7 @@ func (n *Node) handler() http.Handler {
 			reply(w, nil, err, nil)
 		}
 	})
+	n.p2pRoutes(mux)
 	return mux
 }
 

@@ -13,7 +13,8 @@ import (
 )
 
 // GC removes every image but the current, the previous and the keep newest
-// others, then every root, layer and blob no remaining image uses. It
+// others, then every root, layer and blob no remaining image uses, and
+// the partial downloads of interrupted pulls. It
 // returns the digests of the images it removed. A crash in the middle
 // leaves only unreferenced leftovers, which the next GC removes.
 func (s *Store) GC(ctx context.Context, keep int) ([]string, error) {
@@ -75,6 +76,10 @@ func (s *Store) GC(ctx context.Context, keep int) ([]string, error) {
 		return removed, err
 	}
 	if err := s.prune("blobs/sha256", blobs, false); err != nil {
+		return removed, err
+	}
+	// Downloads an interrupted pull left for resuming (PartialDir).
+	if err := s.prune("partial", nil, false); err != nil {
 		return removed, err
 	}
 	return removed, s.end()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -105,7 +106,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Imag
 // against its digest and every layer against its diffID, and returns the
 // image; layers already in the store are neither fetched nor unpacked again.
 // Adding an image already in the store returns it. Of opts only
-// WithProgress applies.
+// WithLayerFetcher and WithProgress apply.
 func (s *Store) Add(ctx context.Context, src *Source, opts ...PullOption) (*Image, error) {
 	var o pullOptions
 	for _, opt := range opts {
@@ -157,6 +158,19 @@ func (s *Store) pull(ctx context.Context, src *Source, o *pullOptions) (*record,
 		diffID := cf.RootFS.DiffIDs[i]
 		r.Layers = append(r.Layers, diffID.String())
 		r.Blobs = append(r.Blobs, desc.Digest.String())
+		if !s.hasBlob(desc.Digest.String()) && o.fetch != nil {
+			err := o.fetch(ctx, src, desc, s.adopt(src))
+			if err == nil && !s.hasBlob(desc.Digest.String()) {
+				err = fmt.Errorf("the layer fetcher did not store layer %s", desc.Digest)
+			}
+			if err != nil && !errors.Is(err, ErrNotFetched) {
+				return nil, fmt.Errorf("fetching layer %s: %w", desc.Digest, err)
+			}
+			if err == nil {
+				prog.done += desc.Size
+				prog.report()
+			}
+		}
 		if !s.hasBlob(desc.Digest.String()) {
 			l, err := img.LayerByDigest(desc.Digest)
 			if err != nil {

@@ -22,6 +22,7 @@ type PullOption func(*pullOptions) error
 type pullOptions struct {
 	progress func(done, total int64)
 	remote   []remote.Option
+	fetch    LayerFetcher
 }
 
 // WithProgress calls fn as bytes are fetched, with the bytes done so far and

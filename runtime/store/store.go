@@ -88,7 +88,7 @@ func Open(ctx context.Context, root string) (*Store, error) {
 	if err := os.Chmod(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("restricting store %s to its owner: %w", abs, err)
 	}
-	for _, d := range []string{"blobs/sha256", "layers", "images", "roots"} {
+	for _, d := range []string{"blobs/sha256", "layers", "images", "roots", "partial"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
 			return nil, fmt.Errorf("creating store layout: %w", err)
 		}
