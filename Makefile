@@ -80,6 +80,10 @@ distro: deps build ## the distro pipeline locally: plan DISTRO_BASE..HEAD, build
 bench: deps build ## measure no-op rebuild, layer throughput vs tar|gzip, image size, registry push/pull vs docker-registry, switch, idle RSS vs s6
 	@bash .ci/bench.sh "$(CURDIR)/$(BIN)"
 
+.PHONY: bench-fleet
+bench-fleet: deps build ## fleet of 25 node daemons: gossip bytes/node/s idle and in a rollout, daemon RSS, rollout vs a node switch loop
+	@bash .ci/bench_fleet.sh "$(CURDIR)/$(BIN)"
+
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf bin out

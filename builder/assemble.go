@@ -38,7 +38,7 @@ func (b *runner) assemble(ctx context.Context, p *plan, ep *epochs, started time
 	for _, r := range p.roles {
 		units := p.images[r.Name]
 		res := Result{Role: r.Name}
-		meta := &imagespec.Image{Role: r.Name, Users: r.Users, Groups: r.Groups}
+		meta := &imagespec.Image{Role: r.Name, Users: r.Users, Groups: r.Groups, Provides: r.Provides, Requires: r.Requires}
 		var layers []image.Layer
 		epoch := int64(0)
 		var names []string

@@ -140,6 +140,7 @@ func (l *loader) load(name string) *Role {
 		for svc, s := range p.rf.Service {
 			mergeService(r, svc, s, p.at("service."+quoteKey(svc)))
 		}
+		mergeRelations(r, p)
 	}
 	for _, u := range users {
 		r.Users = append(r.Users, u)

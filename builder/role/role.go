@@ -38,6 +38,10 @@ type Role struct {
 	// ServiceOverrides are the services the role enables or changes, by
 	// service name.
 	ServiceOverrides map[string]*ServiceOverride
+	// Provides and Requires are the role's relations to its peers in a
+	// fleet, by name (inherited ones too, overridden by name).
+	Provides map[string]imagespec.Provide
+	Requires map[string]imagespec.Require
 	// Config is the node's policy for local edits of /etc (merge, drift),
 	// from the last role that sets each.
 	Config imagespec.ConfigPolicy
@@ -106,6 +110,8 @@ type roleFile struct {
 	User        []userSpec             `toml:"user"`
 	Group       []groupSpec            `toml:"group"`
 	Service     map[string]serviceSpec `toml:"service"`
+	Provides    map[string]provideSpec `toml:"provides"`
+	Requires    map[string]requireSpec `toml:"requires"`
 	// Merge and Drift are the node's /etc policies (imagespec.ConfigPolicy).
 	Merge string `toml:"merge"`
 	Drift string `toml:"drift"`
@@ -205,6 +211,7 @@ func parseFile(imagesDir, name string) (*parsed, tomlpos.Errors) {
 		errs = append(errs, p.at("").errorf("", "role name %q: use lower-case letters, digits and . _ - in the file name", name))
 	}
 	p.checkOptions(&errs)
+	p.checkRelations(&errs)
 	p.checkConfigPolicy(&errs)
 	for i, f := range p.rf.File {
 		p.checkFile(i, f, &errs)

@@ -59,7 +59,11 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/images/badtmpl.toml:7:1: [[file]] /srv/app.conf: a template is rendered into the node's writable /etc: put it under /etc/`,
 			`testdata/images/badtmpl/broken.conf:3:1: unclosed action started at testdata/images/badtmpl/broken.conf:2 (template of [[file]] /etc/app.conf)`}},
 		{"missing role", "nope", []string{
-			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badsetuid, badsetuid2, badsvc, badsvc2, badtmpl, base, cyc-a, cyc-b, nouser, sandbox, setuid, tmpl, typo, web`}},
+			`testdata/images/nope.toml: no role "nope": testdata/images/nope.toml does not exist; roles: badaccounts, badfile, badgrants, badinherit, badopts, badopts2, badowner, badpasswd, badrel, badsetuid, badsetuid2, badsvc, badsvc2, badtmpl, base, cyc-a, cyc-b, nouser, rel, sandbox, setuid, tmpl, typo, web`}},
+		{"bad relations", "badrel", []string{
+			`testdata/images/badrel.toml:4:1: [provides.http]: port 70000: want 1 to 65535`,
+			`testdata/images/badrel.toml:7:1: [requires.backends]: role "Web": name the role whose nodes it needs (role = "web")`,
+			`testdata/images/badrel.toml:8:1: [requires.backends]: provides "": name what those nodes provide (provides = "http", their [provides.http])`}},
 		{"bad grants", "badgrants", []string{
 			`testdata/images/badgrants.toml:5:17: service "srv": capability "CAP_NET_RAW": unknown: write it lower-case without cap_, e.g. "net_bind_service" (did you mean "net_raw"?)`,
 			`testdata/images/badgrants.toml:6:1: service "srv": network "hots": want one of private, host, none (did you mean "host"?)`,
@@ -256,6 +260,16 @@ func TestLoadAll(t *testing.T) {
 	}
 	if strings.Count(err.Error(), "inherit cycle") != 2 {
 		t.Errorf("want the cycle reported once per role on it:\n%v", err)
+	}
+}
+
+func TestLoadRelations(t *testing.T) {
+	r, err := Load("testdata/images", "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Provides["http"].Port != 8080 || r.Requires["backends"].Role != "web" || r.Requires["backends"].Provides != "http" {
+		t.Errorf("relations: provides %+v, requires %+v", r.Provides, r.Requires)
 	}
 }
 

@@ -1,453 +1,430 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/internal/testsupport"
-	"github.com/un-distro/undistro/internal/testsupport/imagetest"
+	"github.com/un-distro/undistro/runtime/supervise"
 )
 
-// The fleet tests run an origin (`undistro serve`) and node daemons, each
-// with its own root and its own loopback address 127.0.90.N (N >= 2; the
-// origin's BitTorrent address is 127.0.90.1; its registry is on
-// 127.0.0.1, port 0, the loopback address registry clients reach over
-// plain HTTP), from the built binary. Their fixed ports are on those
-// addresses only, which no other test uses.
-const fleetNet = "127.0.90."
+// fleetRole is the role of the fleet test's nodes: busybox crond (quiet,
+// no port) with a readiness check that passes (or fails: %q is the check's
+// command); %d makes each build's service differ. Its crontabs are read
+// from /tmp: the node's /etc (ROOT/etc) does not carry the image's empty
+// /etc/crontabs.
+const fleetRole = `description = "fleet test node: one quiet service"
+inherit = ["base"]
+[service.crond]
+exec = ["/bin/busybox", "crond", "-f", "-c", "/tmp", "-L", "/dev/null", "-l", "%d"]
+ready = { command = [%q], timeout = "2s" }
+`
 
-// fleetLayerSize is the big layer of the fleet image: big enough that
-// "the origin sent less than 2x the layer bytes" means something, small
-// enough to keep the tests fast.
-const fleetLayerSize = 8 << 20
-
-// fleetOrigin is a running `undistro serve` process.
-type fleetOrigin struct {
-	host string // HOST:PORT of its registry
-	stop func() // SIGTERM and wait; idempotent
-	dir  string
+type fleetMember struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Image   string `json:"image"`
+	Switch  string `json:"switch"`
+	Refused string `json:"refused"`
+	Health  string `json:"health"`
 }
 
-// startOrigin runs `undistro serve` on 127.0.0.1:0 with extra
-// args until stop or the end of the test.
-func startOrigin(t *testing.T, dir string, args ...string) *fleetOrigin {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "registry")}, args...)...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	logs, err := os.Create(filepath.Join(dir, "origin.log"))
-	if err != nil {
-		t.Fatal(err)
+// fleetNode is one daemon of the fleet test.
+type fleetNode struct {
+	name, root, addr string
+	daemon           *exec.Cmd
+	log              string
+}
+
+// TestFleetEndToEnd runs eleven node daemons on distinct loopback
+// addresses as one fleet: membership from any node, a dead node dropped,
+// a node without the key kept out, a rollout that never has more than
+// --max-unavailable nodes switching, a late joiner converging, and a
+// broken image stopped after the canary.
+func TestFleetEndToEnd(t *testing.T) {
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
+	work := t.TempDir()
+	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), sharedGoCache(t), "SOURCE_DATE_EPOCH=1700000000", "COSIGN_PASSWORD=e2e"}
+	run(t, work, env, "key", "generate", "--out", filepath.Join(work, "k"))
+	// Three builds of one role "svc": v1, v2, and a broken one.
+	out := map[string]string{}
+	digest := map[string]string{}
+	for i, v := range []struct{ name, ready string }{{"v1", "/bin/true"}, {"v2", "/bin/true"}, {"bad", "/bin/false"}} {
+		role := fmt.Sprintf(fleetRole, 5+i, v.ready)
+		if err := os.WriteFile(filepath.Join(repo, "images", "svc.toml"), []byte(role), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out[v.name] = filepath.Join(work, v.name)
+		res := buildJSON(t, repo, env, "svc", "--out", out[v.name], "--sign-key", filepath.Join(work, "k.key"))
+		digest[v.name] = res["svc"].Digest
 	}
-	cmd.Stderr = logs
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	ref := func(v string) string { return "oci:" + out[v] + ":svc" }
+	run(t, work, env, "fleet", "keygen", "-o", filepath.Join(work, "fleet.key"))
+
+	const n = 10
+	nodes := map[string]*fleetNode{}
+	seed := "127.0.77.1:7946"
+	// prepare switches a node's store to v1 while no daemon runs; start
+	// runs its daemon in the fleet.
+	prepare := func(name string, i int) *fleetNode {
+		fn := &fleetNode{name: name, root: filepath.Join(work, name), addr: fmt.Sprintf("127.0.77.%d:7946", i)}
+		run(t, work, env, "node", "--root", fn.root, "trust", "add", filepath.Join(work, "k.pub"))
+		run(t, work, env, "node", "--root", fn.root, "switch", ref("v1"))
+		nodes[name] = fn
+		return fn
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	start := func(fn *fleetNode, key string) {
+		fn.log = fn.name + ".log"
+		fn.daemon = startDaemon(t, work, env, []string{"-v", "node", "--root", fn.root, "run", "--health-timeout", "15s",
+			"--fleet", fn.addr, "--join", seed, "--fleet-key", key, "--fleet-name", fn.name, "--fleet-timing", "local"}, fn.log)
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			_ = cmd.Wait()
+	members := func(from string) []fleetMember {
+		t.Helper()
+		o, err := runErr(work, env, "fleet", "--root", nodes[from].root, "members", "--json")
+		if err != nil {
+			return nil
+		}
+		var ms []fleetMember
+		if err := json.Unmarshal([]byte(o), &ms); err != nil {
+			t.Fatalf("fleet members --json: %v\n%s", err, o)
+		}
+		return ms
+	}
+	names := func(ms []fleetMember) []string {
+		var s []string
+		for _, m := range ms {
+			s = append(s, m.Name)
+		}
+		return s
+	}
+	var all []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("node%02d", i)
+		start(prepare(name, i), filepath.Join(work, "fleet.key"))
+		all = append(all, name)
+	}
+	waitAll := func(what string, cond func(ms []fleetMember) bool, from ...string) {
+		t.Helper()
+		testsupport.WaitFor(t, 90*time.Second, what, func() bool {
+			for _, f := range from {
+				if !cond(members(f)) {
+					return false
+				}
+			}
+			return true
 		})
 	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(logs.Name())
-			t.Logf("origin log:\n%s", tail(b, 4000))
+	waitAll("every node listing all ten from any node", func(ms []fleetMember) bool {
+		return slices.Equal(names(ms), all)
+	}, all...)
+
+	t.Run("a node without the key cannot join", func(t *testing.T) {
+		other := filepath.Join(work, "other.key")
+		run(t, work, env, "fleet", "keygen", "-o", other)
+		fn := prepare("stranger", 99)
+		start(fn, other)
+		time.Sleep(3 * time.Second)
+		if ms := members("stranger"); len(ms) != 1 {
+			t.Errorf("the stranger sees %v, want only itself", names(ms))
+		}
+		if ms := members("node01"); slices.Contains(names(ms), "stranger") {
+			t.Errorf("node01 lists the stranger: %v", names(ms))
 		}
 	})
-	banner, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the serve banner: %v", err)
+
+	t.Run("a dead node disappears", func(t *testing.T) {
+		victim := nodes["node07"]
+		if err := victim.daemon.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = victim.daemon.Wait()
+		rest := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "node07" })
+		began := time.Now()
+		waitAll("node07 gone from every view", func(ms []fleetMember) bool { return slices.Equal(names(ms), rest) }, rest...)
+		t.Logf("a killed node left every view in %s", time.Since(began).Round(100*time.Millisecond))
+		// A new daemon on its root stops what the killed one left and
+		// rejoins.
+		start(victim, filepath.Join(work, "fleet.key"))
+		waitAll("node07 back", func(ms []fleetMember) bool { return slices.Equal(names(ms), all) }, "node01")
+	})
+
+	onDigest := func(d string, who []string) func([]fleetMember) bool {
+		return func(ms []fleetMember) bool {
+			got := 0
+			for _, m := range ms {
+				if slices.Contains(who, m.Name) && m.Image == d && m.Switch == "steady" && m.Health == "ok" {
+					got++
+				}
+			}
+			return got == len(who)
+		}
 	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	host := regexp.MustCompile(`http://(127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(banner)
-	if host == nil {
-		t.Fatalf("serve banner %q: want its URL", banner)
-	}
-	return &fleetOrigin{host: host[1], stop: stop, dir: dir}
+	t.Run("rollout", func(t *testing.T) {
+		o := run(t, work, env, "fleet", "--root", nodes["node03"].root, "rollout", "svc", ref("v2"), "--max-unavailable", "2", "--canary", "1")
+		if !strings.Contains(o, digest["v2"]) {
+			t.Errorf("fleet rollout printed %q, want the digest %s", o, digest["v2"])
+		}
+		waitAll("every node on v2", onDigest(digest["v2"], all), "node05")
+		most := maxSwitching(t, work, nodes, digest["v2"])
+		if most > 2 || most < 1 {
+			t.Errorf("%d nodes switched to v2 at once, want 1 or 2 (--max-unavailable 2)", most)
+		}
+		t.Logf("at most %d of 10 nodes switched at once (--max-unavailable 2, from the daemons' logs)", most)
+		// Another node's view catches up within a few gossip rounds.
+		var st string
+		testsupport.WaitFor(t, 20*time.Second, "node09's rollout status complete", func() bool {
+			st = run(t, work, env, "fleet", "--root", nodes["node09"].root, "rollout", "status", "svc")
+			return strings.Contains(st, "10/10 on target")
+		})
+	})
+
+	t.Run("a late joiner converges", func(t *testing.T) {
+		late := prepare("node11", 11)
+		start(late, filepath.Join(work, "fleet.key"))
+		all = append(all, "node11")
+		waitAll("node11 on v2", onDigest(digest["v2"], []string{"node11"}), "node01")
+	})
+
+	t.Run("a broken image stops after the canary", func(t *testing.T) {
+		run(t, work, env, "fleet", "--root", nodes["node02"].root, "rollout", "svc", ref("bad"), "--max-unavailable", "3", "--canary", "1")
+		testsupport.WaitFor(t, 60*time.Second, "the bad rollout halted", func() bool {
+			o, err := runErr(work, env, "fleet", "--root", nodes["node04"].root, "rollout", "status", "svc", "--json")
+			var rs struct{ Halted string }
+			return err == nil && json.Unmarshal([]byte(o), &rs) == nil && rs.Halted != ""
+		})
+		time.Sleep(3 * time.Second) // the others would have started by now
+		if tried := switchedTo(t, work, nodes, digest["bad"]); len(tried) != 1 {
+			t.Errorf("nodes that switched to the broken image: %v, want the canary only", tried)
+		}
+		// The canary announces its rollback (and keeps announcing it); every
+		// node runs v2 and is healthy.
+		testsupport.WaitFor(t, 60*time.Second, "every node on v2 and healthy", func() bool {
+			ms := members("node05")
+			ok := 0
+			for _, m := range ms {
+				if m.Image == digest["v2"] && m.Health == "ok" && m.Switch != "switching" {
+					ok++
+				}
+				if m.Switch == "rolledback" && m.Refused != digest["bad"] {
+					t.Errorf("%s rolled back from %s, want %s", m.Name, m.Refused, digest["bad"])
+				}
+			}
+			return ok == len(all)
+		})
+		q := run(t, work, env, "fleet", "--root", nodes["node01"].root, "query", "--role", "svc", "status", "--timeout", "3s")
+		if !strings.Contains(q, "11 answered, 0 did not") {
+			t.Errorf("fleet query status:\n%s", q)
+		}
+	})
 }
 
-// sent reads the origin's byte counts from /metrics, by kind.
-func (o *fleetOrigin) sent(t *testing.T) map[string]int64 {
+var logTime = regexp.MustCompile(`^time=(\S+) `)
+
+// switchIntervals reads each daemon's log for its switches to digest:
+// when it announced "switching" and when the switch ended.
+func switchIntervals(t *testing.T, work string, nodes map[string]*fleetNode, digest string) map[string][2]time.Time {
 	t.Helper()
-	resp, err := http.Get("http://" + o.host + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	out := map[string]int64{}
-	for _, m := range regexp.MustCompile(`(?m)^undistro_origin_sent_bytes_total\{kind="([a-z]+)"\} ([0-9]+)$`).FindAllStringSubmatch(string(b), -1) {
-		n, _ := strconv.ParseInt(m[2], 10, 64)
-		out[m[1]] = n
-	}
-	if _, ok := out["blob"]; !ok {
-		t.Fatalf("origin /metrics: no blob bytes in\n%s", b)
+	out := map[string][2]time.Time{}
+	for name, fn := range nodes {
+		if fn.log == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(work, fn.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var iv [2]time.Time
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, "digest="+digest) {
+				continue
+			}
+			m := logTime.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				t.Fatalf("%s: %v", fn.log, err)
+			}
+			switch {
+			case strings.Contains(line, "switching: my turn"):
+				iv[0] = at
+			case strings.Contains(line, "rollout switch done"), strings.Contains(line, "rollout switch failed"):
+				iv[1] = at
+			}
+		}
+		if !iv[0].IsZero() {
+			out[name] = iv
+		}
 	}
 	return out
 }
 
-// fleetImage is a signed image pushed to the origin.
-type fleetImage struct {
-	tag, byDigest, digest string
-	layerBytes            int64
-	blobs                 []string // layer digests
-	keyFile               string
+func switchedTo(t *testing.T, work string, nodes map[string]*fleetNode, digest string) []string {
+	var s []string
+	for name := range switchIntervals(t, work, nodes, digest) {
+		s = append(s, name)
+	}
+	slices.Sort(s)
+	return s
 }
 
-// pushFleetImage pushes a signed image of role "fleet" to the origin: one
-// big layer of deterministic incompressible bytes and one small one.
-func pushFleetImage(t *testing.T, o *fleetOrigin) *fleetImage {
-	t.Helper()
-	img := imagetest.Build(t, imagetest.Image{Role: "fleet", Layers: [][]imagetest.Entry{
-		{imagetest.File("data/big", deterministicBytes(fleetLayerSize))},
-		{imagetest.File("etc/fleet", "fleet\n")},
-	}})
-	img = imagetest.WithInfoHashes(t, img)
-	tag := o.host + "/undistro/fleet:1"
-	r, err := name.ParseReference(tag)
-	if err != nil {
-		t.Fatal(err)
+// maxSwitching is the most switches to digest the daemons' logs show
+// under way at one instant.
+func maxSwitching(t *testing.T, work string, nodes map[string]*fleetNode, digest string) int {
+	type edge struct {
+		at   time.Time
+		step int
 	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	s := imagetest.NewSigner(t)
-	digest := s.Sign(t, tag)
-	fi := &fleetImage{tag: tag, byDigest: o.host + "/undistro/fleet@" + digest, digest: digest, keyFile: filepath.Join(o.dir, "fleet.pub")}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range m.Layers {
-		fi.layerBytes += l.Size
-		fi.blobs = append(fi.blobs, l.Digest.String())
-	}
-	if err := os.WriteFile(fi.keyFile, s.PublicPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return fi
-}
-
-// deterministicBytes is n incompressible bytes, the same in every run.
-func deterministicBytes(n int) string {
-	var b strings.Builder
-	b.Grow(n + sha256.Size)
-	var ctr [8]byte
-	for i := uint64(0); b.Len() < n; i++ {
-		for j := range ctr {
-			ctr[j] = byte(i >> (8 * j))
-		}
-		sum := sha256.Sum256(ctr[:])
-		b.Write(sum[:])
-	}
-	return b.String()[:n]
-}
-
-// fleetNode is a running `undistro node run` daemon.
-type fleetNode struct {
-	root, addr string // addr: its BitTorrent HOST:PORT
-	daemon     *exec.Cmd
-}
-
-// stop stops the node's daemon (SIGTERM) and waits for it.
-func (n *fleetNode) stop(t *testing.T) {
-	t.Helper()
-	if err := n.daemon.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = n.daemon.Wait()
-}
-
-// startFleetNode starts node i (i >= 2: address 127.0.90.i) trusting the
-// image's key, with extra run args, and waits for its daemon.
-func startFleetNode(t *testing.T, dir string, i int, img *fleetImage, args ...string) *fleetNode {
-	t.Helper()
-	n := &fleetNode{root: filepath.Join(dir, fmt.Sprintf("node%d", i)), addr: fmt.Sprintf("%s%d:6881", fleetNet, i)}
-	run(t, dir, nil, "node", "--root", n.root, "trust", "add", img.keyFile)
-	n.daemon = startDaemon(t, dir, nil, append([]string{"node", "--root", n.root, "run", "--no-chroot", "--p2p", n.addr}, args...), fmt.Sprintf("node%d.log", i))
-	testsupport.WaitFor(t, 30*time.Second, "node "+n.addr+"'s daemon", func() bool {
-		_, err := os.Stat(filepath.Join(n.root, "undistro.sock"))
-		return err == nil && e2eNodeStatus(t, dir, nil, n.root).Daemon
-	})
-	return n
-}
-
-// checkHas checks the node runs img and holds its layers with the right
-// digests.
-func (n *fleetNode) checkHas(t *testing.T, dir string, img *fleetImage) {
-	t.Helper()
-	st := e2eNodeStatus(t, dir, nil, n.root)
-	if st.Current == nil || st.Current.Digest != img.digest {
-		t.Errorf("node %s runs %+v, want %s", n.addr, st.Current, img.digest)
-		return
-	}
-	for _, d := range img.blobs {
-		f, err := os.Open(filepath.Join(n.root, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
-		if err != nil {
-			t.Errorf("node %s: %v", n.addr, err)
+	var edges []edge
+	for name, iv := range switchIntervals(t, work, nodes, digest) {
+		if iv[1].IsZero() {
+			t.Errorf("%s never finished its switch to %s", name, digest)
 			continue
 		}
-		h, _, err := v1.SHA256(f)
-		f.Close()
-		if err != nil || h.String() != d {
-			t.Errorf("node %s: blob %s hashes to %s (%v)", n.addr, d, h, err)
+		edges = append(edges, edge{iv[0], 1}, edge{iv[1], -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
 		}
+		return a.step - b.step // an end before a start at the same instant
+	})
+	cur, most := 0, 0
+	for _, e := range edges {
+		cur += e.step
+		most = max(most, cur)
 	}
+	return most
 }
 
-// TestFleetOriginDown: nodes switch to a signed image from the origin;
-// the origin stops; another node switches to it by digest from its peers
-// alone, verified as usual, and is told a tag needs the registry.
-func TestFleetOriginDown(t *testing.T) {
-	need(t)
-	undistroBin(t)
-	dir := t.TempDir()
-	o := startOrigin(t, dir)
-	img := pushFleetImage(t, o)
-	var first []*fleetNode
-	var peers []string
-	for i := 2; i <= 3; i++ {
-		n := startFleetNode(t, dir, i, img)
-		run(t, dir, nil, "node", "--root", n.root, "switch", img.tag)
-		n.checkHas(t, dir, img)
-		first = append(first, n)
-		peers = append(peers, n.addr)
-	}
-	o.stop()
-	late := startFleetNode(t, dir, 4, img, "--peers", strings.Join(peers, ","))
-	_, err := runErr(dir, nil, "node", "--root", late.root, "switch", img.tag)
-	if err == nil || !strings.Contains(err.Error(), "a tag needs the registry") {
-		t.Fatalf("switching by tag with the origin down: %v, want the tag refused with a hint", err)
-	}
-	out := run(t, dir, nil, "node", "--root", late.root, "switch", img.byDigest)
-	t.Logf("switch from peers: %s", out)
-	late.checkHas(t, dir, img)
-	var st struct {
-		Current *struct {
-			Admission *struct {
-				KeyIDs []string `json:"keyIDs"`
-			} `json:"admission"`
-		} `json:"current"`
-	}
-	if err := json.Unmarshal([]byte(run(t, dir, nil, "node", "--root", late.root, "status", "--json")), &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Current == nil || st.Current.Admission == nil || len(st.Current.Admission.KeyIDs) != 1 {
-		t.Fatalf("the late node's admission %+v: want the image verified by the trusted key", st.Current)
-	}
-	// Its layers came from peers: nothing from the (stopped) origin.
-	ps := nodePeers(t, dir, late)
-	for _, d := range img.blobs {
-		l, ok := ps.layer(d)
-		if !ok || l.FromOrigin != 0 || l.FromPeers != l.Size {
-			t.Errorf("late node, layer %s: %+v, want all of it from peers", d, l)
+// lbTestWeb replaces the web role in the lb test's repository: busybox
+// httpd on the node's own address (a node.toml value, through a
+// template), serving the node's name, on the host's network, so that
+// several web nodes share one host.
+const lbTestWeb = `description = "web test backend: busybox httpd on the node's address"
+inherit = ["base"]
+[provides.http]
+port = 8080
+[[file]]
+path = "/etc/web.env"
+source = "web.env"
+template = true
+mode = "0644"
+[service.httpd]
+exec = ["/bin/sh", "-c", ". /etc/web.env && mkdir -p /tmp/www && echo $NAME > /tmp/www/name && exec /bin/busybox httpd -f -p $ADDR -h /tmp/www"]
+network = "host"
+publish = []
+files = ["/etc/web.env"]
+ready = { command = ["/bin/sh", "-c", ". /etc/web.env && wget -q -O /dev/null http://$ADDR/name"], timeout = "10s" }
+`
+
+// lbTestLB is the shipped lb role listening on the test's address.
+const lbTestLB = `inherit = ["lb"]
+[service.proxy]
+exec = ["/usr/bin/undistro", "proxy", "--listen", "127.0.77.50:8090", "--upstreams", "/etc/lb/upstreams"]
+ready = { tcp = "127.0.77.50:8090", timeout = "10s" }
+`
+
+// TestFleetLBEndToEnd: the lb role's rendered upstreams follow the web
+// nodes of the fleet, and its proxy stops sending to a dead one.
+func TestFleetLBEndToEnd(t *testing.T) {
+	repo := nodeRepo(t, "the node runtime (it chroots services)")
+	testsupport.WriteFiles(t, filepath.Join(repo, "images"), map[string]string{
+		"web.toml": lbTestWeb, "web/web.env": "ADDR={{.Values.addr}}\nNAME={{.Name}}\n", "tlb.toml": lbTestLB,
+	})
+	work := t.TempDir()
+	env := []string{"UNDISTRO_CACHE=" + sharedCache(t), sharedGoCache(t), "SOURCE_DATE_EPOCH=1700000000", "COSIGN_PASSWORD=e2e"}
+	run(t, work, env, "key", "generate", "--out", filepath.Join(work, "k"))
+	out := filepath.Join(work, "oci")
+	buildJSON(t, repo, env, "web", "tlb", "--out", out, "--sign-key", filepath.Join(work, "k.key"))
+	run(t, work, env, "fleet", "keygen", "-o", filepath.Join(work, "fleet.key"))
+
+	daemons := map[string]*exec.Cmd{}
+	roots := map[string]string{}
+	start := func(name, role, addr, value string) {
+		root := filepath.Join(work, name)
+		roots[name] = root
+		testsupport.WriteFiles(t, root, map[string]string{"node.toml": fmt.Sprintf("name = %q\n[values.%s]\naddr = %q\n", name, name, value)})
+		run(t, work, env, "node", "--root", root, "trust", "add", filepath.Join(work, "k.pub"))
+		// The lb's template calls peers, which only a daemon in a fleet
+		// has: it switches through its daemon.
+		if role != "tlb" {
+			run(t, work, env, "node", "--root", root, "switch", "oci:"+out+":"+role)
 		}
-	}
-	// What it got from peers, signature included, it serves in turn: with
-	// the first nodes gone too, one more node switches from it alone.
-	for _, n := range first {
-		n.stop(t)
-	}
-	last := startFleetNode(t, dir, 5, img, "--peers", late.addr)
-	run(t, dir, nil, "node", "--root", last.root, "switch", img.byDigest)
-	last.checkHas(t, dir, img)
-}
-
-// peersJSON is `node peers --json`.
-type peersJSON struct {
-	Peers []struct {
-		Addr string `json:"addr"`
-	} `json:"peers"`
-	Banned []string    `json:"banned"`
-	Layers []peerLayer `json:"layers"`
-}
-
-type peerLayer struct {
-	Digest     string `json:"digest"`
-	Size       int64  `json:"size"`
-	FromPeers  int64  `json:"fromPeers"`
-	FromOrigin int64  `json:"fromOrigin"`
-}
-
-func (p *peersJSON) layer(digest string) (l peerLayer, ok bool) {
-	for _, x := range p.Layers {
-		if x.Digest == digest {
-			return x, true
-		}
-	}
-	return l, false
-}
-
-func nodePeers(t *testing.T, dir string, n *fleetNode) *peersJSON {
-	t.Helper()
-	out := run(t, dir, nil, "node", "--root", n.root, "peers", "--json")
-	var p peersJSON
-	if err := json.Unmarshal([]byte(out), &p); err != nil {
-		t.Fatalf("node peers --json %q: %v", out, err)
-	}
-	return &p
-}
-
-// fleetSize is how many nodes pull at once in TestFleetRollout.
-const fleetSize = 5
-
-// TestFleetRollout: an origin seeding over BitTorrent and fleetSize node
-// daemons pull the same signed image at the same moment; each ends with
-// the right digests, and the origin sent (registry blobs and manifests,
-// web-seed ranges, BitTorrent upload together) less than twice the image's
-// layer bytes.
-func TestFleetRollout(t *testing.T) {
-	need(t)
-	undistroBin(t)
-	dir := t.TempDir()
-	// The origin's link is the fleet's bottleneck, as in production: its
-	// seeder is capped (on loopback it would otherwise out-run every peer
-	// and hand each node its own copy).
-	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881", "--p2p-up", "4M")
-	img := pushFleetImage(t, o)
-	var nodes []*fleetNode
-	for i := 2; i < 2+fleetSize; i++ {
-		nodes = append(nodes, startFleetNode(t, dir, i, img, "--peers", fleetNet+"1:6881", "--trackers", "http://"+o.host+"/announce"))
-	}
-	before := o.sent(t)
-	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, n := range nodes {
-		wg.Go(func() {
-			_, errs[i] = runErr(dir, nil, "node", "--root", n.root, "switch", img.tag)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("node %s: switch: %v", nodes[i].addr, err)
-		}
-	}
-	for _, n := range nodes {
-		n.checkHas(t, dir, img)
-	}
-	after := o.sent(t)
-	var total int64
-	for kind, n := range after {
-		total += n - before[kind]
-	}
-	t.Logf("origin sent %d bytes for %d nodes (by kind, from %v to %v); the image's layers are %d bytes: %.2fx",
-		total, len(nodes), before, after, img.layerBytes, float64(total)/float64(img.layerBytes))
-	if total >= 2*img.layerBytes {
-		t.Errorf("the origin sent %d bytes, not less than 2x the layer bytes (%d)", total, 2*img.layerBytes)
-	}
-}
-
-// TestFleetLyingPeer: a node whose stored copy of the big layer has been
-// corrupted seeds bad pieces; the nodes that join after it complete with
-// the right digests and ban it, as `node peers` shows.
-func TestFleetLyingPeer(t *testing.T) {
-	need(t)
-	undistroBin(t)
-	dir := t.TempDir()
-	o := startOrigin(t, dir, "--p2p", fleetNet+"1:6881")
-	img := pushFleetImage(t, o)
-	liar := startFleetNode(t, dir, 2, img, "--peers", fleetNet+"1:6881")
-	honest := startFleetNode(t, dir, 3, img, "--peers", fleetNet+"1:6881")
-	for _, n := range []*fleetNode{liar, honest} {
-		run(t, dir, nil, "node", "--root", n.root, "switch", img.tag)
-		n.checkHas(t, dir, img)
-	}
-	// Corrupt every piece of the liar's copy in place, behind its daemon's
-	// back: it keeps seeding the file it verified.
-	big := filepath.Join(liar.root, "blobs", "sha256", strings.TrimPrefix(img.blobs[0], "sha256:"))
-	corrupt(t, big, btmeta.PieceLength(fleetLayerSize))
-	var late []*fleetNode
-	for i := 4; i <= 5; i++ {
-		late = append(late, startFleetNode(t, dir, i, img, "--peers", liar.addr+","+honest.addr))
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(late))
-	for i, n := range late {
-		wg.Go(func() { _, errs[i] = runErr(dir, nil, "node", "--root", n.root, "switch", img.tag) })
-	}
-	wg.Wait()
-	liarIP := strings.TrimSuffix(liar.addr, ":6881")
-	bans := 0
-	for i, n := range late {
-		if errs[i] != nil {
-			t.Fatalf("node %s: switch beside a lying peer: %v", n.addr, errs[i])
-		}
-		n.checkHas(t, dir, img)
-		ps := nodePeers(t, dir, n)
-		t.Logf("node %s: banned %v", n.addr, ps.Banned)
-		if slices.Contains(ps.Banned, liarIP) {
-			bans++
-		}
-		for _, b := range ps.Banned {
-			if a, err := netip.ParseAddr(b); err != nil || a.Unmap().String() != liarIP {
-				t.Errorf("node %s banned %s, an honest peer", n.addr, b)
+		daemons[name] = startDaemon(t, work, env, []string{"-v", "node", "--root", root, "run", "--health-timeout", "20s",
+			"--fleet", addr, "--join", "127.0.77.50:7946", "--fleet-key", filepath.Join(work, "fleet.key"),
+			"--fleet-name", name, "--fleet-timing", "local"}, name+".log")
+		if role == "tlb" {
+			testsupport.WaitFor(t, 30*time.Second, "the lb daemon", func() bool {
+				_, err := runErr(work, env, "fleet", "--root", root, "members")
+				return err == nil
+			})
+			if _, err := runErr(work, env, "node", "--root", root, "switch", "oci:"+out+":"+role); err != nil {
+				logs, _ := os.ReadFile(filepath.Join(root, "logs", "proxy.log"))
+				t.Fatalf("switching the lb: %v\nproxy.log:\n%s", err, logs)
 			}
 		}
-		out := run(t, dir, nil, "node", "--root", n.root, "peers")
-		_, bannedLine, _ := strings.Cut(out, "banned (sent pieces that failed their hash): ")
-		if slices.Contains(ps.Banned, liarIP) && !strings.Contains(bannedLine, liarIP) {
-			t.Errorf("node %s: `node peers` does not show the banned %s:\n%s", n.addr, liarIP, out)
+	}
+	start("lb", "tlb", "127.0.77.50:7946", "")
+	webs := []string{"web1", "web2", "web3"}
+	for i, w := range webs {
+		start(w, "web", fmt.Sprintf("127.0.77.%d:7946", 21+i), fmt.Sprintf("127.0.77.%d:8080", 21+i))
+	}
+	upstreams := func() string {
+		b, _ := os.ReadFile(filepath.Join(roots["lb"], "etc", "lb", "upstreams"))
+		return string(b)
+	}
+	served := func(n int) map[string]int {
+		got := map[string]int{}
+		for range n {
+			resp, err := http.Get("http://127.0.77.50:8090/name")
+			if err != nil {
+				got["error: "+err.Error()]++
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got[fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))]++
 		}
+		return got
 	}
-	if bans == 0 {
-		t.Fatalf("no node banned the lying peer %s", liarIP)
-	}
-}
+	testsupport.WaitFor(t, 90*time.Second, "the lb's upstreams listing the three web nodes", func() bool {
+		u := upstreams()
+		return strings.Contains(u, "127.0.77.21:8080 # web1") && strings.Contains(u, "127.0.77.22:8080 # web2") && strings.Contains(u, "127.0.77.23:8080 # web3")
+	})
+	testsupport.WaitFor(t, 30*time.Second, "the proxy sending to all three", func() bool {
+		got := served(12)
+		return got["200 web1"] > 0 && got["200 web2"] > 0 && got["200 web3"] > 0
+	})
 
-// corrupt flips a byte in every piece of the file at path, in place.
-func corrupt(t *testing.T, path string, pieceLen int64) {
-	t.Helper()
-	if err := os.Chmod(path, 0o644); err != nil {
+	// web2 dies: its daemon is killed and so are its services.
+	if err := daemons["web2"].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
+	_ = daemons["web2"].Wait()
+	if _, err := supervise.KillLeftovers(roots["web2"]); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 1)
-	for off := pieceLen / 2; off < fi.Size(); off += pieceLen {
-		if _, err := f.ReadAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-		b[0] ^= 0xff
-		if _, err := f.WriteAt(b, off); err != nil {
-			t.Fatal(err)
-		}
+	testsupport.WaitFor(t, 60*time.Second, "web2 out of the lb's upstreams", func() bool {
+		u := upstreams()
+		return !strings.Contains(u, "web2") && strings.Contains(u, "web1") && strings.Contains(u, "web3")
+	})
+	testsupport.WaitFor(t, 30*time.Second, "the proxy serving from web1 and web3 only", func() bool {
+		got := served(12)
+		return got["200 web1"]+got["200 web3"] == 12
+	})
+	if ps := run(t, work, env, "fleet", "--root", roots["lb"], "peers", "backends"); strings.Contains(ps, "web2") || !strings.Contains(ps, "127.0.77.21:8080 web1") {
+		t.Errorf("fleet peers backends:\n%s", ps)
 	}
 }

@@ -83,7 +83,8 @@ status' shows. All of this is checked before any layer is fetched.`,
 	cmd.PersistentFlags().StringVar(&f.nodeConfig, "node-config", "", "the node's config file: name, tags, values for its templates (default ROOT/node.toml; a running daemon uses its own)")
 	cmd.AddCommand(newNodePullCmd(f), newNodeSwitchCmd(f), newNodeRollbackCmd(f), newNodeConfirmCmd(f), newNodeStatusCmd(f),
 		newNodeLogsCmd(f), newNodeRunCmd(f), newNodeGCCmd(f), newNodeTrustCmd(f),
-		newNodeTorrentCmd(f), newNodePeersCmd(f), newNodeDriftCmd(f), newNodeReconfigureCmd(f))
+		newNodeDriftCmd(f), newNodeReconfigureCmd(f),
+		newNodeTorrentCmd(f), newNodePeersCmd(f))
 	return cmd
 }
 
@@ -282,9 +283,10 @@ interrupted.`,
 
 func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 	var (
-		health   time.Duration
-		noChroot bool
-		bt       func() (node.BitTorrent, error)
+		health     time.Duration
+		noChroot   bool
+		fleetFlags = &fleetRunFlags{}
+		bt         func() (node.BitTorrent, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -305,14 +307,18 @@ it verified, read-only, to peers inside --p2p-allow, on the --p2p address's
 port + 1; a pull or switch of REG/REPO@sha256:... whose registry cannot serve
 it gets them from the --peers instead, verified as usual (a tag still needs
 the registry).`,
-		Example: `  undistro node run --root /var/lib/undistro`,
-		Args:    cobra.NoArgs,
+		Example: `  undistro node run --root /var/lib/undistro
+  undistro node run --fleet 10.0.0.5:7946 --join 10.0.0.2:7946 --fleet-key /etc/undistro/fleet.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
 			if err != nil {
 				return err
 			}
 			cfg.HealthTimeout, cfg.NoChroot = health, noChroot
+			if err := fleetFlags.apply(&cfg); err != nil {
+				return err
+			}
 			if cfg.BitTorrent, err = bt(); err != nil {
 				return err
 			}
@@ -326,6 +332,7 @@ the registry).`,
 	}
 	cmd.Flags().DurationVar(&health, "health-timeout", node.DefaultHealthTimeout, "how long a switched-to image's services have to be ready before rolling back")
 	cmd.Flags().BoolVar(&noChroot, "no-chroot", false, "run services on host paths under the image root instead of chrooted into it (tests)")
+	addFleetRunFlags(cmd, fleetFlags)
 	bt = btFlags(cmd)
 	return cmd
 }

@@ -152,13 +152,6 @@ func printPeers(w io.Writer, s *p2p.Stats) {
 	}
 }
 
-func shortDigest(d string) string {
-	if len(d) > 19 {
-		return d[:19]
-	}
-	return d
-}
-
 // p2pProgress shows per-layer progress of a pull through the daemon on a
 // terminal: it polls the daemon's BitTorrent state until stop is closed.
 func p2pProgress(ctx context.Context, w io.Writer, c *node.Client, stop <-chan struct{}) {

@@ -61,6 +61,8 @@ switches atomically, supervises services and rolls back on failure.`,
 	// runtime's commands: a node never holds the build system.
 	root.AddCommand(
 		newNodeCmd(),
+		newFleetCmd(),
+		newProxyCmd(),
 		newVerifyCmd(),
 	)
 	root.AddCommand(builderCommands()...)

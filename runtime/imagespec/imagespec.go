@@ -38,6 +38,10 @@ type Image struct {
 	// Privileged lists paths that may carry setuid/setgid bits or be
 	// device nodes; the runtime's unpacker refuses them everywhere else.
 	Privileged []string `json:"privileged,omitempty"`
+	// Provides and Requires are the role's relations to its peers in a
+	// fleet (see Provide, Require), by name.
+	Provides map[string]Provide `json:"provides,omitempty"`
+	Requires map[string]Require `json:"requires,omitempty"`
 	// Config is how the node treats local edits of its writable /etc
 	// (see ConfigPolicy); its zero value is the defaults.
 	Config ConfigPolicy `json:"config,omitzero"`

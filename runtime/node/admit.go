@@ -32,6 +32,10 @@ type Admit struct {
 	// as `undistro build --push PREFIX` names it), else the current
 	// image's role.
 	Role string `json:"role,omitempty"`
+	// Digest, when set, is the digest the image must have: a reference
+	// that resolves to anything else is refused (ErrOtherDigest), so a
+	// tag moved after a fleet rollout was published cannot slip in.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Admission records why the node accepted an image.
@@ -57,6 +61,9 @@ var (
 	ErrWrongRole = errors.New("image is another role")
 	// ErrDowngrade: the image is older than the current one.
 	ErrDowngrade = errors.New("image is older than the current one")
+	// ErrOtherDigest: the reference resolves to another digest than
+	// Admit.Digest.
+	ErrOtherDigest = errors.New("reference resolves to another digest than the one asked for")
 )
 
 // admit decides whether src, resolved from ref, may be pulled (and, with
@@ -65,6 +72,9 @@ var (
 // registry could not serve it).
 func (n *Node) admit(ctx context.Context, src *store.Source, o Admit, isSwitch bool, ro ...remote.Option) (*Admission, error) {
 	ref := src.Ref
+	if o.Digest != "" && src.Digest != o.Digest {
+		return nil, fmt.Errorf("refusing %s: %w: it is %s, not %s", ref, ErrOtherDigest, src.Digest, o.Digest)
+	}
 	adm := &Admission{Digest: src.Digest, Ref: ref, Time: time.Now().UTC(), Unsigned: o.InsecureAllowUnsigned}
 	if !o.InsecureAllowUnsigned {
 		keys, err := trust.Load(n.cfg.Root) // read afresh: a running daemon sees `trust add` at once

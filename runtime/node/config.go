@@ -66,8 +66,9 @@ type Config struct {
 	// peers, and fetches them from peers when the registry cannot serve
 	// them (zero: neither).
 	Peer PeerConfig
-	// BitTorrent configures the daemon's BitTorrent client (zero: none).
-	BitTorrent BitTorrent
+	// Extensions run beside the daemon and serve routes on its socket
+	// (the fleet agent is one); see Extension.
+	Extensions []Extension
 	// NodeConfig is the node's config file: name, tags and per-tag values
 	// its templates read (default Root/node.toml; missing: named after
 	// the hostname, no values).
@@ -82,6 +83,8 @@ type Config struct {
 	// DriftBudget caps the directories the daemon's inotify instance
 	// watches for local edits (default drift.DefaultBudget).
 	DriftBudget int
+	// BitTorrent configures the daemon's BitTorrent client (zero: none).
+	BitTorrent BitTorrent
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -97,11 +97,13 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = sup.WaitReady(ctx, names...)
 		trimMemory()
 	}()
+	stopExtensions := n.runExtensions(context.WithoutCancel(ctx))
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	stopExtensions() // a fleet member leaves while its services still run
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(sctx)

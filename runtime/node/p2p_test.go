@@ -3,16 +3,19 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -208,5 +211,53 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(n.st.PartialDir()); len(ents) != 0 {
 		t.Errorf("partial area keeps %d files", len(ents))
+	}
+}
+
+// TestWebSeedUsesRegistryCredentials: the web seed reads the blob with the
+// node's registry credentials (docker's config.json), as a pull does.
+func TestWebSeedUsesRegistryCredentials(t *testing.T) {
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "node" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	cfgDir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("node:s3cret"))
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+
+	img := imagetest.WithInfoHashes(t, imagetest.Build(t, imagetest.Image{Role: "web",
+		Layers: [][]imagetest.Entry{{imagetest.File("a", strings.Repeat("y", 200<<10))}}}))
+	ref := host + "/undistro/web:latest"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "node", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.47:0", Peers: []string{"127.0.0.48:9"}, WebSeedDelay: 200 * time.Millisecond}
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := n.startP2P(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); n.Close() })
+	if _, err := n.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	if s, err := n.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+		t.Errorf("p2p state %+v, %v: want the layer from the registry as web seed", s, err)
 	}
 }

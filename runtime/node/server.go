@@ -38,11 +38,12 @@ type (
 
 // sentinels maps error kinds on the wire to the errors they stand for.
 var sentinels = map[string]error{
-	"rolledBack": ErrRolledBack,
-	"unverified": ErrUnverified,
-	"wrongRole":  ErrWrongRole,
-	"downgrade":  ErrDowngrade,
-	"locked":     store.ErrLocked,
+	"rolledBack":  ErrRolledBack,
+	"unverified":  ErrUnverified,
+	"wrongRole":   ErrWrongRole,
+	"downgrade":   ErrDowngrade,
+	"otherDigest": ErrOtherDigest,
+	"locked":      store.ErrLocked,
 	// Refusals by the trust policy.
 	"unsigned":        policy.ErrUnsigned,
 	"badSignature":    policy.ErrBadSignature,
@@ -60,6 +61,9 @@ var sentinels = map[string]error{
 // handler serves the node's operations.
 func (n *Node) handler() http.Handler {
 	mux := http.NewServeMux()
+	for _, e := range n.cfg.Extensions {
+		e.Register(mux)
+	}
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := n.Status(r.Context())
 		reply(w, st, err, nil)

@@ -6,10 +6,14 @@
 // data, pipelines, variables, if/with/range/break/continue, define and
 // template, and the functions and, or, not, len, index, print, printf,
 // println, eq, ne, lt, le, gt, ge and join (TestSameAsTextTemplate compares
-// the two). text/template's own executor is not used on the node: it looks
-// methods up by name through reflection, which makes the linker keep every
-// exported method in the binary (+2.6 MB on the node binary). Templates
-// read data; they cannot call its methods. The node renders it at each switch and whenever its facts
+// the two). text/template's own executor is not used on the node because
+// it has no bound on the work a template does: {{range 1000000000000}}
+// with no output would hang the switch, so this evaluator counts steps and
+// refuses a template over its budget. (It was first written to keep
+// text/template's reflection out of the node binary, +2.6 MB; since the
+// BitTorrent engine links text/template anyway, that no longer holds.)
+// Templates read data; they cannot call its methods. The node renders it
+// at each switch and whenever its facts
 // or tag values change (runtime/facts gives the data: .Name, .Tags,
 // .Facts.Hostname, .Facts.Addresses, .Facts.CPUs, .Facts.MemoryBytes,
 // .Facts.Kernel and .Values.KEY). Rendering is strict (missingkey=error): a

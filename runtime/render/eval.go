@@ -12,11 +12,10 @@ import (
 )
 
 // The node evaluates templates itself, over text/template's parser (the
-// same syntax, so lint and node agree): text/template's executor looks
-// methods up by name through reflection, which makes the linker keep every
-// exported method of every type in the binary (2.6 MB on the node binary,
-// over its budget). Templates here read data (fields, map keys) and call
-// functions; they cannot call methods of the data.
+// same syntax, so lint and node agree), so that one rendering's work is
+// bounded (maxSteps), which text/template's executor cannot do. Templates
+// here read data (fields, map keys) and call functions; they cannot call
+// methods of the data.
 
 // maxSteps bounds the work one rendering may do ({{range 1000000000}}
 // with no output would otherwise spin forever). A variable for the test.

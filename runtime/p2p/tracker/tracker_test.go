@@ -1,7 +1,10 @@
 package tracker
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -49,4 +52,27 @@ func TestPeerStore(t *testing.T) {
 	if res := s.GetPeers(ctx, trackerServer.InfoHash{2}, trackerServer.GetPeersOpts{}, a); len(res.Peers) != 0 {
 		t.Errorf("the origin listed for a torrent it does not seed: %v", res.Peers)
 	}
+}
+
+// FuzzAnnounce: any query an allowed address sends gets an answer, never a
+// panic, and a success lists only fleet addresses.
+func FuzzAnnounce(f *testing.F) {
+	f.Add("info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=6881&event=started&left=10")
+	f.Add("info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=0&event=stopped")
+	f.Add("info_hash=%00&peer_id=&port=-1&event=bogus&left=x")
+	f.Add("")
+	tr := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest(http.MethodGet, "/announce", nil)
+		r.URL.RawQuery = q
+		r.RemoteAddr = "10.1.2.3:5555"
+		w := httptest.NewRecorder()
+		tr.ServeHTTP(w, r)
+		if w.Code != http.StatusOK && (w.Code < 400 || w.Code > 599) {
+			t.Fatalf("status %d for %q", w.Code, q)
+		}
+		if w.Code == http.StatusOK && bytes.Contains(w.Body.Bytes(), []byte("failure reason")) {
+			t.Fatalf("success carries a failure reason: %q", w.Body.Bytes())
+		}
+	})
 }
