@@ -52,6 +52,14 @@ type Admission struct {
 	Downgrade bool `json:"downgrade,omitempty"`
 }
 
+// Verified reports whether a's image was admitted on a verified signature:
+// the rule for what a node shares with its peers (BitTorrent swarms, the
+// peer endpoint). An image admitted with --insecure-allow-unsigned is
+// fetched from its registry only and never served.
+func (a *Admission) Verified() bool {
+	return a != nil && !a.Unsigned && len(a.KeyIDs) > 0
+}
+
 // Errors of admission; each refusal wraps one.
 var (
 	// ErrUnverified: the node trusts no key and the image was not

@@ -96,7 +96,7 @@ func (n *Node) Pull(ctx context.Context, ref string, o PullOptions) (*store.Imag
 	if err != nil {
 		return nil, err
 	}
-	img, err := n.add(ctx, src, o.Progress)
+	img, err := n.add(ctx, src, adm, o.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -119,13 +119,14 @@ func (n *Node) resolve(ctx context.Context, ref string, o Admit, isSwitch bool) 
 	return src, adm, nil
 }
 
-// add fetches an admitted image's layers into the store.
-func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, total int64)) (*store.Image, error) {
+// add fetches an admitted image's layers into the store: through the
+// swarm, and seeded afterwards, only when adm verified its signature.
+func (n *Node) add(ctx context.Context, src *store.Source, adm *Admission, progress func(done, total int64)) (*store.Image, error) {
 	var opts []store.PullOption
 	if progress != nil {
 		opts = append(opts, store.WithProgress(progress))
 	}
-	if f := n.layerFetcher(); f != nil {
+	if f := n.layerFetcher(); f != nil && adm.Verified() {
 		opts = append(opts, store.WithLayerFetcher(f))
 		// Layers fetched ahead stop when the pull ends, failed or not.
 		var cancel context.CancelFunc
@@ -135,6 +136,9 @@ func (n *Node) add(ctx context.Context, src *store.Source, progress func(done, t
 	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+	}
+	if !adm.Verified() {
+		return img, nil
 	}
 	if err := n.seedImage(ctx, img.Digest); err != nil {
 		slog.Default().Warn("seeding the pulled image's layers", "image", img.Digest, "err", err)
@@ -189,7 +193,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 	}
 	plan := Diff(old, src.Meta)
 	plan.From, plan.To, plan.Ref, plan.DryRun = from, src.Digest, ref, o.DryRun
-	img, err := n.add(ctx, src, nil)
+	img, err := n.add(ctx, src, adm, nil)
 	if err != nil {
 		return nil, err
 	}

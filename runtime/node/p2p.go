@@ -88,14 +88,24 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 	}, nil
 }
 
-// seedAll seeds every annotated layer of every stored image.
+// seedAll seeds every annotated layer of every stored image admitted on
+// a verified signature.
 func (n *Node) seedAll(ctx context.Context) error {
 	imgs, err := n.st.List()
 	if err != nil {
 		return err
 	}
+	n.stMu.Lock()
+	st, err := readState(n.cfg.Root)
+	n.stMu.Unlock()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, img := range imgs {
+		if !st.Admitted[img.Digest].Verified() {
+			continue
+		}
 		if err := n.seedImage(ctx, img.Digest); err != nil {
 			errs = append(errs, err)
 		}
@@ -103,7 +113,8 @@ func (n *Node) seedAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// seedImage seeds the annotated layers of a stored (so verified) image.
+// seedImage seeds the annotated layers of a stored image; the caller has
+// checked its admission was Verified.
 func (n *Node) seedImage(ctx context.Context, digest string) error {
 	c := n.bt.Load()
 	if c == nil {

@@ -97,11 +97,14 @@ func TestPullThroughP2P(t *testing.T) {
 	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, ref)
 	m, _ := img.Manifest()
 	layer := m.Layers[0].Digest.String()
 
 	start := func(ip string, webSeedDelay time.Duration, peers ...string) *Node {
 		cfg := testConfig(t)
+		addKey(t, cfg.Root, signer)
 		cfg.BitTorrent = BitTorrent{Listen: ip + ":0", Peers: peers, WebSeedDelay: webSeedDelay}
 		n, err := Open(context.Background(), cfg)
 		if err != nil {
@@ -114,7 +117,7 @@ func TestPullThroughP2P(t *testing.T) {
 		t.Cleanup(func() { stop(); n.Close() })
 		return n
 	}
-	pull := PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}
+	pull := PullOptions{}
 
 	a := start("127.0.0.41", 0)
 	if _, err := a.Pull(t.Context(), ref, pull); err != nil {
@@ -163,6 +166,20 @@ func TestPullThroughP2P(t *testing.T) {
 	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
 		t.Errorf("registry sent %d layer bytes to the third node, want %d", sent, m.Layers[0].Size)
 	}
+	// An image admitted without a verified signature joins no swarm and
+	// is not seeded: its layer comes from the registry though a peer has
+	// it.
+	before = reg.sent(layer)
+	d := start("127.0.0.49", time.Minute, a.bt.Load().Addr().String())
+	if _, err := d.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := d.P2P(t.Context()); err != nil || len(s.Layers) != 0 {
+		t.Errorf("node with an unsigned admission: p2p state %+v, %v; want no torrent", s, err)
+	}
+	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
+		t.Errorf("registry sent %d layer bytes for the unsigned admission, want %d", sent, m.Layers[0].Size)
+	}
 	// Its metainfo names the layer's infohash and the registry as web seed.
 	mi, err := b.Torrent(t.Context(), layer)
 	if err != nil {
@@ -186,9 +203,12 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, ref)
 	m, _ := img.Manifest()
 	reg.corrupt = m.Layers[0].Digest.String()
 	cfg := testConfig(t)
+	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.45:0", Peers: []string{"127.0.0.46:9"}, WebSeedDelay: 200 * time.Millisecond}
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -199,7 +219,7 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stop(); n.Close() })
-	_, err = n.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}})
+	_, err = n.Pull(t.Context(), ref, PullOptions{})
 	if err == nil || !strings.Contains(err.Error(), "its content hashes to sha256:") || !strings.Contains(err.Error(), "from the origin") {
 		t.Fatalf("pull of a corrupt layer: %v, want the mismatch and its source named", err)
 	}
@@ -242,7 +262,10 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "node", Password: "s3cret"})); err != nil {
 		t.Fatal(err)
 	}
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, ref)
 	cfg := testConfig(t)
+	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.47:0", Peers: []string{"127.0.0.48:9"}, WebSeedDelay: 200 * time.Millisecond}
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -253,7 +276,7 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stop(); n.Close() })
-	if _, err := n.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}); err != nil {
+	if _, err := n.Pull(t.Context(), ref, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := img.Manifest()

@@ -202,7 +202,7 @@ func (c *peerContent) refresh() (served, verified map[string]bool, err error) {
 	}
 	served, verified = map[string]bool{}, map[string]bool{}
 	for d, adm := range st.Admitted {
-		if adm.Unsigned || len(adm.KeyIDs) == 0 {
+		if !adm.Verified() {
 			continue
 		}
 		img, err := c.n.st.Image(d)
