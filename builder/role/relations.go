@@ -1,7 +1,7 @@
 package role
 
 import (
-	"github.com/un-distro/undistro/builder/internal/tomlpos"
+	"github.com/un-distro/undistro/internal/tomlpos"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
