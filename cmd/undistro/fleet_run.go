@@ -1,13 +1,10 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/un-distro/undistro/runtime/facts"
 	"github.com/un-distro/undistro/runtime/fleet"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/render"
@@ -51,12 +48,7 @@ func (f *fleetRunFlags) apply(cfg *node.Config) error {
 	}
 	name := f.name
 	if name == "" { // the node's name in its node.toml, else the hostname
-		path := cfg.NodeConfig
-		if path == "" {
-			path = filepath.Join(cfg.Root, facts.FileName)
-		}
-		host, _ := os.Hostname()
-		c, err := facts.LoadConfig(path, host)
+		c, err := loadNodeConfig(*cfg)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/un-distro/undistro/runtime/facts"
 	"github.com/un-distro/undistro/runtime/node"
 )
 
@@ -286,7 +287,7 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 		health     time.Duration
 		noChroot   bool
 		fleetFlags = &fleetRunFlags{}
-		bt         func() (node.BitTorrent, error)
+		bt         func(*facts.Config) (node.BitTorrent, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -319,7 +320,11 @@ the registry).`,
 			if err := fleetFlags.apply(&cfg); err != nil {
 				return err
 			}
-			if cfg.BitTorrent, err = bt(); err != nil {
+			nc, err := loadNodeConfig(cfg)
+			if err != nil {
+				return err
+			}
+			if cfg.BitTorrent, err = bt(nc); err != nil {
 				return err
 			}
 			n, err := node.Open(cmd.Context(), cfg)

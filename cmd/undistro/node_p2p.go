@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -13,24 +15,44 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/runtime/facts"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/store"
 )
 
-// btFlags adds node run's BitTorrent flags and returns how to read them.
-func btFlags(cmd *cobra.Command) func() (node.BitTorrent, error) {
+// loadNodeConfig reads the node's config file (--node-config, else
+// ROOT/node.toml; missing: the defaults).
+func loadNodeConfig(cfg node.Config) (*facts.Config, error) {
+	path := cfg.NodeConfig
+	if path == "" {
+		path = filepath.Join(cfg.Root, facts.FileName)
+	}
+	host, _ := os.Hostname()
+	return facts.LoadConfig(path, host)
+}
+
+// btFlags adds node run's BitTorrent flags and returns how to read them:
+// --peers and --trackers, when given, replace the node config's [p2p]
+// peers and trackers.
+func btFlags(cmd *cobra.Command) func(nc *facts.Config) (node.BitTorrent, error) {
 	fl := cmd.Flags()
 	listen := fl.String("p2p", p2p.DefaultListen, "BitTorrent address HOST:PORT the daemon fetches and seeds layers on, or off")
-	peers := fl.StringSlice("peers", nil, "bootstrap peers' BitTorrent addresses HOST:PORT,... (also the only starting nodes of the private DHT)")
+	peers := fl.StringSlice("peers", nil, "bootstrap peers' BitTorrent addresses HOST:PORT,... (also the only starting nodes of the private DHT; default: [p2p] peers in the node config)")
 	allow := fl.String("p2p-allow", "", "address ranges CIDR,... peers may be in; others are refused at connect (default loopback, 10/8, 172.16/12, 192.168/16, fc00::/7, link-local)")
-	trackers := fl.StringSlice("trackers", nil, "HTTP tracker announce URLs (e.g. the origin's http://HOST:PORT/announce)")
+	trackers := fl.StringSlice("trackers", nil, "HTTP tracker announce URLs (e.g. the origin's http://HOST:PORT/announce; default: [p2p] trackers in the node config)")
 	up := fl.String("p2p-up", "0", "upload rate cap to peers in bytes/s (K, M, G suffixes; 0: none)")
 	down := fl.String("p2p-down", "0", "download rate cap from peers and web seeds in bytes/s (0: none)")
-	return func() (node.BitTorrent, error) {
+	return func(nc *facts.Config) (node.BitTorrent, error) {
 		// The default address is best effort (another daemon may hold
 		// it); an address given by hand must work.
 		b := node.BitTorrent{Listen: *listen, Peers: *peers, Trackers: *trackers, Optional: !fl.Changed("p2p")}
+		if !fl.Changed("peers") {
+			b.Peers = nc.P2P.Peers
+		}
+		if !fl.Changed("trackers") {
+			b.Trackers = nc.P2P.Trackers
+		}
 		if *allow != "" {
 			if _, err := p2p.ParseAllow(*allow); err != nil {
 				return b, fmt.Errorf("--p2p-allow: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +13,12 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/spf13/cobra"
 
 	"github.com/un-distro/undistro/internal/btmeta"
 	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
+	"github.com/un-distro/undistro/runtime/facts"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/p2p"
@@ -109,5 +112,35 @@ func TestNodeP2PCommands(t *testing.T) {
 	}
 	if _, err := undistro(ctx, "node", "--root", root, "torrent", "sha256:"+strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "is not seeded here") {
 		t.Errorf("torrent of an unknown blob: %v", err)
+	}
+}
+
+// TestPeersFromNodeConfig: node run's peers and trackers come from the
+// node config's [p2p] table unless --peers / --trackers are given.
+func TestPeersFromNodeConfig(t *testing.T) {
+	nc, err := facts.ParseConfig("node.toml", []byte("[p2p]\npeers = [\"10.0.0.2:6881\"]\ntrackers = [\"http://origin:5000/announce\"]\n"), "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args            []string
+		peers, trackers []string
+	}{
+		{nil, []string{"10.0.0.2:6881"}, []string{"http://origin:5000/announce"}},
+		{[]string{"--peers", "10.0.0.9:6881"}, []string{"10.0.0.9:6881"}, []string{"http://origin:5000/announce"}},
+		{[]string{"--trackers", "http://t:1/announce"}, []string{"10.0.0.2:6881"}, []string{"http://t:1/announce"}},
+	} {
+		cmd := &cobra.Command{Use: "run"}
+		bt := btFlags(cmd)
+		if err := cmd.ParseFlags(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		b, err := bt(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(b.Peers, tc.peers) || !slices.Equal(b.Trackers, tc.trackers) {
+			t.Errorf("%q: peers %q trackers %q, want %q %q", tc.args, b.Peers, b.Trackers, tc.peers, tc.trackers)
+		}
 	}
 }

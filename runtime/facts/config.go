@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 
 	"github.com/un-distro/undistro/internal/tomlpos"
 )
@@ -23,6 +26,17 @@ type Config struct {
 	Tags []string `toml:"tags" json:"tags"`
 	// Values holds, per tag, the keys templates read as .Values.KEY.
 	Values map[string]map[string]any `toml:"values" json:"values,omitempty"`
+	// P2P is where the node finds its fleet's BitTorrent peers; `node run`
+	// flags (--peers, --trackers) override it.
+	P2P P2P `toml:"p2p" json:"p2p,omitzero"`
+}
+
+// P2P is the [p2p] table of the node config.
+type P2P struct {
+	// Peers are bootstrap peers' BitTorrent addresses, HOST:PORT.
+	Peers []string `toml:"peers" json:"peers,omitempty"`
+	// Trackers are HTTP tracker announce URLs.
+	Trackers []string `toml:"trackers" json:"trackers,omitempty"`
 }
 
 var tagRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
@@ -92,6 +106,16 @@ func (c *Config) validate() error {
 		}
 		seen[t] = true
 	}
+	for i, p := range c.P2P.Peers {
+		if host, port, err := net.SplitHostPort(p); err != nil || host == "" || !validPort(port) {
+			return &keyError{fmt.Sprintf("p2p.peers[%d]", i), fmt.Sprintf("p2p.peers: %q: want HOST:PORT (a peer's BitTorrent address, e.g. 10.0.0.2:6881)", p)}
+		}
+	}
+	for i, tr := range c.P2P.Trackers {
+		if u, err := url.Parse(tr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &keyError{fmt.Sprintf("p2p.trackers[%d]", i), fmt.Sprintf("p2p.trackers: %q: want an http(s) announce URL, e.g. http://origin:5000/announce", tr)}
+		}
+	}
 	var unknown []string
 	for t := range c.Values {
 		if !seen[t] {
@@ -116,4 +140,9 @@ func (c *Config) Merged() map[string]any {
 		}
 	}
 	return out
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n < 65536
 }

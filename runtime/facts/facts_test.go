@@ -36,6 +36,9 @@ port = 9090
 		{name: "values of an unknown tag", src: "name = \"n\"\ntags = [\"n\"]\n\n[values.db]\nx = 1\n", err: `node.toml:4:9: [values.db]: "db" is not one of the node's tags`},
 		{name: "duplicate tag", src: "name = \"n\"\ntags = [\"n\", \"web\", \"web\"]\n", err: `tag "web" is listed twice`},
 		{name: "bad name", src: "name = \"../x\"\n", err: `name "../x"`},
+		{name: "p2p", src: "name = \"n\"\n[p2p]\npeers = [\"10.0.0.2:6881\", \"[fd00::1]:6881\"]\ntrackers = [\"http://origin:5000/announce\"]\n", tags: []string{"n"}, want: map[string]any{}},
+		{name: "bad peer", src: "name = \"n\"\n[p2p]\npeers = [\"10.0.0.2:6881\", \"10.0.0.3\"]\n", err: `node.toml:3:27: p2p.peers: "10.0.0.3": want HOST:PORT`},
+		{name: "bad tracker", src: "name = \"n\"\n[p2p]\ntrackers = [\"udp://x:1\"]\n", err: `node.toml:3:13: p2p.trackers: "udp://x:1": want an http(s) announce URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
