@@ -29,6 +29,10 @@ type Host interface {
 	Status(ctx context.Context) (*node.Status, error)
 	Switch(ctx context.Context, ref string, o node.SwitchOptions) (*node.Plan, error)
 	Verify(ctx context.Context, ref string, o node.Admit) (digest, role string, err error)
+	// Changed returns a channel closed at the node's next change of
+	// state (node.Node.Changed): the agent reads Status then, never on a
+	// timer.
+	Changed() <-chan struct{}
 }
 
 var _ Host = (*node.Node)(nil)
@@ -89,6 +93,10 @@ type Agent struct {
 	targets   map[string]Target // by role
 	requires  map[string]imagespec.Require
 	watchers  []chan struct{}
+
+	// announceMu serialises announcements: serf's SetTags must not run
+	// concurrently, and the last state read is the last one sent.
+	announceMu sync.Mutex
 
 	kick    chan struct{}
 	ready   chan struct{} // closed once the serf member exists
@@ -220,15 +228,18 @@ func (a *Agent) Run(ctx context.Context, h Host) error {
 	go a.join(ctx, s, log)
 	go a.rerender(ctx, log)
 
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// The node says when its state changes (a switch, a service's
+	// state); the fleet says when members change (serf's events): no
+	// polling.
+	changed := a.changes()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev := <-events:
 			a.handle(ctx, ev, log)
-		case <-tick.C:
+		case <-changed:
+			changed = a.changes()
 			a.reconcile(ctx, log)
 		case <-a.kick:
 			a.reconcile(ctx, log)
@@ -259,6 +270,15 @@ func (a *Agent) join(ctx context.Context, s *serf.Serf, log *slog.Logger) {
 		}
 		delay = min(2*delay, 10*time.Second)
 	}
+}
+
+// changes is the host's Changed channel (nil, which never fires, before
+// the agent has a host).
+func (a *Agent) changes() <-chan struct{} {
+	if a.host == nil {
+		return nil
+	}
+	return a.host.Changed()
 }
 
 // Kick asks the agent to look at its node and the fleet again now.
@@ -376,6 +396,8 @@ func (a *Agent) announce() {
 	if s == nil {
 		return
 	}
+	a.announceMu.Lock()
+	defer a.announceMu.Unlock()
 	a.mu.Lock()
 	tags, err := a.self.tags()
 	a.mu.Unlock()

@@ -39,7 +39,26 @@ type testHost struct {
 	meta  *imagespec.Image
 	down  bool // its service is not ready
 
+	changed chan struct{} // closed at the next change (Changed)
+
 	reconfigured atomic.Int32
+}
+
+func (h *testHost) Changed() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changed == nil {
+		h.changed = make(chan struct{})
+	}
+	return h.changed
+}
+
+// notifyLocked wakes Changed's waiters; h.mu is held.
+func (h *testHost) notifyLocked() {
+	if h.changed != nil {
+		close(h.changed)
+		h.changed = nil
+	}
 }
 
 func (h *testHost) CurrentImage() (*imagespec.Image, error) {
@@ -59,6 +78,7 @@ func (h *testHost) setDown(down bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.down = down
+	h.notifyLocked()
 }
 
 func (h *testHost) Root() string { return h.root }
@@ -107,6 +127,7 @@ func (h *testHost) Switch(ctx context.Context, ref string, o node.SwitchOptions)
 	}
 	h.mu.Lock()
 	h.image = d
+	h.notifyLocked()
 	h.mu.Unlock()
 	return &node.Plan{To: d}, nil
 }

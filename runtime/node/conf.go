@@ -250,7 +250,7 @@ func (p *Plan) printEtc(w io.Writer) {
 // and fails naming its file:line.
 func (n *Node) Reconfigure(ctx context.Context) (*Plan, error) {
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	cur, err := n.current()
 	if err != nil {
 		return nil, fmt.Errorf("reconfiguring: %w", err)

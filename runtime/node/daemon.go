@@ -51,6 +51,7 @@ func (n *Node) Run(ctx context.Context) error {
 		Etc:      n.etcDir,
 	})
 	go logEvents(supCtx, sup)
+	go n.forwardChanges(supCtx, sup)
 	// Services a previous daemon of this root left running when it died
 	// would hold ports and run beside the new ones: stop them first.
 	if killed, err := supervise.KillLeftovers(n.cfg.Root); err != nil {
@@ -73,7 +74,7 @@ func (n *Node) Run(ctx context.Context) error {
 		err = n.resumeTrial()
 	}
 	n.startTracker(supCtx)
-	n.opMu.Unlock()
+	n.unlockOp()
 	defer n.disarm()
 	if err != nil {
 		log.Error("starting the current image's services", "err", err)
@@ -108,7 +109,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	if err := sup.Stop(sctx); err != nil {
 		log.Error("stopping services", "err", err)
 	}
@@ -177,7 +178,7 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 // rolling back if it fails.
 func (n *Node) finishPending(ctx context.Context, p *Pending) {
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	log := slog.Default()
 	cur, err := n.current()
 	if err != nil || cur == nil || cur.Digest != p.To {

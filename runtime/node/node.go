@@ -43,6 +43,9 @@ type Node struct {
 	trialMu    sync.Mutex
 	trialTimer *time.Timer     // the deadline of a switch on trial (daemon only)
 	trialCtx   context.Context // the daemon's, for the rollback at the deadline
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed at the next change of state (see Changed)
 }
 
 // Open opens the node at cfg.Root, creating it if needed.
@@ -178,7 +181,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		return nil, fmt.Errorf("switching to %s: --try %s: want a positive duration", ref, o.Try)
 	}
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	src, adm, err := n.resolve(ctx, ref, o.Admit, true)
 	if err != nil {
 		return nil, err
@@ -455,7 +458,7 @@ func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagesp
 // re-applies its services.
 func (n *Node) Rollback(ctx context.Context) error {
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	return n.rollback(ctx, "rolled back by hand")
 }
 
@@ -500,7 +503,7 @@ func (n *Node) rollback(ctx context.Context, reason string) error {
 // newest (keep <= 0: Config.Keep), returning the digests removed.
 func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	if keep <= 0 {
 		keep = n.cfg.Keep
 	}

@@ -35,7 +35,7 @@ func (n *Node) Confirm(ctx context.Context) (*Trial, error) {
 		return nil, err
 	}
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	var t *Trial
 	err := n.update(func(st *state) {
 		t = st.Trial
@@ -102,7 +102,7 @@ func (n *Node) expire(ctx context.Context, t *Trial) {
 		return // the daemon is stopping: the next one rolls back
 	}
 	n.opMu.Lock()
-	defer n.opMu.Unlock()
+	defer n.unlockOp()
 	n.stMu.Lock()
 	st, err := readState(n.cfg.Root)
 	n.stMu.Unlock()

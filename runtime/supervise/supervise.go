@@ -302,6 +302,14 @@ func (s *Supervisor) openLog(name string) (io.Writer, error) {
 	return r, nil
 }
 
+// Changed returns a channel closed at the next change of any service's
+// state.
+func (s *Supervisor) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
 // setLocked records a state change and wakes waiters. s.mu is held.
 func (s *Supervisor) setLocked(sv *service, st State, pid int, errText string, delay time.Duration) {
 	now := time.Now()
