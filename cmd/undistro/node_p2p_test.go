@@ -22,6 +22,7 @@ import (
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/p2p"
+	"github.com/un-distro/undistro/runtime/trust"
 )
 
 // TestNodeP2PCommands: a daemon with --p2p seeds the layers of an image it
@@ -58,6 +59,12 @@ func TestNodeP2PCommands(t *testing.T) {
 	}
 	m, _ := img.Manifest()
 	layer := m.Layers[0]
+	// Only images admitted on a verified signature are seeded.
+	signer := imagetest.NewSigner(t)
+	signer.Sign(t, "oci:"+dir+":web")
+	if _, err := trust.Add(root, "test.pub", signer.PublicPEM); err != nil {
+		t.Fatal(err)
+	}
 
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -78,7 +85,7 @@ func TestNodeP2PCommands(t *testing.T) {
 		}
 		return err == nil
 	})
-	if _, err := undistro(ctx, "node", "--root", root, "pull", "oci:"+dir+":web", "--insecure-allow-unsigned", "--json"); err != nil {
+	if _, err := undistro(ctx, "node", "--root", root, "pull", "oci:"+dir+":web", "--json"); err != nil {
 		t.Fatal(err)
 	}
 	var s p2p.Stats
