@@ -3,7 +3,7 @@
 # (default 25) on distinct loopback addresses in one fleet (LAN timing):
 #   - gossip bytes per node per second, idle and during a rollout
 #     (undistro fleet traffic: memberlist's UDP+TCP bytes, encrypted);
-#   - the node daemons' RSS with the fleet on (node binary, -tags undistro_node);
+#   - the node daemons' RSS with the fleet on (node binary, -tags undistro_node,noboltdb, as images ship it);
 #   - time from `fleet rollout` to the last node ready, against a loop
 #     calling `node switch` on each node in turn, same nodes, same run.
 set -euo pipefail
@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 nodebin=$work/undistro-node
-CGO_ENABLED=0 go build -tags undistro_node -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
+CGO_ENABLED=0 go build -tags undistro_node,noboltdb -trimpath -ldflags "-s -w" -o "$nodebin" ./cmd/undistro
 
 # Two signed builds of one role: busybox crond, ready at once; they differ
 # in crond's log level only, so a switch restarts one service.
