@@ -2,8 +2,6 @@ package btmeta
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,18 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // blob returns n deterministic bytes and their digest.
-func blob(n int) ([]byte, string) {
-	b := make([]byte, n)
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	d := sha256.Sum256(b)
-	return b, "sha256:" + hex.EncodeToString(d[:])
-}
+func blob(n int) ([]byte, string) { return testsupport.Blob(n, 2463534242) }
 
 func TestPieceLength(t *testing.T) {
 	for _, tc := range []struct {

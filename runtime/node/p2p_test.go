@@ -106,16 +106,7 @@ func TestPullThroughP2P(t *testing.T) {
 		cfg := testConfig(t)
 		addKey(t, cfg.Root, signer)
 		cfg.BitTorrent = BitTorrent{Listen: ip + ":0", Peers: peers, WebSeedDelay: webSeedDelay}
-		n, err := Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop, err := n.startP2P(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stop(); n.Close() })
-		return n
+		return openP2P(t, cfg)
 	}
 	pull := PullOptions{}
 
@@ -210,16 +201,8 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 	cfg := testConfig(t)
 	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.45:0", Peers: []string{"127.0.0.46:9"}, WebSeedDelay: 200 * time.Millisecond}
-	n, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := n.startP2P(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(); n.Close() })
-	_, err = n.Pull(t.Context(), ref, PullOptions{})
+	n := openP2P(t, cfg)
+	_, err := n.Pull(t.Context(), ref, PullOptions{})
 	if err == nil || !strings.Contains(err.Error(), "its content hashes to sha256:") || !strings.Contains(err.Error(), "from the origin") {
 		t.Fatalf("pull of a corrupt layer: %v, want the mismatch and its source named", err)
 	}
@@ -267,6 +250,20 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 	cfg := testConfig(t)
 	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.47:0", Peers: []string{"127.0.0.48:9"}, WebSeedDelay: 200 * time.Millisecond}
+	n := openP2P(t, cfg)
+	if _, err := n.Pull(t.Context(), ref, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	if s, err := n.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+		t.Errorf("p2p state %+v, %v: want the layer from the registry as web seed", s, err)
+	}
+}
+
+// openP2P opens a node on cfg with its BitTorrent client running, both
+// closed when the test ends.
+func openP2P(t *testing.T, cfg Config) *Node {
+	t.Helper()
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -276,11 +273,5 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stop(); n.Close() })
-	if _, err := n.Pull(t.Context(), ref, PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m, _ := img.Manifest()
-	if s, err := n.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
-		t.Errorf("p2p state %+v, %v: want the layer from the registry as web seed", s, err)
-	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/btmeta"
+	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // testBlob is a deterministic blob and its torrent.
@@ -24,16 +25,7 @@ type testBlob struct {
 
 func newBlob(t testing.TB, n int, seed uint32) testBlob {
 	t.Helper()
-	b := make([]byte, n)
-	x := seed | 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	d := sha256.Sum256(b)
-	digest := "sha256:" + hex.EncodeToString(d[:])
+	b, digest := testsupport.Blob(n, seed|1)
 	in, err := btmeta.Compute(bytes.NewReader(b), digest, int64(n))
 	if err != nil {
 		t.Fatal(err)

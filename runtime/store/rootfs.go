@@ -126,19 +126,8 @@ func (m *merger) apply(hostDir, layerRel string, st unpack.Stats) error {
 		if !m.realDir(d) {
 			continue
 		}
-		f, err := m.root.Open(path.Join(m.dst, d))
-		if err != nil {
+		if err := m.clear(d); err != nil {
 			return err
-		}
-		names, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			if err := m.root.RemoveAll(path.Join(m.dst, d, n)); err != nil {
-				return err
-			}
 		}
 	}
 	for _, w := range st.Whiteouts {
