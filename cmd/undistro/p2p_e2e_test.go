@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,17 +159,8 @@ func pushSwarmImage(t *testing.T, o *swarmOrigin) *swarmImage {
 
 // swarmBytes is n incompressible bytes, the same in every run.
 func swarmBytes(n int) string {
-	var b strings.Builder
-	b.Grow(n + sha256.Size)
-	var ctr [8]byte
-	for i := uint64(0); b.Len() < n; i++ {
-		for j := range ctr {
-			ctr[j] = byte(i >> (8 * j))
-		}
-		sum := sha256.Sum256(ctr[:])
-		b.Write(sum[:])
-	}
-	return b.String()[:n]
+	b, _ := testsupport.Blob(n, 1)
+	return string(b)
 }
 
 // swarmNode is a running `undistro node run` daemon.
