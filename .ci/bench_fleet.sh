@@ -3,7 +3,8 @@
 # (default 25) on distinct loopback addresses in one fleet (LAN timing):
 #   - gossip bytes per node per second, idle and during a rollout
 #     (undistro fleet traffic: memberlist's UDP+TCP bytes, encrypted);
-#   - the node daemons' RSS with the fleet on (node binary, -tags undistro_node,noboltdb, as images ship it);
+#   - the node daemons' RSS with the fleet and BitTorrent (each on its own
+#     address, seeding its image's layers) on (node binary, -tags undistro_node,noboltdb, as images ship it);
 #   - time from `fleet rollout` to the last node ready, against a loop
 #     calling `node switch` on each node in turn, same nodes, same run.
 set -euo pipefail
@@ -45,10 +46,11 @@ root=$work/node0
 rm -rf "$root"
 "$nodebin" node --root "$root" trust add "$work/k.pub" >/dev/null
 "$nodebin" node --root "$root" switch "oci:$work/v1:fleetbench" >/dev/null
-spawn "$nodebin" node --root "$root" run >"$work/node0.log" 2>&1
+spawn "$nodebin" node --root "$root" run --p2p 127.0.78.100:6881 >"$work/node0.log" 2>&1
 base_pid=$!
 sleep 8
 base_rss=$(awk '/^VmRSS/{print $2}' /proc/$base_pid/status)
+base_anon=$(awk '/^RssAnon/{print $2}' /proc/$base_pid/status)
 reap "$base_pid"
 
 pids=()
@@ -57,7 +59,7 @@ for i in $(seq "$n"); do
 	rm -rf "$root"
 	"$nodebin" node --root "$root" trust add "$work/k.pub" >/dev/null
 	"$nodebin" node --root "$root" switch "oci:$work/v1:fleetbench" >/dev/null
-	spawn "$nodebin" -v node --root "$root" run --health-timeout 30s --fleet "127.0.78.$i:7946" --join 127.0.78.1:7946 \
+	spawn "$nodebin" -v node --root "$root" run --health-timeout 30s --p2p "127.0.78.$i:6881" --fleet "127.0.78.$i:7946" --join 127.0.78.1:7946 \
 		--fleet-key "$work/fleet.key" --fleet-name "node$i" >"$work/node$i.log" 2>&1
 	pids+=("$!")
 done
@@ -72,15 +74,18 @@ d1=$(digest 1); d2=$(digest 2)
 
 # traffic: sum of sent bytes over all nodes
 sent() { local t=0 i; for i in $(seq "$n"); do t=$(( t + $("$nodebin" fleet --root "$work/node$i" traffic --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sentBytes"])') )); done; echo $t; }
-rss() { local t=0 m=0 p r; for p in "$@"; do r=$(awk '/^VmRSS/{print $2}' /proc/$p/status); t=$(( t + r )); (( r > m )) && m=$r; done; echo "$(( t / $# )) $m"; }
+# rss FIELD PID...: mean and max of a /proc/PID/status field (KiB)
+rss() { local f=$1 t=0 m=0 p r; shift; for p in "$@"; do r=$(awk -v f="^$f:" '$0 ~ f {print $2}' /proc/$p/status); t=$(( t + r )); (( r > m )) && m=$r; done; echo "$(( t / $# )) $m"; }
 
 echo "## fleet of $n node daemons (127.0.78.1-$n, LAN timing), gossip cost and daemon RSS"
 echo "command: $nodebin node run --fleet 127.0.78.I:7946 --join 127.0.78.1:7946 --fleet-key K   (x$n); undistro fleet traffic --json on each"
 sleep 5
 s0=$(sent); t0=$(ms); sleep "$idle"; s1=$(sent); t1=$(ms)
 echo "idle: $(awk "BEGIN{printf \"%.0f\", ($s1-$s0)/$n/(($t1-$t0)/1000)}") bytes sent per node per second (over ${idle}s)"
-read -r avg max < <(rss "${pids[@]}")
-echo "daemon RSS with the fleet on (/proc/PID/status VmRSS, one crond service each): mean ${avg} KiB, max ${max} KiB (target <= 20 MB); the same daemon without --fleet: ${base_rss} KiB"
+read -r avg max < <(rss VmRSS "${pids[@]}")
+read -r anon anonmax < <(rss RssAnon "${pids[@]}")
+read -r file _ < <(rss RssFile "${pids[@]}")
+echo "daemon RSS with the fleet on (/proc/PID/status, one crond service each): VmRSS mean ${avg} KiB, max ${max} KiB (target <= 20 MB); of it private memory (RssAnon) mean ${anon} KiB, max ${anonmax} KiB, and the binary's file-backed pages (RssFile, shared by every daemon, reclaimable) mean ${file} KiB; the same daemon without --fleet: VmRSS ${base_rss} KiB, RssAnon ${base_anon} KiB"
 echo
 
 rollout() { # from to maxunavail; prints ms from publish to the last node ready

@@ -138,7 +138,7 @@ func (n *Node) add(ctx context.Context, src *store.Source, adm *Admission, progr
 	}
 	img, err := n.st.Add(ctx, src, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", src.Ref, err)
+		return nil, err // store.Add names the reference
 	}
 	if !adm.Verified() {
 		return img, nil

@@ -168,21 +168,27 @@ func (c *Client) Fetch(ctx context.Context, l Layer, commit Commit, progress fun
 }
 
 // rejoinEvery is how often a download with no peer connection asks the
-// bootstrap peers and trackers again.
+// bootstrap peers and trackers again: a retry, as anacrolix does not
+// redial a dropped bootstrap connection by itself.
 const rejoinEvery = 2 * time.Second
 
-// download runs the torrent until every piece is verified.
+// download runs the torrent until every piece is verified. It wakes on
+// events only: a piece verified (or failed), the info dictionary, the
+// origin fallback's end, and two timers: the web-seed delay (armed again
+// while peers keep sending) and the rejoin retry.
 func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(LayerStats)) error {
 	t := e.t
-	start := time.Now()
-	lastPeerBytes, lastPeerProgress := int64(0), start
-	lastJoin := start
-	webSeeded := false
+	peerBytes := func() int64 { st := t.Stats(); return st.PeerConns.BytesReadUsefulData.Int64() }
+	lastPeerBytes := peerBytes()
+	stall := time.NewTimer(c.cfg.WebSeedDelay)
+	defer stall.Stop()
+	rejoin := time.NewTimer(rejoinEvery)
+	defer rejoin.Stop()
+	stalled, webSeeded := false, false
 	var fallback chan error
 	downloading := false
 	gotInfo := t.GotInfo()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
+	pieces := e.bf.pieceChanged()
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,26 +205,28 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 			}
 			t.DownloadAll()
 			downloading = true
-		case <-tick.C:
+		case <-pieces:
+			pieces = e.bf.pieceChanged()
+		case <-rejoin.C:
+			if len(t.PeerConns()) == 0 {
+				c.join(t)
+			}
+			rejoin.Reset(rejoinEvery)
+		case <-stall.C:
+			// Peers that sent something within the delay get another one.
+			if n := peerBytes(); n > lastPeerBytes {
+				lastPeerBytes = n
+				stall.Reset(c.cfg.WebSeedDelay)
+			} else {
+				stalled = true
+			}
 		}
 		if downloading && e.bf.allDone() {
 			return nil
 		}
-		now := time.Now()
-		if now.Sub(lastJoin) >= rejoinEvery && len(t.PeerConns()) == 0 {
-			// A dropped connection is not redialled by itself: ask the
-			// bootstrap peers again.
-			c.join(t)
-			lastJoin = now
-		}
-		st := t.Stats()
-		if n := st.PeerConns.BytesReadUsefulData.Int64(); n > lastPeerBytes {
-			lastPeerBytes, lastPeerProgress = n, now
-		}
-		stalled := now.Sub(lastPeerProgress) >= c.cfg.WebSeedDelay
 		switch {
-		case l.WebSeed == "" || !stalled:
-		case downloading && !webSeeded:
+		case l.WebSeed == "" || !stalled || webSeeded:
+		case downloading:
 			// Peers gave nothing for a while: let the origin fill in.
 			var opts []torrent.AddWebSeedsOpt
 			if c.down != nil {
@@ -226,7 +234,7 @@ func (c *Client) download(ctx context.Context, l Layer, e *entry, progress func(
 			}
 			t.AddWebSeeds([]string{l.WebSeed}, opts...)
 			webSeeded = true
-		case !downloading && fallback == nil && !webSeeded:
+		case fallback == nil:
 			// No peer even had the info dictionary: read the blob from the
 			// origin, compute its torrent and check it against the signed
 			// infohash.

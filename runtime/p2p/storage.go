@@ -29,6 +29,7 @@ type blobFile struct {
 	length   int64
 	complete []bool
 	nDone    int
+	changed  chan struct{} // closed at the next change of a piece's state
 }
 
 var errReadOnly = errors.New("writing to a stored blob")
@@ -91,6 +92,21 @@ func (b *blobFile) setComplete(i int, done bool) {
 	} else {
 		b.nDone--
 	}
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+}
+
+// pieceChanged returns a channel closed when a piece is next marked
+// complete or incomplete: what a download waits on.
+func (b *blobFile) pieceChanged() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.changed
 }
 
 func (b *blobFile) isComplete(i int) bool {
