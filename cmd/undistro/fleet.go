@@ -161,8 +161,9 @@ func newFleetQueryCmd(f *nodeFlags) *cobra.Command {
 		Short: "Ask the matching members a question and print their answers",
 		Long: `query asks every member matching --role and --tag (all members without
 them) the question NAME over the gossip and prints the answers that arrive
-before the timeout, then how many members this node expected to answer did
-not. Every node answers:
+until every member this node expected (alive and matching) has answered, or
+the timeout, then how many of the expected did not answer. Every node
+answers:
 
   status    its role, image, switch state, health, services and where it is
             in its role's rollout
@@ -170,7 +171,8 @@ not. Every node answers:
   drift     how many of its config files under /etc were edited on the node,
             and the first paths ('undistro node drift' there shows diffs)
 
---timeout defaults to serf's, which grows with the log of the fleet's size.`,
+--timeout defaults to serf's, which grows with the log of the fleet's size;
+it bounds only a query someone misses.`,
 		Example: `  undistro fleet query status
   undistro fleet query --role web --tag eu version --json`,
 		Args: cobra.ExactArgs(1),

@@ -221,7 +221,7 @@ func TestFleetEndToEnd(t *testing.T) {
 			}
 			return ok == len(all)
 		})
-		q := run(t, work, env, "fleet", "--root", nodes["node01"].root, "query", "--role", "svc", "status", "--timeout", "3s")
+		q := run(t, work, env, "fleet", "--root", nodes["node01"].root, "query", "--role", "svc", "status", "--timeout", "30s")
 		if !strings.Contains(q, "11 answered, 0 did not") {
 			t.Errorf("fleet query status:\n%s", q)
 		}

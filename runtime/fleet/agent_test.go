@@ -242,23 +242,30 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 	if got[0].Name != "lb0" || got[1].Name != "n00" || got[1].Role != "web" || got[1].Image != digestN(1) || got[1].Health != HealthOK {
 		t.Errorf("members from lb0: %+v", got)
 	}
+	// A loaded host delays gossip past serf's default timeout; a query
+	// that everyone answers returns at the last answer, not the timeout.
 	ctx := context.Background()
-	ans, err := lb.a.Query(ctx, Question{Name: QuestionStatus, Role: "web"})
+	const long = 30 * time.Second
+	asked := time.Now()
+	ans, err := lb.a.Query(ctx, Question{Name: QuestionStatus, Role: "web", Timeout: long})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ans.Answers) != 5 || len(ans.Missing) != 0 {
 		t.Fatalf("status of role web: %d answers, missing %v, want 5 and none", len(ans.Answers), ans.Missing)
 	}
+	if d := time.Since(asked); d >= long {
+		t.Errorf("a query every member answered took %v: it waited for the timeout", d)
+	}
 	var st StatusAnswer
 	if err := json.Unmarshal(ans.Answers[0].Answer, &st); err != nil || st.Role != "web" || st.Services[0] != "svc=ready" {
 		t.Errorf("status answer %s: %+v %v", ans.Answers[0].Answer, st, err)
 	}
-	ans, err = ms[1].a.Query(ctx, Question{Name: QuestionDrift, Role: "web"})
+	ans, err = ms[1].a.Query(ctx, Question{Name: QuestionDrift, Role: "web", Timeout: long})
 	if err != nil || len(ans.Answers) != 5 || string(ans.Answers[0].Answer) != `{"count":0}` {
 		t.Errorf("drift of role web: %+v %v", ans, err)
 	}
-	ans, err = ms[2].a.Query(ctx, Question{Name: "nosuch"})
+	ans, err = ms[2].a.Query(ctx, Question{Name: "nosuch", Timeout: long})
 	if err != nil || len(ans.Answers) != 6 || !strings.Contains(ans.Answers[0].Error, `no question "nosuch"`) {
 		t.Errorf("unknown question: %+v %v", ans, err)
 	}

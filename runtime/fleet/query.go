@@ -77,7 +77,9 @@ func (q Question) matches(m Member) bool {
 }
 
 // Query asks the matching members q.Name and collects their answers until
-// the timeout.
+// every member it expected (alive and matching when asked) has answered,
+// or the timeout. The timeout bounds a query that misses someone; one that
+// reaches everyone returns as soon as the last answer arrives.
 func (a *Agent) Query(ctx context.Context, q Question) (*Answers, error) {
 	s := a.serf.Load()
 	if s == nil {
@@ -91,19 +93,30 @@ func (a *Agent) Query(ctx context.Context, q Question) (*Answers, error) {
 		p.Timeout = q.Timeout
 	}
 	p.FilterTags = q.filter()
+	want := map[string]bool{}
+	for _, m := range a.Members(false) {
+		if q.matches(m) {
+			want[m.Name] = true
+		}
+	}
 	resp, err := s.Query("q:"+q.Name, nil, p)
 	if err != nil {
 		return nil, fmt.Errorf("querying the fleet: %w", err)
 	}
+	defer resp.Close()
 	out := &Answers{Question: q, Answers: []Answer{}, Missing: []string{}, Timeout: p.Timeout.String()}
 	got := map[string]bool{}
 	ch := resp.ResponseCh()
+	expected := 0
 loop:
-	for {
+	for len(want) == 0 || expected < len(want) {
 		select {
 		case r, ok := <-ch:
 			if !ok {
 				break loop
+			}
+			if want[r.From] && !got[r.From] {
+				expected++
 			}
 			var ans Answer
 			if err := json.Unmarshal(r.Payload, &ans); err != nil {
@@ -113,7 +126,6 @@ loop:
 			got[r.From] = true
 			out.Answers = append(out.Answers, ans)
 		case <-ctx.Done():
-			resp.Close()
 			return nil, ctx.Err()
 		}
 	}
