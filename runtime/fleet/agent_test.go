@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type testHost struct {
 	changed chan struct{} // closed at the next change (Changed)
 
 	reconfigured atomic.Int32
+	mute         atomic.Bool // Status blocks until its deadline: alive but never answers
 }
 
 func (h *testHost) Changed() <-chan struct{} {
@@ -84,6 +86,10 @@ func (h *testHost) setDown(down bool) {
 func (h *testHost) Root() string { return h.root }
 
 func (h *testHost) Status(ctx context.Context) (*node.Status, error) {
+	if h.mute.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	state := supervise.StateReady
@@ -270,6 +276,21 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 		t.Errorf("unknown question: %+v %v", ans, err)
 	}
 
+	// A member alive but silent is reported missing once the timeout ends.
+	ms[2].h.mute.Store(true)
+	// (Who else answers in time depends on the host's load; every member
+	// is either in the answers or missing.)
+	ans, err = lb.a.Query(ctx, Question{Name: QuestionStatus, Role: "web", Timeout: 3 * time.Second})
+	if err != nil || !slices.Contains(ans.Missing, "n02") || len(ans.Answers)+len(ans.Missing) != 5 {
+		t.Errorf("status with n02 silent: %+v %v, want n02 missing and 5 in all", ans, err)
+	}
+	for _, a := range ans.Answers {
+		if a.Node == "n02" {
+			t.Errorf("n02 is silent but answered: %+v", a)
+		}
+	}
+	ms[2].h.mute.Store(false)
+
 	// A graceful leave is seen at once; a dead member after the failure
 	// detection timeout.
 	ms[4].stop()
@@ -286,7 +307,7 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 		}
 		return false
 	})
-	ans, err = lb.a.Query(ctx, Question{Name: QuestionVersion, Role: "web", Timeout: 500 * time.Millisecond})
+	ans, err = lb.a.Query(ctx, Question{Name: QuestionVersion, Role: "web", Timeout: long})
 	if err != nil || len(ans.Answers) != 3 {
 		t.Errorf("version after the losses: %+v %v, want 3 answers", ans, err)
 	}
