@@ -48,7 +48,7 @@ nodes then carry out among themselves.`,
   undistro fleet rollout status web`,
 	}
 	cmd.PersistentFlags().StringVar(&f.root, "root", node.RootFromEnv(), "node root directory ($UNDISTRO_ROOT): its daemon is asked")
-	cmd.AddCommand(newFleetKeygenCmd(), newFleetMembersCmd(f), newFleetQueryCmd(f), newFleetRolloutCmd(f), newFleetPeersCmd(f), newFleetTrafficCmd(f))
+	cmd.AddCommand(newFleetKeygenCmd(), newFleetMembersCmd(f), newFleetQueryCmd(f), newFleetRolloutCmd(f), newFleetPeersCmd(f), newFleetTrafficCmd(f), newFleetForgetCmd(f))
 	return cmd
 }
 
@@ -263,7 +263,9 @@ func newFleetRolloutStatusCmd(f *nodeFlags) *cobra.Command {
 		Short: "Show who of ROLE runs which digest in its rollout",
 		Long: `status shows ROLE's newest rollout target as this node knows it, how many
 of the role's members run it (settled and healthy), which member halted it
-by rolling back, and each member's image, switch state and health.`,
+by rolling back, which members failed (a failed member counts as
+unavailable: it may be a node in the middle of its switch that this one
+cannot hear), and each member's image, switch state and health.`,
 		Example: `  undistro fleet rollout status web`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -285,13 +287,42 @@ by rolling back, and each member's image, switch state and health.`,
 					}
 					fmt.Fprintln(w)
 				}
-				printMembers(w, rs.Members, false)
+				if len(rs.Failed) > 0 {
+					fmt.Fprintf(w, "failed, counted as unavailable: %s ('undistro fleet forget NAME' drops a node gone for good)\n", strings.Join(rs.Failed, ", "))
+				}
+				printMembers(w, rs.Members, len(rs.Failed) > 0)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func newFleetForgetCmd(f *nodeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "forget NAME",
+		Short: "Drop a member that failed and will not come back",
+		Long: `forget drops NAME, a member the fleet sees as failed, at once (serf's
+force-leave), instead of waiting for the reaper (24 hours). A failed member
+counts as unavailable in its role's rollouts, since it may be a live node in
+the middle of its switch that the others cannot hear; a node that died for
+good therefore holds the members after it in a rollout until it is
+forgotten. A member seen alive is refused: stop its daemon and it leaves by
+itself. If the node comes back later, it simply joins again.`,
+		Example: `  undistro fleet members --all
+  undistro fleet forget web-07`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.fleetCall(cmd, func(ctx context.Context, c *fleet.Client) error {
+				if err := c.Forget(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "forgot %s: the fleet drops it as it hears the leave\n", args[0])
+				return nil
+			})
+		},
+	}
 }
 
 func newFleetTrafficCmd(f *nodeFlags) *cobra.Command {

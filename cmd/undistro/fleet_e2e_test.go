@@ -152,6 +152,19 @@ func TestFleetEndToEnd(t *testing.T) {
 		began := time.Now()
 		waitAll("node07 gone from every view", func(ms []fleetMember) bool { return slices.Equal(names(ms), rest) }, rest...)
 		t.Logf("a killed node left every view in %s", time.Since(began).Round(100*time.Millisecond))
+		// It is failed, not gone: it counts as unavailable in rollouts until
+		// it comes back or is forgotten, and only a failed member can be.
+		if o := run(t, work, env, "fleet", "--root", nodes["node01"].root, "members", "--all"); !regexp.MustCompile(`(?m)^node07 .*failed$`).MatchString(o) {
+			t.Errorf("fleet members --all does not list node07 as failed:\n%s", o)
+		}
+		if _, err := runErr(work, env, "fleet", "--root", nodes["node01"].root, "forget", "node02"); err == nil || !strings.Contains(err.Error(), "is alive, not failed") {
+			t.Errorf("fleet forget of a live member: %v", err)
+		}
+		run(t, work, env, "fleet", "--root", nodes["node01"].root, "forget", "node07")
+		testsupport.WaitFor(t, 30*time.Second, "node07 forgotten by node05", func() bool {
+			o, err := runErr(work, env, "fleet", "--root", nodes["node05"].root, "members", "--all")
+			return err == nil && !strings.Contains(o, "node07")
+		})
 		// A new daemon on its root stops what the killed one left and
 		// rejoins.
 		start(victim, filepath.Join(work, "fleet.key"))

@@ -428,7 +428,7 @@ func (a *Agent) reconcile(ctx context.Context, log *slog.Logger) {
 	if !ok || a.serf.Load() == nil {
 		return
 	}
-	d := Decide(t, a.cfg.Name, a.Members(false))
+	d := Decide(t, a.cfg.Name, a.Members(true))
 	if !d.Switch {
 		return
 	}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -189,12 +190,13 @@ func newWorld() *world {
 	return &world{refs: map[string]string{}, bad: map[string]bool{}, switched: map[string][]string{}}
 }
 
+// testKey is the fleet key b of the test: tests run in parallel on
+// 127.0.0.1, and a member keeps reconnecting to a failed member's address,
+// which another test may bind next; with a shared key the two tests'
+// clusters would merge.
 func testKey(t *testing.T, b byte) []byte {
-	k := make([]byte, KeySize)
-	for i := range k {
-		k[i] = b
-	}
-	return k
+	h := sha256.Sum256(append([]byte(t.Name()+"\x00"), b))
+	return h[:KeySize]
 }
 
 // cluster starts n members of role on image (names n00…).
@@ -310,6 +312,34 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 	ans, err = lb.a.Query(ctx, Question{Name: QuestionVersion, Role: "web", Timeout: long})
 	if err != nil || len(ans.Answers) != 3 {
 		t.Errorf("version after the losses: %+v %v, want 3 answers", ans, err)
+	}
+
+	// A failed member counts as unavailable in its role's rollouts until
+	// it comes back or is forgotten; only a failed member can be.
+	if rs := lb.a.Rollout("web"); !slices.Equal(rs.Failed, []string{"n03"}) {
+		t.Errorf("rollout status of web lists failed %v, want [n03]", rs.Failed)
+	}
+	if err := lb.a.Forget("n01"); err == nil || !strings.Contains(err.Error(), "is alive, not failed") {
+		t.Errorf("forgetting a live member: %v", err)
+	}
+	if err := lb.a.Forget("nosuch"); err == nil || !strings.Contains(err.Error(), "no such member") {
+		t.Errorf("forgetting an unknown member: %v", err)
+	}
+	if err := lb.a.Forget("n03"); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.WaitFor(t, 10*time.Second, "n03 forgotten by every member", func() bool {
+		for _, m := range slices.Concat(all[:3], []*member{lb}) {
+			for _, x := range m.a.Members(true) {
+				if x.Name == "n03" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if rs := lb.a.Rollout("web"); len(rs.Failed) != 0 || len(rs.Members) != 3 {
+		t.Errorf("rollout status of web after forgetting n03: %+v", rs)
 	}
 }
 

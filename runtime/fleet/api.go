@@ -61,6 +61,15 @@ func (e extension) Register(mux *http.ServeMux) {
 		ps, err := a.Peers(r.URL.Query().Get("name"))
 		reply(w, ps, err)
 	})
+	mux.HandleFunc("POST /v1/fleet/forget", func(w http.ResponseWriter, r *http.Request) {
+		var f struct {
+			Name string `json:"name"`
+		}
+		if !a.running(w) || !decode(w, r, &f) {
+			return
+		}
+		reply(w, struct{}{}, a.Forget(f.Name))
+	})
 	mux.HandleFunc("GET /v1/fleet/traffic", func(w http.ResponseWriter, r *http.Request) {
 		if !a.running(w) {
 			return
@@ -194,6 +203,14 @@ func (c *Client) Rollout(ctx context.Context, role string) (*RolloutStatus, erro
 func (c *Client) Peers(ctx context.Context, name string) ([]Peer, error) {
 	var ps []Peer
 	return ps, c.do(ctx, http.MethodGet, "/v1/fleet/peers?name="+url.QueryEscape(name), nil, &ps)
+}
+
+// Forget drops the failed member name from the fleet (Agent.Forget).
+func (c *Client) Forget(ctx context.Context, name string) error {
+	var out struct{}
+	return c.do(ctx, http.MethodPost, "/v1/fleet/forget", struct {
+		Name string `json:"name"`
+	}{name}, &out)
 }
 
 // Traffic returns the node's gossip byte counts.

@@ -8,8 +8,11 @@
 // A rollout (Target) is published once as a serf user event and nobody
 // drives it afterwards: every node of the role decides by itself, from
 // what the gossip shows, when its turn comes (Decide: a deterministic
-// order of the role's members, at most MaxUnavailable switching, canaries
-// first, and nobody switches to a digest a member rolled back from). The
+// order of the role's members, at most MaxUnavailable unavailable —
+// switching, or failed, since a member the gossip cannot hear may be one in
+// the middle of its switch — canaries first, and nobody switches to a
+// digest a member rolled back from). A node gone for good is dropped with
+// Agent.Forget (`undistro fleet forget`). The
 // switch itself is node.Switch with the target's role and digest pinned,
 // so the node's trust policy verifies the image exactly as `node switch`
 // does: gossip carries a proposal, never trust. What the fleet key does

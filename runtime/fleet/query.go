@@ -220,7 +220,7 @@ func (a *Agent) builtin(name string) func(context.Context) (any, error) {
 				ans.Pending = st.Pending.To
 			}
 			if ok {
-				d := Decide(t, a.cfg.Name, a.Members(false))
+				d := Decide(t, a.cfg.Name, a.Members(true))
 				ans.Rollout = &d
 			}
 			return ans, nil
@@ -293,9 +293,12 @@ type RolloutStatus struct {
 	Target  *Target  `json:"target,omitempty"`
 	Members []Member `json:"members"`
 	// OnTarget counts the members that run the target, settled and
-	// healthy; Halted names a member that rolled back from it.
-	OnTarget int    `json:"onTarget"`
-	Halted   string `json:"halted,omitempty"`
+	// healthy; Halted names a member that rolled back from it; Failed
+	// names the members that failed (they count as unavailable and hold
+	// the nodes after them until they come back or are forgotten).
+	OnTarget int      `json:"onTarget"`
+	Halted   string   `json:"halted,omitempty"`
+	Failed   []string `json:"failed,omitempty"`
 }
 
 // Rollout reports role's rollout as this node sees it.
@@ -307,9 +310,12 @@ func (a *Agent) Rollout(role string) *RolloutStatus {
 	if ok {
 		rs.Target = &t
 	}
-	for _, m := range a.Members(false) {
-		if m.Role != role {
+	for _, m := range a.Members(true) {
+		if m.Role != role || (m.Status != "alive" && m.Status != "failed") {
 			continue
+		}
+		if m.Status == "failed" {
+			rs.Failed = append(rs.Failed, m.Name)
 		}
 		rs.Members = append(rs.Members, m)
 		if ok && done(m, t.Digest) {
@@ -320,6 +326,32 @@ func (a *Agent) Rollout(role string) *RolloutStatus {
 		}
 	}
 	return rs
+}
+
+// Forget drops name, a member that failed, from the fleet at once (serf's
+// force-leave, pruned) instead of waiting for the reaper: a failed member
+// counts as unavailable in every rollout of its role, so a node gone for
+// good holds the nodes after it. A member this node sees alive is refused:
+// it would refute the leave and come back.
+func (a *Agent) Forget(name string) error {
+	s := a.serf.Load()
+	if s == nil {
+		return errors.New("forgetting a member: the fleet agent is not running yet")
+	}
+	ms := a.Members(true)
+	i := slices.IndexFunc(ms, func(m Member) bool { return m.Name == name })
+	if i < 0 {
+		return fmt.Errorf("forgetting %q: no such member (undistro fleet members --all lists them)", name)
+	}
+	if st := ms[i].Status; st != "failed" {
+		return fmt.Errorf("forgetting %q: it is %s, not failed; forget drops only a member that failed (stop its daemon, and it leaves by itself)", name, st)
+	}
+	if err := s.RemoveFailedNodePrune(name); err != nil {
+		return fmt.Errorf("forgetting %q: %w", name, err)
+	}
+	a.notify()
+	a.Kick()
+	return nil
 }
 
 // targetsFile keeps the rollouts a node follows across restarts.

@@ -90,31 +90,37 @@ func done(m Member, digest string) bool {
 }
 
 // Decide says whether self may switch to t now, from the members this
-// node sees (alive ones of every role; self among them). The rules:
+// node sees (every status; self among them). The rules:
 //
 //   - a node already on the digest is done;
 //   - if any member of the role rolled back from or refused the digest in
 //     this rollout, the rollout is halted (publishing the digest again is
 //     a new rollout, with a new serial: the nodes try again);
-//   - members of the role are ordered (Order); the first Canary of them
-//     go first, and the others wait until every canary is done;
+//   - members of the role, alive or failed, are ordered (Order); the first
+//     Canary of them go first, and the others wait until every canary is
+//     done;
 //   - a node may switch only when fewer than MaxUnavailable members
 //     ahead of it in the order are not done, and fewer than
-//     MaxUnavailable members are switching.
+//     MaxUnavailable others are unavailable: switching, or failed.
 //
 // A member only announces done once it is, so a view that lags shows
 // fewer members done than there are: the node waits longer, never
-// switches early. Hence at most MaxUnavailable nodes switch at once.
+// switches early. A failed member is unavailable, and may be a live node
+// this one cannot hear (a loaded host, a partition) in the middle of its
+// switch, so it counts against MaxUnavailable and is never done. Hence at
+// most MaxUnavailable nodes switch at once. A member that left gracefully
+// does not count; one that died for good holds the rollout until it is
+// reaped or forgotten ('undistro fleet forget').
 func Decide(t Target, self string, members []Member) Decision {
 	var role []Member
 	for _, m := range members {
-		if m.Role == t.Role && m.Status == "alive" {
+		if m.Role == t.Role && (m.Status == "alive" || m.Status == "failed" || m.Name == self) {
 			role = append(role, m)
 		}
 	}
 	order := Order(t.Digest, role)
 	me := slices.IndexFunc(order, func(m Member) bool { return m.Name == self })
-	if me < 0 {
+	if me < 0 || order[me].Status != "alive" {
 		return Decision{Reason: "not a live member of role " + t.Role}
 	}
 	for _, m := range order {
@@ -128,26 +134,51 @@ func Decide(t Target, self string, members []Member) Decision {
 	if me >= t.Canary {
 		for _, m := range order[:min(t.Canary, len(order))] {
 			if !done(m, t.Digest) {
-				return Decision{Reason: "waiting for canary " + m.Name}
+				var note string
+				if m.Status == "failed" {
+					note = failedNote([]string{m.Name})
+				}
+				return Decision{Reason: "waiting for canary " + m.Name + note}
 			}
 		}
 	}
 	switching, ahead := 0, 0
+	var failed, failedAhead []string
 	for i, m := range order {
-		if i != me && m.Switch == Switching {
+		if i == me {
+			continue
+		}
+		if m.Status == "failed" {
+			failed = append(failed, m.Name)
+			if i < me {
+				failedAhead = append(failedAhead, m.Name)
+			}
+		} else if m.Switch == Switching {
 			switching++
 		}
 		if i < me && !done(m, t.Digest) {
 			ahead++
 		}
 	}
-	if switching >= t.MaxUnavailable {
-		return Decision{Reason: fmt.Sprintf("waiting: %d of the role switching", switching)}
+	if n := switching + len(failed); n >= t.MaxUnavailable {
+		if len(failed) == 0 {
+			return Decision{Reason: fmt.Sprintf("waiting: %d of the role switching", n)}
+		}
+		return Decision{Reason: fmt.Sprintf("waiting: %d of the role unavailable (%d switching)", n, switching) + failedNote(failed)}
 	}
 	if ahead >= t.MaxUnavailable {
-		return Decision{Reason: fmt.Sprintf("waiting: %d ahead not done", ahead)}
+		return Decision{Reason: fmt.Sprintf("waiting: %d ahead not done", ahead) + failedNote(failedAhead)}
 	}
 	return Decision{Switch: true, Reason: "my turn"}
+}
+
+// failedNote names the failed members a decision waits for and what to
+// do about one that is gone for good.
+func failedNote(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; failed: %s ('undistro fleet forget NAME' drops a node gone for good)", strings.Join(names, ", "))
 }
 
 func short(d string) string {

@@ -35,6 +35,9 @@ func TestDecide(t *testing.T) {
 		}
 		panic(name)
 	}
+	forget := func(name string) string {
+		return "; failed: " + name + " ('undistro fleet forget NAME' drops a node gone for good)"
+	}
 	tests := []struct {
 		name    string
 		target  Target
@@ -99,7 +102,7 @@ func TestDecide(t *testing.T) {
 			byName(ms, pos(0)).Image = target
 			return ms
 		}, pos(3), Decision{Switch: true, Reason: "my turn"}},
-		{"other roles and dead members do not count", tgt, func() []Member {
+		{"other roles and members that left do not count", tgt, func() []Member {
 			ms := mk(6, func(i int, m *Member) {
 				if i%2 == 0 {
 					m.Role = "lb"
@@ -107,11 +110,38 @@ func TestDecide(t *testing.T) {
 			})
 			for i := range ms {
 				if ms[i].Name == pos(0) {
-					ms[i].Status = "failed"
+					ms[i].Status = "left"
 				}
 			}
 			return ms
 		}, "n05", Decision{Switch: true, Reason: "my turn"}},
+		{"a failed member ahead is not done", tgt, func() []Member {
+			ms := mk(6, nil)
+			byName(ms, pos(0)).Status = "failed"
+			return ms
+		}, pos(2), Decision{Reason: "waiting: 2 ahead not done" + forget(pos(0))}},
+		{"a failed member behind is unavailable", tgt, func() []Member {
+			ms := mk(6, nil)
+			byName(ms, pos(4)).Status = "failed" // maybe switching, unheard
+			byName(ms, pos(3)).Switch = Switching
+			return ms
+		}, pos(0), Decision{Reason: "waiting: 2 of the role unavailable (1 switching)" + forget(pos(4))}},
+		{"a failed member still switching counts once", tgt, func() []Member {
+			ms := mk(6, nil)
+			m := byName(ms, pos(4))
+			m.Status, m.Switch = "failed", Switching
+			return ms
+		}, pos(0), Decision{Switch: true, Reason: "my turn"}},
+		{"a failed canary holds the rest", Target{Role: "web", Ref: "r", Digest: target, MaxUnavailable: 3, Canary: 1}, func() []Member {
+			ms := mk(6, nil)
+			byName(ms, pos(0)).Status = "failed"
+			return ms
+		}, pos(1), Decision{Reason: "waiting for canary " + pos(0) + forget(pos(0))}},
+		{"a failed member does not decide for itself", tgt, func() []Member {
+			ms := mk(6, nil)
+			byName(ms, pos(0)).Status = "failed"
+			return ms
+		}, pos(0), Decision{Reason: "not a live member of role web"}},
 		{"not in the role", tgt, func() []Member { return mk(3, nil) }, "elsewhere", Decision{Reason: "not a live member of role web"}},
 	}
 	for _, tc := range tests {
