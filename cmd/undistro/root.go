@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // version is set at release time with -ldflags "-X main.version=…".
@@ -51,7 +53,13 @@ switches atomically, supervises services and rolls back on failure.`,
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			// The logger travels in the context (logctx.From in every
+			// library). No slog.SetDefault: none of our dependencies logs
+			// through slog's default logger on a path we use (anacrolix's
+			// clients get the p2p client's logger; distribution's logrus
+			// is bridged in ci/origin from the context's logger).
+			l := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cmd.SetContext(logctx.With(cmd.Context(), l))
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
