@@ -53,13 +53,17 @@ switches atomically, supervises services and rolls back on failure.`,
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			// The logger travels in the context (logctx.From in every
-			// library). No slog.SetDefault: none of our dependencies logs
-			// through slog's default logger on a path we use (anacrolix's
-			// clients get the p2p client's logger; distribution's logrus
-			// is bridged in ci/origin from the context's logger).
+			// Our code takes the logger from the context (logctx.From).
 			l := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cmd.SetContext(logctx.With(cmd.Context(), l))
+			// Only for dependencies: SetDefault also routes the standard
+			// log package into l at Info, so what they print with
+			// log.Printf (cosign's "subset of signed timestamps failed to
+			// verify", anacrolix's tracker scrape and missinggo) shows
+			// only with -v, as our own Info lines do; and what they log
+			// through slog's default (go.opentelemetry.io/auto/sdk's
+			// limit warnings) gets l's level and format.
+			slog.SetDefault(l)
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
