@@ -431,7 +431,19 @@ func (a *Agent) reconcile(ctx context.Context, log *slog.Logger) {
 	if !ok || a.serf.Load() == nil {
 		return
 	}
-	d := Decide(t, a.cfg.Name, a.Members(true))
+	// This node's own announcement is what it last decided, not serf's
+	// view of it: that view lags a switch's end (the tags travel through
+	// memberlist), and a node that saw itself still on the old image
+	// switched a second time, beyond the role's max-unavailable.
+	members := a.Members(true)
+	a.mu.Lock()
+	for i := range members {
+		if members[i].Name == a.cfg.Name {
+			members[i].Announce = a.self
+		}
+	}
+	a.mu.Unlock()
+	d := Decide(t, a.cfg.Name, members)
 	if !d.Switch {
 		return
 	}
