@@ -201,7 +201,7 @@ func (r *xzReader) advance() error {
 				r.state = xzStreamPadding
 				continue
 			}
-			if err := r.blockHeader(int(b[0]+1) * 4); err != nil {
+			if err := r.blockHeader((int(b[0]) + 1) * 4); err != nil {
 				return err
 			}
 			r.state = xzBlockData

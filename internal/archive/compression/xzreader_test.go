@@ -92,7 +92,13 @@ func TestXZValid(t *testing.T) {
 		{"default", func() []byte { return xzCLI(t, a) }, a},
 		{"-9", func() []byte { return xzCLI(t, a, "-9") }, a},
 		{"multi-block", func() []byte { return xzCLI(t, a, "--block-size=32KiB") }, a},
-		{"multithreaded", func() []byte { return xzCLI(t, a, "-T2", "--block-size=48KiB") }, a},
+		{"multithreaded", func() []byte {
+			b := xzCLI(t, a, "-T2", "--block-size=48KiB")
+			if sizes, _ := blockFeatures(t, b); !sizes {
+				t.Fatal("xz -T2 wrote no sizes in the block headers")
+			}
+			return b
+		}, a},
 		{"check none", func() []byte { return xzCLI(t, a, "--check=none") }, a},
 		{"check crc32", func() []byte { return xzCLI(t, a, "--check=crc32") }, a},
 		{"check crc64", func() []byte { return xzCLI(t, a, "--check=crc64") }, a},
@@ -102,7 +108,13 @@ func TestXZValid(t *testing.T) {
 		{"padding 8 between streams", func() []byte { return cat(xzCLI(t, b), make([]byte, 8), xzCLI(t, b)) }, cat(b, b)},
 		{"empty", func() []byte { return xzCLI(t, nil) }, nil},
 		{"empty concatenated", func() []byte { return cat(xzCLI(t, nil), xzCLI(t, b), xzCLI(t, nil)) }, b},
-		{"uncompressible", func() []byte { return xzCLI(t, random) }, random},
+		{"uncompressible", func() []byte {
+			b := xzCLI(t, random)
+			if _, stored := blockFeatures(t, b); stored == 0 {
+				t.Fatal("xz wrote no uncompressed chunk for random data")
+			}
+			return b
+		}, random},
 		{"ulikunitz writer", func() []byte { return ulikunitz(a, 0) }, a},
 		{"ulikunitz writer multi-block", func() []byte { return ulikunitz(a, 40<<10) }, a},
 	} {
@@ -161,6 +173,29 @@ func streamBlocks(t *testing.T, b []byte) []int {
 		next()
 	}
 	return offs
+}
+
+// blockFeatures reports whether any block header of the single xz
+// stream b declares its sizes, and how many uncompressed LZMA2 chunks its
+// blocks hold.
+func blockFeatures(t *testing.T, b []byte) (sizes bool, stored int) {
+	t.Helper()
+	for _, off := range streamBlocks(t, b) {
+		sizes = sizes || b[off+1]&0xc0 != 0
+		for c := off + (int(b[off])+1)*4; b[c] != 0; {
+			switch ctl := b[c]; {
+			case ctl == 1 || ctl == 2:
+				stored++
+				c += 3 + int(binary.BigEndian.Uint16(b[c+1:])) + 1
+			case ctl >= 0x80:
+				hl := 5 + int((ctl>>5)&3)/2
+				c += hl + int(binary.BigEndian.Uint16(b[c+3:])) + 1
+			default:
+				t.Fatalf("chunk control %#x at %d", ctl, c)
+			}
+		}
+	}
+	return sizes, stored
 }
 
 // dictProp returns the offset of the LZMA2 dictionary property byte of the
