@@ -68,9 +68,9 @@ func decompressAll(t *testing.T, b []byte) ([]byte, error) {
 // TestXZValid: what the xz CLI and the ulikunitz writer produce decodes to
 // the original bytes through Decompress.
 func TestXZValid(t *testing.T) {
-	a := mixed(150<<10, 50<<10)
+	a := mixed(60<<10, 20<<10)
 	b := []byte("second stream\n")
-	random := mixed(0, 100<<10)
+	random := mixed(0, 40<<10)
 	ulikunitz := func(data []byte, blockSize int64) []byte {
 		var buf bytes.Buffer
 		w, err := xz.WriterConfig{BlockSize: blockSize}.NewWriter(&buf)
@@ -91,9 +91,9 @@ func TestXZValid(t *testing.T) {
 	}{
 		{"default", func() []byte { return xzCLI(t, a) }, a},
 		{"-9", func() []byte { return xzCLI(t, a, "-9") }, a},
-		{"multi-block", func() []byte { return xzCLI(t, a, "--block-size=32KiB") }, a},
+		{"multi-block", func() []byte { return xzCLI(t, a, "--block-size=16KiB") }, a},
 		{"multithreaded", func() []byte {
-			b := xzCLI(t, a, "-T2", "--block-size=48KiB")
+			b := xzCLI(t, a, "-T2", "--block-size=24KiB")
 			if sizes, _ := blockFeatures(t, b); !sizes {
 				t.Fatal("xz -T2 wrote no sizes in the block headers")
 			}
@@ -116,7 +116,7 @@ func TestXZValid(t *testing.T) {
 			return b
 		}, random},
 		{"ulikunitz writer", func() []byte { return ulikunitz(a, 0) }, a},
-		{"ulikunitz writer multi-block", func() []byte { return ulikunitz(a, 40<<10) }, a},
+		{"ulikunitz writer multi-block", func() []byte { return ulikunitz(a, 20<<10) }, a},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decompressAll(t, tc.file())
@@ -336,7 +336,7 @@ func TestXZHiddenHeader(t *testing.T) {
 // TestXZTruncated: every proper prefix of a valid file is an error naming
 // the malformed stream, never a silent short read.
 func TestXZTruncated(t *testing.T) {
-	first := xzCLI(t, mixed(3000, 300), "--block-size=1KiB", "--lzma2=dict=4KiB")
+	first := xzCLI(t, mixed(1500, 200), "--block-size=512", "--lzma2=dict=4KiB")
 	full := append(first, xzCLI(t, []byte("x"), "--check=sha256", "--lzma2=dict=4KiB")...)
 	for n := len(xzHeaderMagic); n < len(full); n++ {
 		if n == len(first) {
