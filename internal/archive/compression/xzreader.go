@@ -277,9 +277,15 @@ func (r *xzReader) blockHeader(size int) error {
 	}
 	r.chunks = lzma2Chunks{r: r}
 	r.chunkErr = nil
-	r.largestDict = max(r.largestDict, h.dict)
+	// A block's history is never longer than its data: when the header
+	// declares the decoded size (xz -T does), a smaller dictionary does.
+	dict := h.dict
+	if u := h.uncompressed; u >= 0 && u < dict {
+		dict = max(u, lzma.MinDictCap)
+	}
+	r.largestDict = max(r.largestDict, dict)
 	// The LZMA2 dictionary property is at least 4 KiB, lzma.MinDictCap.
-	r.lz, err = lzma.Reader2Config{DictCap: int(h.dict)}.NewReader2(&r.chunks)
+	r.lz, err = lzma.Reader2Config{DictCap: int(dict)}.NewReader2(&r.chunks)
 	if err != nil {
 		return r.malformed("block %d: %w", r.nblock, err)
 	}

@@ -384,3 +384,20 @@ func TestXZMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestXZDictCappedBySize: a block whose header declares its decoded size
+// (xz -T) gets a dictionary no larger than that, not the 8 MiB of -6.
+func TestXZDictCappedBySize(t *testing.T) {
+	a := mixed(60<<10, 0)
+	r, err := newXZReader(bufio.NewReader(bytes.NewReader(xzCLI(t, a, "-6", "-T2", "--block-size=24KiB"))), maxXZDict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("decoded %d bytes, %v", len(got), err)
+	}
+	if r.largestDict != 24<<10 {
+		t.Errorf("largest dictionary %d bytes, want the 24 KiB block size", r.largestDict)
+	}
+}
