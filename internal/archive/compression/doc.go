@@ -4,11 +4,10 @@
 // internal/archive so that the node, which unpacks uncompressed layer
 // tars, does not carry the decoders.
 //
-// xz is read by the package's own walker of the container format
-// (xzreader.go, xzformat.go): it checks every stream header, block header,
-// index, footer and stream padding of every concatenated stream, refuses
-// a block whose LZMA2 dictionary is above 256 MiB before it is allocated,
-// and gives ulikunitz/xz's LZMA2 decoder only each block's chunks,
-// delimited by their framing, so the decoder never parses a header
-// itself. BCJ and delta filters are refused (the decoder has none).
+// xz is read by github.com/xi2/xz (a port of XZ Embedded: every filter
+// and check, concatenated streams, the index verified), which refuses a
+// block whose LZMA2 dictionary is above 256 MiB when it parses the block's
+// header, before allocating it, in every block of every stream.
+// ulikunitz/xz, used before, takes a block's declared dictionary as a
+// floor rather than a cap, and has no BCJ or delta filter.
 package compression

@@ -10,9 +10,8 @@ import (
 )
 
 // BenchmarkXZ decodes a 16 MiB file (12 MiB of text, 4 MiB of random
-// bytes; xz -1) with ulikunitz/xz alone and through Decompress (the
-// container walker in front of ulikunitz's LZMA2 decoder), in the same
-// run: the ratio of the two is the walker's cost.
+// bytes; xz -1) with ulikunitz/xz (the decoder used before) and through
+// Decompress (xi2/xz with the dictionary limit), in the same run.
 //
 //	go test -run x -bench BenchmarkXZ -benchtime 5x ./internal/archive/compression
 func BenchmarkXZ(b *testing.B) {
