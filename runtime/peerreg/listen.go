@@ -68,7 +68,7 @@ func Listen(addr string, allow []netip.Prefix, c Content) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for peers on %s: %w (the peer endpoint is the BT port + 1: pick a --p2p port whose next port is free)", addr, err)
 	}
-	al := &allowListener{Listener: ln, allow: allow, log: logctx.From(context.Background())}
+	al := &allowListener{Listener: ln, allow: allow, log: slog.New(slog.DiscardHandler)} // Serve sets its ctx's
 	return &Server{
 		ln: netutil.LimitListener(al, MaxConns),
 		al: al,
