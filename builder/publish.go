@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"github.com/un-distro/undistro/builder/sbom"
 	"github.com/un-distro/undistro/builder/sign"
 	"github.com/un-distro/undistro/builder/source"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -122,7 +122,7 @@ func (b *runner) publish(ctx context.Context, pub *publisher, res *Result, meta 
 			return fmt.Errorf("attaching SBOM to %s: %w", ref, err)
 		}
 		if params.Commit == "" {
-			slog.WarnContext(ctx, "no provenance: the recipes are not in a git repository with a commit", "image", ref)
+			logctx.From(ctx).WarnContext(ctx, "no provenance: the recipes are not in a git repository with a commit", "image", ref)
 			continue
 		}
 		prov, err := provenance.Generate(ref, res.Digest, params)

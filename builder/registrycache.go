@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/un-distro/undistro/builder/cache"
 	"github.com/un-distro/undistro/builder/remotecache"
 	"github.com/un-distro/undistro/builder/sign"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/trust"
 )
 
@@ -164,11 +164,11 @@ func (b *runner) pull(ctx context.Context, u *unit, i, n int) (bool, error) {
 	case ctx.Err() != nil:
 		return false, ctx.Err()
 	case errors.Is(err, remotecache.ErrNotFound):
-		slog.DebugContext(ctx, "not in the cache registry", "package", u.name, "key", u.key)
+		logctx.From(ctx).DebugContext(ctx, "not in the cache registry", "package", u.name, "key", u.key)
 	case errors.Is(err, remotecache.ErrUntrusted), errors.Is(err, remotecache.ErrInvalid):
-		slog.WarnContext(ctx, "ignoring the cache registry's entry: building from source", "package", u.name, "key", u.key, "err", err)
+		logctx.From(ctx).WarnContext(ctx, "ignoring the cache registry's entry: building from source", "package", u.name, "key", u.key, "err", err)
 	default:
-		slog.WarnContext(ctx, "cache registry unavailable: building from source, no more pulls in this run", "package", u.name, "err", err)
+		logctx.From(ctx).WarnContext(ctx, "cache registry unavailable: building from source, no more pulls in this run", "package", u.name, "err", err)
 		b.noPull = true
 	}
 	return false, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/un-distro/undistro/builder/cache"
 	"github.com/un-distro/undistro/builder/remotecache"
 	"github.com/un-distro/undistro/builder/sign"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/internal/testsupport/imagetest"
 )
 
@@ -63,15 +64,24 @@ func clone(t *testing.T, repo string) string {
 // of its own.
 func machine(t *testing.T, repo string, opts ...Option) Result {
 	t.Helper()
-	r, _ := machineOut(t, repo, opts...)
+	r, _ := machineOut(t, context.Background(), repo, opts...)
 	return r
 }
 
-func machineOut(t *testing.T, repo string, opts ...Option) (Result, string) {
+// machineLogged is machine with the build's logs (Info and up) written to
+// logs.
+func machineLogged(t *testing.T, logs *bytes.Buffer, repo string, opts ...Option) Result {
+	t.Helper()
+	ctx := logctx.With(context.Background(), slog.New(slog.NewTextHandler(logs, nil)))
+	r, _ := machineOut(t, ctx, repo, opts...)
+	return r
+}
+
+func machineOut(t *testing.T, ctx context.Context, repo string, opts ...Option) (Result, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "oci")
 	opts = append([]Option{WithRepo(repo), WithCache(t.TempDir()), WithOutput(out), WithJobs(1)}, opts...)
-	res, err := Build(context.Background(), []string{"app"}, opts...)
+	res, err := Build(ctx, []string{"app"}, opts...)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -99,7 +109,7 @@ func TestRegistryCache(t *testing.T) {
 	repo := gitRepo(t)
 	all := []string{"a", "b", "c"}
 
-	a, outA := machineOut(t, repo, WithCacheRegistry(prefix), WithCachePush(signerA))
+	a, outA := machineOut(t, context.Background(), repo, WithCacheRegistry(prefix), WithCachePush(signerA))
 	if got := sorted(a.Built); !slices.Equal(got, all) || len(a.Pulled) != 0 {
 		t.Fatalf("machine A built %v, pulled %v; want all of %v built", a.Built, a.Pulled, all)
 	}
@@ -116,10 +126,7 @@ func TestRegistryCache(t *testing.T) {
 
 	t.Run("an unreachable registry costs one warning", func(t *testing.T) {
 		var logs bytes.Buffer
-		prev := slog.Default()
-		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-		defer slog.SetDefault(prev)
-		b := machine(t, repo, WithCacheRegistry("127.0.0.1:1/undistro"), WithCacheKeys(pubABytes))
+		b := machineLogged(t, &logs, repo, WithCacheRegistry("127.0.0.1:1/undistro"), WithCacheKeys(pubABytes))
 		if !slices.Equal(sorted(b.Built), all) || b.Digest != a.Digest {
 			t.Fatalf("built %v, digest %s; want all built, digest %s", b.Built, b.Digest, a.Digest)
 		}
@@ -130,10 +137,7 @@ func TestRegistryCache(t *testing.T) {
 
 	t.Run("entries signed by an untrusted key are rebuilt", func(t *testing.T) {
 		var logs bytes.Buffer
-		prev := slog.Default()
-		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-		defer slog.SetDefault(prev)
-		b := machine(t, clone(t, repo), WithCacheRegistry(prefix), WithCacheKeyFiles(pubX))
+		b := machineLogged(t, &logs, clone(t, repo), WithCacheRegistry(prefix), WithCacheKeyFiles(pubX))
 		if !slices.Equal(sorted(b.Built), all) || len(b.Pulled) != 0 || b.Digest != a.Digest {
 			t.Fatalf("trusting only X: built %v, pulled %v, digest %s (A: %s); want all rebuilt, same digest", b.Built, b.Pulled, b.Digest, a.Digest)
 		}

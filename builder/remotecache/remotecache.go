@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/un-distro/undistro/builder/cache"
 	"github.com/un-distro/undistro/builder/image"
 	"github.com/un-distro/undistro/builder/sign"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/policy"
 )
 
@@ -163,7 +163,7 @@ func (s *Store) Push(ctx context.Context, c *cache.Cache, pkg string, e *cache.E
 	sum := sha256.Sum256(raw)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	if s.pushed(ctx, tag, digest, ro) {
-		slog.DebugContext(ctx, "cache entry already pushed and signed", "ref", tag.String(), "digest", digest)
+		logctx.From(ctx).DebugContext(ctx, "cache entry already pushed and signed", "ref", tag.String(), "digest", digest)
 		return digest, nil
 	}
 	cfg := static.NewLayer(meta, ConfigMediaType)
@@ -182,7 +182,7 @@ func (s *Store) Push(ctx context.Context, c *cache.Cache, pkg string, e *cache.E
 	if _, err := s.signer.Sign(ctx, tag.Context().Name()+"@"+digest); err != nil {
 		return "", fmt.Errorf("signing cache entry %s: %w", tag, err)
 	}
-	slog.DebugContext(ctx, "pushed cache entry", "ref", tag.String(), "digest", digest)
+	logctx.From(ctx).DebugContext(ctx, "pushed cache entry", "ref", tag.String(), "digest", digest)
 	return digest, nil
 }
 
@@ -305,7 +305,7 @@ func (s *Store) Pull(ctx context.Context, c *cache.Cache, pkg, key string, privi
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", tag, err)
 	}
-	slog.DebugContext(ctx, "pulled cache entry", "ref", tag.String(), "digest", digest)
+	logctx.From(ctx).DebugContext(ctx, "pulled cache entry", "ref", tag.String(), "digest", digest)
 	return got, nil
 }
 

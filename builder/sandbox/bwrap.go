@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 var _ Sandbox = (*Bwrap)(nil)
@@ -93,7 +94,7 @@ func (b *Bwrap) Run(ctx context.Context, s Spec) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	slog.Default().DebugContext(ctx, "running build", "root", s.Root, "log", logPath, "bwrap", bin)
+	logctx.From(ctx).DebugContext(ctx, "running build", "root", s.Root, "log", logPath, "bwrap", bin)
 	runErr := cmd.Run()
 	if err := logFile.Sync(); err != nil && runErr == nil {
 		return fmt.Errorf("writing build log: %w", err)

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
+
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // ErrKeyExists is returned by GenerateKey when PREFIX.key or PREFIX.pub is
@@ -53,7 +54,7 @@ func GenerateKey(ctx context.Context, prefix string, password PassFunc) error {
 		os.Remove(keyPath)
 		return err
 	}
-	slog.DebugContext(ctx, "generated key pair", "key", keyPath, "pub", pubPath)
+	logctx.From(ctx).DebugContext(ctx, "generated key pair", "key", keyPath, "pub", pubPath)
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +26,7 @@ import (
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/policy/layoutreg"
 )
 
@@ -149,7 +149,7 @@ func (s *Signer) Sign(ctx context.Context, ref string) (string, error) {
 	} else if err := ociremote.WriteSignatures(tg.digest.Repository, se, tg.oci...); err != nil {
 		return "", fmt.Errorf("pushing signature of %s: %w", tg.digest, err)
 	}
-	slog.DebugContext(ctx, "signed", "image", tg.t.String(), "digest", tg.digest.DigestStr())
+	logctx.From(ctx).DebugContext(ctx, "signed", "image", tg.t.String(), "digest", tg.digest.DigestStr())
 	return tg.digest.DigestStr(), nil
 }
 
@@ -246,7 +246,7 @@ func (s *Signer) Attest(ctx context.Context, ref, predicateType string, predicat
 	} else if err := ociremote.WriteAttestations(tg.digest.Repository, se, tg.oci...); err != nil {
 		return fmt.Errorf("pushing attestation of %s: %w", tg.digest, err)
 	}
-	slog.DebugContext(ctx, "attested", "image", tg.t.String(), "digest", tg.digest.DigestStr(), "predicateType", predicateType)
+	logctx.From(ctx).DebugContext(ctx, "attested", "image", tg.t.String(), "digest", tg.digest.DigestStr(), "predicateType", predicateType)
 	return nil
 }
 
@@ -299,7 +299,7 @@ func uploadTlog(ctx context.Context, url string, sv signature.SignerVerifier, up
 	if e == nil {
 		return nil, errors.New("uploading to transparency log: no entry returned")
 	}
-	slog.InfoContext(ctx, "transparency log entry created", "index", *e.LogIndex)
+	logctx.From(ctx).InfoContext(ctx, "transparency log entry created", "index", *e.LogIndex)
 	return cbundle.EntryToBundle(e), nil
 }
 

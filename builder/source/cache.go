@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/un-distro/undistro/builder/recipe"
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // Fetcher fetches one kind of source. Fetch creates dst (which does not
@@ -210,7 +210,7 @@ func (c *Cache) Fetch(ctx context.Context, r *recipe.Recipe) (*Fetched, error) {
 			return nil, fmt.Errorf("%s: %w", recipeName(r), err)
 		}
 	}
-	log := slog.Default()
+	log := logctx.From(ctx)
 	if isDir(f.Dir) {
 		log.DebugContext(ctx, "source cache hit", "recipe", r.Name, "identity", id)
 		if f.GoModCache != "" {

@@ -88,7 +88,7 @@ func TestOpenOnLoopbackUntilAUserExists(t *testing.T) {
 	if err := remote.Write(r, randomImage(t), basic("ci", "pw")); err != nil {
 		t.Fatalf("push with the new user's credentials: %v", err)
 	}
-	if err := RemoveUser(t.Context(), data, "ci"); err != nil {
+	if err := RemoveUser(logCtx(t.Context()), data, "ci"); err != nil {
 		t.Fatal(err)
 	}
 	if err := remote.Write(r, randomImage(t)); err != nil {
@@ -110,7 +110,7 @@ func TestUnreadableUsersRefuse(t *testing.T) {
 	if err == nil {
 		t.Fatal("push accepted with a corrupt user file")
 	}
-	if _, err := Users(t.Context(), data); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if _, err := Users(logCtx(t.Context()), data); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("Users on a corrupt file: %v, want an error naming line 1", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestNonLoopbackNeedsUsersAndTLS(t *testing.T) {
 			if tc.user {
 				mustAddUser(t, data, "ci", "pw")
 			}
-			srv, err := New(t.Context(), data, append([]Option{WithAddr("0.0.0.0:0")}, tc.opts...)...)
+			srv, err := New(logCtx(t.Context()), data, append([]Option{WithAddr("0.0.0.0:0")}, tc.opts...)...)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -166,7 +166,7 @@ func TestNetworkOriginStaysClosed(t *testing.T) {
 	data := t.TempDir()
 	mustAddUser(t, data, "ci", "pw")
 	srv, _ := start(t, data, WithAddr("0.0.0.0:0"), WithTLS(cert, key))
-	if err := RemoveUser(t.Context(), data, "ci"); err != nil {
+	if err := RemoveUser(logCtx(t.Context()), data, "ci"); err != nil {
 		t.Fatal(err)
 	}
 	pemBytes, err := os.ReadFile(cert)

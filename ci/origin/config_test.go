@@ -24,7 +24,7 @@ func writeConfig(t *testing.T, yaml string) string {
 func TestConfigFile(t *testing.T) {
 	data := t.TempDir()
 	cfg := writeConfig(t, "version: 0.1\nstorage: inmemory\nhttp:\n  addr: 127.0.0.1:0\n")
-	srv, err := New(t.Context(), data, WithConfigFile(cfg))
+	srv, err := New(logCtx(t.Context()), data, WithConfigFile(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestConfigFileRefused(t *testing.T) {
 		{"bad version", "version: 9.9\n", "version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(t.Context(), t.TempDir(), WithConfigFile(writeConfig(t, tc.yaml)))
+			_, err := New(logCtx(t.Context()), t.TempDir(), WithConfigFile(writeConfig(t, tc.yaml)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}

@@ -23,12 +23,12 @@ func TestGarbageCollect(t *testing.T) {
 	if err := remote.Write(ref(t, host(srv)+"/undistro/web:latest"), cur); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := GarbageCollect(t.Context(), data, GCOptions{}); !errors.Is(err, ErrBusy) {
+	if _, err := GarbageCollect(logCtx(t.Context()), data, GCOptions{}); !errors.Is(err, ErrBusy) {
 		t.Fatalf("GC beside a running server: %v, want ErrBusy", err)
 	}
 	stop()
 
-	rep, err := GarbageCollect(t.Context(), data, GCOptions{DryRun: true, DeleteUntagged: true})
+	rep, err := GarbageCollect(logCtx(t.Context()), data, GCOptions{DryRun: true, DeleteUntagged: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestGarbageCollect(t *testing.T) {
 	if rep.BlobsBefore != 8 || rep.BlobsAfter != 8 {
 		t.Fatalf("dry run: %+v, want 8 blobs before and after", rep)
 	}
-	rep, err = GarbageCollect(t.Context(), data, GCOptions{DeleteUntagged: true})
+	rep, err = GarbageCollect(logCtx(t.Context()), data, GCOptions{DeleteUntagged: true})
 	if err != nil {
 		t.Fatal(err)
 	}

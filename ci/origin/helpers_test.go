@@ -23,7 +23,7 @@ import (
 // stop is called) and returns it and its stop function.
 func start(t *testing.T, data string, opts ...Option) (*Server, func()) {
 	t.Helper()
-	srv, err := New(t.Context(), data, append([]Option{WithAddr("127.0.0.1:0")}, opts...)...)
+	srv, err := New(logCtx(t.Context()), data, append([]Option{WithAddr("127.0.0.1:0")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

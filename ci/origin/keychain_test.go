@@ -21,7 +21,7 @@ func TestBuilderPushUsesDockerConfig(t *testing.T) {
 	target := host(srv) + "/undistro/web:latest"
 
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // empty: no credentials
-	if _, err := image.Push(t.Context(), target, img); statusOf(err) != http.StatusUnauthorized {
+	if _, err := image.Push(logCtx(t.Context()), target, img); statusOf(err) != http.StatusUnauthorized {
 		t.Fatalf("push without credentials: %v, want 401", err)
 	}
 
@@ -32,7 +32,7 @@ func TestBuilderPushUsesDockerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", cfg)
-	d, err := image.Push(t.Context(), target, img)
+	d, err := image.Push(logCtx(t.Context()), target, img)
 	if err != nil {
 		t.Fatalf("push with DOCKER_CONFIG credentials: %v", err)
 	}

@@ -5,17 +5,28 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/sirupsen/logrus"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
-var bridgeOnce sync.Once
+var (
+	bridgeOnce sync.Once
+	// bridgeLog is where the engine's logrus entries go: the logger of the
+	// ctx the latest server (or gc) was configured with. logrus is one per
+	// process and its entries carry no ctx of ours, so this is one too.
+	bridgeLog atomic.Pointer[slog.Logger]
+)
 
-// configureLogging sends the engine's logrus output to slog (the default
-// logger: undistro libraries log through slog), at the engine's configured
-// level or the least verbose level slog would print, whichever is higher.
+// configureLogging sends the engine's logrus output to ctx's logger (see
+// logctx), at the engine's configured level or the least verbose level
+// that logger would print, whichever is higher.
 func configureLogging(ctx context.Context, cfg *configuration.Configuration) {
+	l := logctx.From(ctx)
+	bridgeLog.Store(l)
 	bridgeOnce.Do(func() {
 		logrus.SetOutput(discard{})
 		logrus.AddHook(slogHook{})
@@ -24,7 +35,7 @@ func configureLogging(ctx context.Context, cfg *configuration.Configuration) {
 	if err != nil {
 		level = logrus.InfoLevel
 	}
-	for level > logrus.ErrorLevel && !slog.Default().Enabled(ctx, slogLevel(level)) {
+	for level > logrus.ErrorLevel && !l.Enabled(ctx, slogLevel(level)) {
 		level--
 	}
 	logrus.SetLevel(level)
@@ -34,7 +45,7 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// slogHook forwards logrus entries to slog.Default().
+// slogHook forwards logrus entries to bridgeLog.
 type slogHook struct{}
 
 func (slogHook) Levels() []logrus.Level { return logrus.AllLevels }
@@ -44,7 +55,10 @@ func (slogHook) Fire(e *logrus.Entry) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	l := slog.Default()
+	l := bridgeLog.Load()
+	if l == nil {
+		return nil
+	}
 	lv := slogLevel(e.Level)
 	st, hasStatus := e.Data["http.response.status"].(int)
 	if lv > slog.LevelInfo && (hasStatus && st < 500 || strings.HasPrefix(e.Message, "error authorizing context")) {

@@ -41,7 +41,7 @@ http:
 `, s3.URL, bucket))
 	img := randomImage(t)
 	for round := range 2 {
-		srv, err := New(t.Context(), t.TempDir(), WithConfigFile(cfg))
+		srv, err := New(logCtx(t.Context()), t.TempDir(), WithConfigFile(cfg))
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

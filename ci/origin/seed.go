@@ -22,6 +22,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/un-distro/undistro/internal/btmeta"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/p2p/tracker"
 )
@@ -78,7 +79,7 @@ func newSeeder(ctx context.Context, data string, cfg *configuration.Configuratio
 	tr := tracker.New(allow)
 	tr.Seed(c.Addr(), c.Seeding)
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s := &seeder{c: c, tr: tr, reg: reg, log: slog.Default(), ctx: sctx, stop: stop, scans: make(chan string, 64)}
+	s := &seeder{c: c, tr: tr, reg: reg, log: logctx.From(ctx), ctx: sctx, stop: stop, scans: make(chan string, 64)}
 	s.wg.Add(1)
 	go s.loop()
 	s.scans <- ""

@@ -51,7 +51,7 @@ func TestSeedsPushedLayers(t *testing.T) {
 		return srv.P2P().Seeding(in.Hash())
 	})
 
-	c, err := p2p.New(t.Context(), p2p.Config{Listen: "127.0.0.72:0", Trackers: []string{srv.URL() + AnnouncePath},
+	c, err := p2p.New(logCtx(t.Context()), p2p.Config{Listen: "127.0.0.72:0", Trackers: []string{srv.URL() + AnnouncePath},
 		PartialDir: filepath.Join(t.TempDir(), "partial")})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestSeedsPushedLayers(t *testing.T) {
 	defer c.Close()
 	dst := filepath.Join(t.TempDir(), "blob")
 	commit := func(ctx context.Context, path string) (string, error) { return dst, os.Rename(path, dst) }
-	if err := c.Fetch(t.Context(), p2p.Layer{Digest: ld.String(), Size: size, InfoHash: in.Hash()}, commit, nil); err != nil {
+	if err := c.Fetch(logCtx(t.Context()), p2p.Layer{Digest: ld.String(), Size: size, InfoHash: in.Hash()}, commit, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(dst)

@@ -50,7 +50,7 @@ func patch(loc string, body io.Reader) (*http.Response, error) {
 // TestSlowUploaderDoesNotBlockOthers: while one client trickles a blob
 // body, another pushes a whole image; then the slow upload completes.
 func TestSlowUploaderDoesNotBlockOthers(t *testing.T) {
-	srv, err := New(t.Context(), t.TempDir(), WithAddr("127.0.0.1:0"))
+	srv, err := New(logCtx(t.Context()), t.TempDir(), WithAddr("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
 	}

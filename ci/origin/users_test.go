@@ -10,7 +10,7 @@ import (
 
 func TestUsers(t *testing.T) {
 	data := t.TempDir()
-	ctx := t.Context()
+	ctx := logCtx(t.Context())
 	for _, u := range []string{"zed", "ci"} {
 		added, err := AddUser(ctx, data, u, []byte("pw-"+u))
 		if err != nil || !added {
@@ -58,7 +58,7 @@ func TestAddUserRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := t.TempDir()
-			_, err := AddUser(t.Context(), data, tc.user, []byte(tc.pass))
+			_, err := AddUser(logCtx(t.Context()), data, tc.user, []byte(tc.pass))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // version is set at release time with -ldflags "-X main.version=…".
@@ -51,7 +53,17 @@ switches atomically, supervises services and rolls back on failure.`,
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			// Our code takes the logger from the context (logctx.From).
+			l := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cmd.SetContext(logctx.With(cmd.Context(), l))
+			// Only for dependencies: SetDefault also routes the standard
+			// log package into l at Info, so what they print with
+			// log.Printf (cosign's "subset of signed timestamps failed to
+			// verify", anacrolix's tracker scrape and missinggo) shows
+			// only with -v, as our own Info lines do; and what they log
+			// through slog's default (go.opentelemetry.io/auto/sdk's
+			// limit warnings) gets l's level and format.
+			slog.SetDefault(l)
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")

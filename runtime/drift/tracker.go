@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
@@ -52,6 +53,7 @@ type Tracker struct {
 	w      *Watcher
 	fan    *fanotify
 	fanErr error
+	log    *slog.Logger // from NewTracker's ctx
 
 	mu      sync.Mutex // held while handling an event, and by Hold
 	writers map[string]writer
@@ -64,7 +66,7 @@ type Tracker struct {
 // NewTracker opens the inotify instance (and fanotify, where allowed) for
 // the node at root and watches its managed files' directories.
 func NewTracker(ctx context.Context, root string, opts ...Option) (*Tracker, error) {
-	t := &Tracker{root: root, etc: etcmerge.Open(root), writers: map[string]writer{}}
+	t := &Tracker{root: root, etc: etcmerge.Open(root), writers: map[string]writer{}, log: logctx.From(ctx)}
 	for _, o := range opts {
 		o(t)
 	}
@@ -76,7 +78,7 @@ func NewTracker(ctx context.Context, root string, opts ...Option) (*Tracker, err
 	if t.noFan {
 		t.fanErr = errors.New("fanotify turned off")
 	} else if t.fan, t.fanErr = openFanotify(); t.fanErr != nil {
-		slog.Default().Info("local edits are recorded without the writing process", "reason", t.fanErr)
+		t.log.Info("local edits are recorded without the writing process", "reason", t.fanErr)
 	}
 	if err := t.Refresh(); err != nil {
 		t.Close()
@@ -123,7 +125,7 @@ func (t *Tracker) Refresh() error {
 	}
 	if t.fan != nil {
 		if err := t.fan.mark(list); err != nil {
-			slog.Default().Warn("local edits are recorded without the writing process", "err", err)
+			t.log.Warn("local edits are recorded without the writing process", "err", err)
 		}
 	}
 	return nil
@@ -139,7 +141,7 @@ func (t *Tracker) Hold() (release func()) {
 
 // Run handles events until ctx ends or the tracker is closed.
 func (t *Tracker) Run(ctx context.Context) error {
-	log := slog.Default()
+	log := logctx.From(ctx)
 	type batch struct {
 		evs []Event
 		ws  []writer
@@ -215,7 +217,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 
 // handle judges one inotify event; t.mu is held.
 func (t *Tracker) handle(e Event) error {
-	log := slog.Default()
+	log := t.log
 	switch {
 	case e.Mask&unix.IN_Q_OVERFLOW != 0:
 		log.Warn("the inotify queue overflowed: edits made meanwhile may be unrecorded (a switch still merges them)")

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
 	"github.com/un-distro/undistro/runtime/supervise"
@@ -86,6 +87,7 @@ type Agent struct {
 	serf atomic.Pointer[serf.Serf]
 	tr   *countingTransport
 	host Host
+	log  *slog.Logger // Run's ctx's logger, set before Run starts anything
 
 	mu        sync.Mutex
 	self      Announce
@@ -183,7 +185,8 @@ func (a *Agent) memberlistConfig(logger *log.Logger) (*memberlist.Config, error)
 func (a *Agent) Run(ctx context.Context, h Host) error {
 	defer close(a.stopped)
 	a.host = h
-	log := slog.Default().With("fleet", a.cfg.Name)
+	a.log = logctx.From(ctx)
+	log := a.log.With("fleet", a.cfg.Name)
 	logger := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	if err := a.loadTargets(); err != nil {
 		log.Warn("forgetting the rollouts this node followed", "err", err)
@@ -323,7 +326,7 @@ func (a *Agent) setTarget(t Target) bool {
 	}
 	a.targets[t.Role] = t
 	if err := a.saveTargetsLocked(); err != nil {
-		slog.Default().Warn("recording the rollout target", "err", err)
+		a.log.Warn("recording the rollout target", "err", err)
 	}
 	return true
 }
@@ -334,7 +337,7 @@ func (a *Agent) setTarget(t Target) bool {
 func (a *Agent) refresh(ctx context.Context) bool {
 	st, err := a.host.Status(ctx)
 	if err != nil {
-		slog.Default().Warn("reading the node's status for the fleet", "err", err)
+		logctx.From(ctx).Warn("reading the node's status for the fleet", "err", err)
 		return false
 	}
 	a.mu.Lock()
@@ -405,7 +408,7 @@ func (a *Agent) announce() {
 		err = s.SetTags(tags)
 	}
 	if err != nil {
-		slog.Default().Warn("announcing to the fleet", "err", err)
+		a.log.Warn("announcing to the fleet", "err", err)
 	}
 }
 
@@ -428,7 +431,19 @@ func (a *Agent) reconcile(ctx context.Context, log *slog.Logger) {
 	if !ok || a.serf.Load() == nil {
 		return
 	}
-	d := Decide(t, a.cfg.Name, a.Members(true))
+	// This node's own announcement is what it last decided, not serf's
+	// view of it: that view lags a switch's end (the tags travel through
+	// memberlist), and a node that saw itself still on the old image
+	// switched a second time, beyond the role's max-unavailable.
+	members := a.Members(true)
+	a.mu.Lock()
+	for i := range members {
+		if members[i].Name == a.cfg.Name {
+			members[i].Announce = a.self
+		}
+	}
+	a.mu.Unlock()
+	d := Decide(t, a.cfg.Name, members)
 	if !d.Switch {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/internal/testsupport"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/node"
@@ -165,7 +166,7 @@ func startMeta(t *testing.T, w *world, key []byte, name, role, image string, met
 		t.Fatal(err)
 	}
 	h := &testHost{w: w, root: t.TempDir(), name: name, role: role, image: image, meta: meta}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(logctx.With(context.Background(), testLog))
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, h) }()
 	var once sync.Once

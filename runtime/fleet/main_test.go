@@ -2,17 +2,19 @@ package fleet
 
 import (
 	"flag"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
 )
 
-// TestMain keeps the agents' logs out of the test output unless -v.
+// testLog is the logger the tests put in the agents' ctx: their logs go
+// to stderr with -v, nowhere otherwise.
+var testLog = slog.New(slog.DiscardHandler)
+
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Verbose() {
-		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if testing.Verbose() {
+		testLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	os.Exit(m.Run())
 }

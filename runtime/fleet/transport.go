@@ -22,13 +22,14 @@ type countingTransport struct {
 	sent, recv atomic.Uint64
 	packets    chan *memberlist.Packet
 	streams    chan net.Conn
-	done       chan struct{}
+	done       chan struct{} // closed when Shutdown starts
+	stopped    chan struct{} // closed when the NetTransport has stopped
 	start      time.Time
 }
 
 func newCountingTransport(nt *memberlist.NetTransport) *countingTransport {
 	t := &countingTransport{NetTransport: nt, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn),
-		done: make(chan struct{}), start: time.Now()}
+		done: make(chan struct{}), stopped: make(chan struct{}), start: time.Now()}
 	go func() {
 		for {
 			select {
@@ -37,9 +38,11 @@ func newCountingTransport(nt *memberlist.NetTransport) *countingTransport {
 				select {
 				case t.packets <- p:
 				case <-t.done:
+					t.drain(nt)
 					return
 				}
 			case <-t.done:
+				t.drain(nt)
 				return
 			}
 		}
@@ -52,9 +55,11 @@ func newCountingTransport(nt *memberlist.NetTransport) *countingTransport {
 				case t.streams <- &countingConn{Conn: c, t: t}:
 				case <-t.done:
 					c.Close()
+					t.drain(nt)
 					return
 				}
 			case <-t.done:
+				t.drain(nt)
 				return
 			}
 		}
@@ -64,7 +69,24 @@ func newCountingTransport(nt *memberlist.NetTransport) *countingTransport {
 
 func (t *countingTransport) Shutdown() error {
 	close(t.done)
-	return t.NetTransport.Shutdown()
+	err := t.NetTransport.Shutdown()
+	close(t.stopped)
+	return err
+}
+
+// drain takes what nt's listeners still hand over until nt has stopped:
+// NetTransport.Shutdown waits for its listeners, and one blocked handing
+// over a connection or packet nobody reads would hang it.
+func (t *countingTransport) drain(nt *memberlist.NetTransport) {
+	for {
+		select {
+		case c := <-nt.StreamCh():
+			c.Close()
+		case <-nt.PacketCh():
+		case <-t.stopped:
+			return
+		}
+	}
 }
 
 func (t *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {

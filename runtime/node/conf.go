@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/drift"
 	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/facts"
@@ -96,7 +96,7 @@ func (n *Node) applyEtc(ctx context.Context, m *etcmerge.Merge, img *store.Image
 		release := t.Hold()
 		defer func() {
 			if err := t.Refresh(); err != nil {
-				slog.Default().Error("watching the managed config files", "err", err)
+				logctx.From(ctx).Error("watching the managed config files", "err", err)
 			}
 			release()
 		}()
@@ -106,7 +106,7 @@ func (n *Node) applyEtc(ctx context.Context, m *etcmerge.Merge, img *store.Image
 		return changed, fmt.Errorf("merging /etc of %s: %w", short(img.Digest), err)
 	}
 	if len(changed) > 0 {
-		slog.Default().Info("merged /etc", "image", short(img.Digest), "written", len(changed))
+		logctx.From(ctx).Info("merged /etc", "image", short(img.Digest), "written", len(changed))
 	}
 	return changed, nil
 }
@@ -126,7 +126,7 @@ func (n *Node) reconcileEtc(ctx context.Context, img *store.Image) ([]string, er
 	}
 	for _, d := range m.Decisions {
 		if d.LocalEdit {
-			slog.Default().Info("/etc merge", "path", d.Path, "action", d.Action, "reason", d.Reason)
+			logctx.From(ctx).Info("/etc merge", "path", d.Path, "action", d.Action, "reason", d.Reason)
 		}
 	}
 	return n.applyEtc(ctx, m, img)
@@ -162,7 +162,7 @@ func (n *Node) lockedReconcileEtc(ctx context.Context, img *store.Image) ([]stri
 func (n *Node) rollbackEtc(ctx context.Context, prev *store.Image) []string {
 	written, err := n.lockedReconcileEtc(ctx, prev)
 	if err != nil {
-		slog.Default().Error("rolling back with /etc as it is: merging the /etc of "+short(prev.Digest), "err", err)
+		logctx.From(ctx).Error("rolling back with /etc as it is: merging the /etc of "+short(prev.Digest), "err", err)
 	}
 	return written
 }
@@ -314,7 +314,7 @@ func Drift(cfg Config) (*DriftReport, error) {
 // change; a failure (the watch budget or the system's limit) is logged,
 // not fatal.
 func (n *Node) startTracker(ctx context.Context) {
-	log := slog.Default()
+	log := logctx.From(ctx)
 	cfgFile, err := filepath.Abs(n.nodeConfig())
 	if err != nil {
 		log.Error("local edits of config files will not be recorded", "err", err)

@@ -70,7 +70,7 @@ func writeEtc(t *testing.T, n *Node, p, content string) {
 // reads it; a template with a missing key is refused with its file:line;
 // an edit of a managed file is recorded by the daemon's watcher.
 func TestTemplates(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := confRoles(t)
 	cfg := testConfig(t)
 	var host atomic.Value
@@ -203,7 +203,7 @@ func TestTemplates(t *testing.T) {
 // the switch; one of a file it changed follows the role's policy; the dry
 // run shows each decision. No daemon: the merge is the store's switch.
 func TestMerge(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := confRoles(t)
 	open := func(t *testing.T) *Node {
 		n, err := Open(ctx, testConfig(t))
@@ -304,7 +304,7 @@ func TestTemplateSandboxed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	app := imagespec.Service{Name: "app", Package: "busybox.sh", Packages: []string{"busybox.sh"}, Restart: "always",
 		Exec:  []string{"/bin/busybox.sh", "sh", "-c", `/bin/busybox.sh cat /etc/app.conf > /tmp/seen; echo ready >&3; exec /bin/busybox.sh sleep 300`},
 		Files: []string{"/etc/app.conf"}, Ready: ready3}
@@ -363,7 +363,7 @@ func TestTemplateSandboxed(t *testing.T) {
 // when the previous image's template no longer renders with the node's
 // values: /etc stays as it is.
 func TestRollbackWithUnrenderableTemplate(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := confRoles(t)
 	cfg := testConfig(t)
 	nodeToml := filepath.Join(cfg.Root, "node.toml")

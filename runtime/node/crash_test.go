@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,13 +12,15 @@ import (
 	"testing"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
 // crashChild switches the node at root to ref and exits; run with
 // UNDISTRO_CRASH_AT=N it is killed at its Nth write step.
 func crashChild(root, ref string) {
-	ctx := context.Background()
+	// The child logs to its stderr, which the test shows when it fails.
+	ctx := logctx.With(context.Background(), slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	n, err := Open(ctx, Config{Root: root, NoChroot: true})
 	if err == nil {
 		_, err = n.Switch(ctx, ref, unsigned)
@@ -36,7 +39,7 @@ func crashChild(root, ref string) {
 // became current before its health gate ran, and switching again finishes.
 func TestSwitchCrash(t *testing.T) {
 	testsupport.SkipShort(t, "spawns a process per write step")
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := testRoles(t)
 	template := filepath.Join(t.TempDir(), "template")
 	n, err := Open(ctx, Config{Root: template, NoChroot: true})

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/supervise"
 )
 
@@ -22,7 +22,7 @@ const shutdownTimeout = 30 * time.Second
 // node's operations on the unix socket until ctx ends; then it stops the
 // services and returns.
 func (n *Node) Run(ctx context.Context) error {
-	log := slog.Default()
+	log := logctx.From(ctx)
 	if err := supervise.EnableSubreaper(); err != nil {
 		log.Warn("orphaned service processes will not be reaped", "err", err)
 	}
@@ -71,7 +71,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.sup.Store(sup)
 	pending, err := n.startCurrent(ctx)
 	if err == nil {
-		err = n.resumeTrial()
+		err = n.resumeTrial(ctx)
 	}
 	n.startTracker(supCtx)
 	n.unlockOp()
@@ -163,7 +163,7 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 	// /etc follows the current image and the node's facts now (a merge a
 	// crash interrupted completes; changed facts re-render).
 	if _, err := n.lockedReconcileEtc(ctx, cur); err != nil {
-		slog.Default().Error("merging /etc of the current image", "err", err)
+		logctx.From(ctx).Error("merging /etc of the current image", "err", err)
 	}
 	rootfs, err := n.st.Rootfs(ctx, cur.Digest)
 	if err != nil {
@@ -179,7 +179,7 @@ func (n *Node) startCurrent(ctx context.Context) (*Pending, error) {
 func (n *Node) finishPending(ctx context.Context, p *Pending) {
 	n.opMu.Lock()
 	defer n.unlockOp()
-	log := slog.Default()
+	log := logctx.From(ctx)
 	cur, err := n.current()
 	if err != nil || cur == nil || cur.Digest != p.To {
 		return
@@ -205,7 +205,7 @@ func (n *Node) finishPending(ctx context.Context, p *Pending) {
 
 // logEvents logs the supervisor's state changes.
 func logEvents(ctx context.Context, sup *supervise.Supervisor) {
-	log := slog.Default()
+	log := logctx.From(ctx)
 	for {
 		select {
 		case <-ctx.Done():

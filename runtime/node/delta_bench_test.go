@@ -55,7 +55,7 @@ func deltaNodeImage(b *testing.B, role, conf string) imagetest.Image {
 // derived root, the restart of that one service and its health gate.
 func BenchmarkNodeDeltaSwitch(b *testing.B) {
 	testsupport.RequireRoot(b, "a switch derives the new root in place as root only")
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	dir := filepath.Join(b.TempDir(), "layout")
 	imagetest.WriteLayout(b, dir, deltaNodeImage(b, "one", "1"), deltaNodeImage(b, "two", "2"))
 	cfg := Config{Root: b.TempDir(), HealthTimeout: 30 * time.Second, NoChroot: true}

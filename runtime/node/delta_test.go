@@ -22,7 +22,7 @@ import (
 // PID throughout.
 func TestSwitchDelta(t *testing.T) {
 	testsupport.RequireRoot(t, "a switch derives the new root in place as root only")
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	log := filepath.Join(t.TempDir(), "hup.log")
 	hupSh := "#!/bin/sh\ntrap 'echo reloaded >> " + log + "' HUP\necho ready >&3\nwhile :; do sleep 0.05 & wait $!; done\n"
 	db := imagespec.Service{Name: "db", Package: "db.sh", Packages: []string{"db.sh"}, Exec: []string{"/svc/db.sh"}, Restart: "always", Ready: ready3}
@@ -112,7 +112,7 @@ func TestSwitchReloadSandboxed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	// busybox.sh: executable in the test image, and busybox runs the
 	// applet named by its first argument when its name starts "busybox".
 	sh := []string{"/bin/busybox.sh", "sh", "-c"}

@@ -3,9 +3,10 @@ package node
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // Extension is a part of the daemon that lives outside this package (the
@@ -43,7 +44,7 @@ func (n *Node) runExtensions(ctx context.Context) (stop func()) {
 	for _, e := range n.cfg.Extensions {
 		wg.Go(func() {
 			if err := e.Run(ectx, n); err != nil && ectx.Err() == nil {
-				slog.Default().Error("daemon extension stopped", "extension", fmt.Sprintf("%T", e), "err", err)
+				logctx.From(ctx).Error("daemon extension stopped", "extension", fmt.Sprintf("%T", e), "err", err)
 			}
 		})
 	}

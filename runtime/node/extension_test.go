@@ -15,7 +15,7 @@ import (
 )
 
 func TestAdmitDigestAndVerify(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	s := imagetest.NewSigner(t)
 	web := s.Sign(t, refs["web"])
@@ -59,7 +59,7 @@ func TestExtensionRunsInTheDaemon(t *testing.T) {
 	e := &ext{}
 	cfg := testConfig(t)
 	cfg.Extensions = []Extension{e}
-	n, err := Open(context.Background(), cfg)
+	n, err := Open(logCtx(context.Background()), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestExtensionRunsInTheDaemon(t *testing.T) {
 		}
 	})
 	c := runDaemon(t, n)
-	resp, err := c.send(context.Background(), http.MethodGet, "/v1/ext", nil)
+	resp, err := c.send(logCtx(context.Background()), http.MethodGet, "/v1/ext", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func testConfig(t *testing.T) Config {
 // test end.
 func runDaemon(t *testing.T, n *Node) *Client {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(logCtx(context.Background()))
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	t.Cleanup(func() {
@@ -55,7 +55,7 @@ func runDaemon(t *testing.T, n *Node) *Client {
 	var c *Client
 	testsupport.WaitFor(t, 10*time.Second, "the daemon to answer on "+n.cfg.Socket, func() bool {
 		var err error
-		c, err = Dial(context.Background(), n.cfg.Socket)
+		c, err = Dial(logCtx(context.Background()), n.cfg.Socket)
 		return err == nil
 	})
 	return c

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/drift"
 	"github.com/un-distro/undistro/runtime/etcmerge"
 	"github.com/un-distro/undistro/runtime/imagespec"
@@ -117,7 +117,7 @@ func (n *Node) resolve(ctx context.Context, ref string, o Admit, isSwitch bool) 
 		return nil, nil, err
 	}
 	if adm.Unsigned {
-		slog.Default().Warn("admitting an unsigned image: --insecure-allow-unsigned", "image", ref, "digest", src.Digest)
+		logctx.From(ctx).Warn("admitting an unsigned image: --insecure-allow-unsigned", "image", ref, "digest", src.Digest)
 	}
 	return src, adm, nil
 }
@@ -144,7 +144,7 @@ func (n *Node) add(ctx context.Context, src *store.Source, adm *Admission, progr
 		return img, nil
 	}
 	if err := n.seedImage(ctx, img.Digest); err != nil {
-		slog.Default().Warn("seeding the pulled image's layers", "image", img.Digest, "err", err)
+		logctx.From(ctx).Warn("seeding the pulled image's layers", "image", img.Digest, "err", err)
 	}
 	return img, nil
 }
@@ -256,7 +256,7 @@ func (n *Node) Switch(ctx context.Context, ref string, o SwitchOptions) (*Plan, 
 		_ = n.setPending(nil)
 		if cur != nil {
 			if _, rerr := n.reconcileEtc(context.WithoutCancel(ctx), cur); rerr != nil {
-				slog.Default().Error("merging /etc back after a failed switch", "err", rerr)
+				logctx.From(ctx).Error("merging /etc back after a failed switch", "err", rerr)
 			}
 		}
 		return nil, fmt.Errorf("switching to %s: %w", ref, err)
@@ -351,11 +351,11 @@ func (n *Node) apply(ctx context.Context, plan *Plan, meta *imagespec.Image, roo
 		}
 		err := n.supervisor().Reload(ctx, name, meta.Service(name))
 		if err == nil {
-			slog.Default().Info("reloaded", "service", name, "reason", plan.Reasons[name])
+			logctx.From(ctx).Info("reloaded", "service", name, "reason", plan.Reasons[name])
 			continue
 		}
 		// It keeps running on its old config: a restart is the sure way.
-		slog.Default().Warn("reload failed, restarting", "service", name, "err", err)
+		logctx.From(ctx).Warn("reload failed, restarting", "service", name, "err", err)
 		if err := n.supervisor().Stop(ctx, name); err != nil {
 			return fmt.Errorf("stopping %s: %w", name, err)
 		}
@@ -421,7 +421,7 @@ func (n *Node) gate(ctx context.Context, meta *imagespec.Image) error {
 // the store goes back to the previous image and its services are
 // re-applied. It returns the error Switch reports.
 func (n *Node) rollbackAfter(ctx context.Context, bad *store.Image, old *imagespec.Image, reason error) error {
-	log := slog.Default()
+	log := logctx.From(ctx)
 	prev, err := n.st.Previous()
 	if err != nil || old == nil {
 		_ = n.setPending(nil)
@@ -511,7 +511,7 @@ func (n *Node) GC(ctx context.Context, keep int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collecting garbage: %w", err)
 	}
-	n.pruneAttachments()
+	n.pruneAttachments(ctx)
 	n.unseedGone()
 	return removed, nil
 }

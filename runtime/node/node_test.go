@@ -59,7 +59,7 @@ func pids(st *Status) map[string]int {
 
 func mustStatus(t *testing.T, api API) *Status {
 	t.Helper()
-	st, err := api.Status(context.Background())
+	st, err := api.Status(logCtx(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func checkPlan(t *testing.T, p *Plan, start, stop, restart, unchanged []string) 
 }
 
 func TestSwitchRollback(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := testRoles(t)
 	n, err := Open(ctx, testConfig(t))
 	if err != nil {
@@ -199,7 +199,7 @@ func TestSwitchRollback(t *testing.T) {
 // waitReady waits for the daemon's services to be ready.
 func waitReady(t *testing.T, n *Node) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(logCtx(context.Background()), 10*time.Second)
 	defer cancel()
 	if err := n.supervisor().WaitReady(ctx); err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func waitReady(t *testing.T, n *Node) {
 }
 
 func TestSwitchWithoutDaemon(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := testRoles(t)
 	cfg := testConfig(t)
 	n, err := Open(ctx, cfg)
@@ -248,7 +248,7 @@ func TestSwitchWithoutDaemon(t *testing.T) {
 }
 
 func TestLogsFollow(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"), role{Name: "tick",
 		Files:    map[string]string{"/svc/tick.sh": "#!/bin/sh\ni=0\nwhile :; do echo tick $i; i=$((i+1)); sleep 0.02; done\n"},
 		Services: []imagespec.Service{{Name: "tick", Exec: []string{"/svc/tick.sh"}, Restart: "always"}}})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/un-distro/undistro/internal/btmeta"
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/store"
@@ -68,17 +68,17 @@ func (n *Node) startP2P(ctx context.Context) (func(), error) {
 	}
 	c, err := p2p.New(ctx, cfg)
 	if err != nil && b.Optional {
-		slog.Default().Warn("running without the p2p client: layers come from registries only", "err", err)
+		logctx.From(ctx).Warn("running without the p2p client: layers come from registries only", "err", err)
 		return func() {}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	n.bt.Store(c)
-	slog.Default().Info("p2p client running", "addr", c.Addr().String(), "peers", len(b.Peers))
+	logctx.From(ctx).Info("p2p client running", "addr", c.Addr().String(), "peers", len(b.Peers))
 	go func() {
 		if err := n.seedAll(ctx); err != nil && ctx.Err() == nil {
-			slog.Default().Warn("seeding stored layers", "err", err)
+			logctx.From(ctx).Warn("seeding stored layers", "err", err)
 		}
 		trimMemory() // hashing blobs without a cached info paged in buffers
 	}()
@@ -252,7 +252,7 @@ func origin(ctx context.Context, ref string) (func(v1.Hash) string, http.RoundTr
 	if err != nil {
 		// The registry does not answer now: peers may still have it all;
 		// the web seed is tried without credentials.
-		slog.Default().Debug("p2p: no registry transport for the web seed", "registry", reg.RegistryStr(), "err", err)
+		logctx.From(ctx).Debug("p2p: no registry transport for the web seed", "registry", reg.RegistryStr(), "err", err)
 		return url, nil
 	}
 	return url, rt

@@ -111,7 +111,7 @@ func TestPullThroughP2P(t *testing.T) {
 	pull := PullOptions{}
 
 	a := start("127.0.0.41", 0)
-	if _, err := a.Pull(t.Context(), ref, pull); err != nil {
+	if _, err := a.Pull(logCtx(t.Context()), ref, pull); err != nil {
 		t.Fatal(err)
 	}
 	if got := reg.sent(layer); got < m.Layers[0].Size {
@@ -120,14 +120,14 @@ func TestPullThroughP2P(t *testing.T) {
 	before := reg.sent(layer)
 	// With nobody to ask, the first node read the layer the registry way,
 	// and seeds it.
-	if s, err := a.P2P(t.Context()); err != nil || len(s.Layers) != 1 || !s.Layers[0].Seeding {
+	if s, err := a.P2P(logCtx(t.Context())); err != nil || len(s.Layers) != 1 || !s.Layers[0].Seeding {
 		t.Fatalf("first node's p2p state: %+v, %v; want the layer seeded", s, err)
 	}
 
 	// B waits long for its peer before the web seed: on a loaded machine
 	// the registry must not step in.
 	b := start("127.0.0.42", time.Minute, a.bt.Load().Addr().String())
-	got, err := b.Pull(t.Context(), ref, pull)
+	got, err := b.Pull(logCtx(t.Context()), ref, pull)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestPullThroughP2P(t *testing.T) {
 	if sent := reg.sent(layer) - before; sent != 0 {
 		t.Errorf("registry sent %d layer bytes to the second node; its peer had them all", sent)
 	}
-	s, err := b.P2P(t.Context())
+	s, err := b.P2P(logCtx(t.Context()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +148,10 @@ func TestPullThroughP2P(t *testing.T) {
 	// then reads the layer from the registry's blob URL (the web seed).
 	before = reg.sent(layer)
 	c := start("127.0.0.43", 200*time.Millisecond, "127.0.0.44:9")
-	if _, err := c.Pull(t.Context(), ref, pull); err != nil {
+	if _, err := c.Pull(logCtx(t.Context()), ref, pull); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := c.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+	if s, err := c.P2P(logCtx(t.Context())); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
 		t.Errorf("third node's p2p state %+v, %v: want the layer from the origin", s, err)
 	}
 	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
@@ -162,17 +162,17 @@ func TestPullThroughP2P(t *testing.T) {
 	// it.
 	before = reg.sent(layer)
 	d := start("127.0.0.49", time.Minute, a.bt.Load().Addr().String())
-	if _, err := d.Pull(t.Context(), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}); err != nil {
+	if _, err := d.Pull(logCtx(t.Context()), ref, PullOptions{Admit: Admit{InsecureAllowUnsigned: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := d.P2P(t.Context()); err != nil || len(s.Layers) != 0 {
+	if s, err := d.P2P(logCtx(t.Context())); err != nil || len(s.Layers) != 0 {
 		t.Errorf("node with an unsigned admission: p2p state %+v, %v; want no torrent", s, err)
 	}
 	if sent := reg.sent(layer) - before; sent < m.Layers[0].Size {
 		t.Errorf("registry sent %d layer bytes for the unsigned admission, want %d", sent, m.Layers[0].Size)
 	}
 	// Its metainfo names the layer's infohash and the registry as web seed.
-	mi, err := b.Torrent(t.Context(), layer)
+	mi, err := b.Torrent(logCtx(t.Context()), layer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFailedP2PPullLeavesNothing(t *testing.T) {
 	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.45:0", Peers: []string{"127.0.0.46:9"}, WebSeedDelay: 200 * time.Millisecond}
 	n := openP2P(t, cfg)
-	_, err := n.Pull(t.Context(), ref, PullOptions{})
+	_, err := n.Pull(logCtx(t.Context()), ref, PullOptions{})
 	if err == nil || !strings.Contains(err.Error(), "its content hashes to sha256:") || !strings.Contains(err.Error(), "from the origin") {
 		t.Fatalf("pull of a corrupt layer: %v, want the mismatch and its source named", err)
 	}
@@ -251,11 +251,11 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 	addKey(t, cfg.Root, signer)
 	cfg.BitTorrent = BitTorrent{Listen: "127.0.0.47:0", Peers: []string{"127.0.0.48:9"}, WebSeedDelay: 200 * time.Millisecond}
 	n := openP2P(t, cfg)
-	if _, err := n.Pull(t.Context(), ref, PullOptions{}); err != nil {
+	if _, err := n.Pull(logCtx(t.Context()), ref, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := img.Manifest()
-	if s, err := n.P2P(t.Context()); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
+	if s, err := n.P2P(logCtx(t.Context())); err != nil || len(s.Layers) != 1 || s.Layers[0].FromOrigin < m.Layers[0].Size {
 		t.Errorf("p2p state %+v, %v: want the layer from the registry as web seed", s, err)
 	}
 }
@@ -264,11 +264,11 @@ func TestWebSeedUsesRegistryCredentials(t *testing.T) {
 // closed when the test ends.
 func openP2P(t *testing.T, cfg Config) *Node {
 	t.Helper()
-	n, err := Open(context.Background(), cfg)
+	n, err := Open(logCtx(context.Background()), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := n.startP2P(t.Context())
+	stop, err := n.startP2P(logCtx(t.Context()))
 	if err != nil {
 		t.Fatal(err)
 	}

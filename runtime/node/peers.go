@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/imagespec"
 	"github.com/un-distro/undistro/runtime/p2p"
 	"github.com/un-distro/undistro/runtime/peerreg"
@@ -78,7 +78,7 @@ func (n *Node) resolveSource(ctx context.Context, ref string) (*store.Source, []
 	if perr != nil {
 		return nil, nil, fmt.Errorf("%w; and from peers: %w", err, perr)
 	}
-	slog.Default().Info("registry cannot serve the image: fetching it from peers", "image", ref, "peers", len(peers), "registry error", err)
+	logctx.From(ctx).Info("registry cannot serve the image: fetching it from peers", "image", ref, "peers", len(peers), "registry error", err)
 	return src, peers, nil
 }
 
@@ -101,7 +101,7 @@ func (n *Node) admitVia(ctx context.Context, src *store.Source, o Admit, isSwitc
 		if !errors.As(err, &pe) && !isUnreachable(err) {
 			return nil, err // not about what the peer served
 		}
-		slog.Default().Info("a peer's signature of the image does not verify: asking the next", "peer", p, "err", err)
+		logctx.From(ctx).Info("a peer's signature of the image does not verify: asking the next", "peer", p, "err", err)
 		if first == nil {
 			first = err
 		}
@@ -131,7 +131,7 @@ func (n *Node) keepAttachments(ctx context.Context, ref, digest string, ro []rem
 		err = n.attachments().Fetch(ctx, r.Context(), digest, ro...)
 	}
 	if err != nil {
-		slog.Default().Warn("keeping the image's signature and attestations for peers", "image", ref, "err", err)
+		logctx.From(ctx).Warn("keeping the image's signature and attestations for peers", "image", ref, "err", err)
 	}
 }
 
@@ -150,10 +150,10 @@ func (n *Node) servePeers(ctx context.Context) error {
 		return err
 	}
 	n.peers.Store(srv)
-	slog.Default().Info("serving verified images to peers", "addr", srv.Addr())
+	logctx.From(ctx).Info("serving verified images to peers", "addr", srv.Addr())
 	go func() {
 		if err := srv.Serve(ctx); err != nil {
-			slog.Default().Error("serving peers", "err", err)
+			logctx.From(ctx).Error("serving peers", "err", err)
 		}
 	}()
 	return nil
@@ -249,13 +249,13 @@ func (c *peerContent) Attachment(image, kind string) (string, error) {
 }
 
 // pruneAttachments drops the attachments of images no longer in the store.
-func (n *Node) pruneAttachments() {
+func (n *Node) pruneAttachments(ctx context.Context) {
 	err := n.attachments().Prune(func(d string) bool {
 		_, err := n.st.Image(d)
 		return err == nil
 	})
 	if err != nil {
-		slog.Default().Warn("pruning kept signatures", "err", err)
+		logctx.From(ctx).Warn("pruning kept signatures", "err", err)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // while A refuses to serve the unsigned one and a tag still needs the
 // registry.
 func TestPullFromPeersWhenRegistryDown(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	reg := strings.TrimPrefix(srv.URL, "http://")

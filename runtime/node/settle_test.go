@@ -15,7 +15,7 @@ import (
 // never stays up for the supervisor's settle period, so it is never ready
 // and the switch rolls back.
 func TestGateCrashLoopWithoutCheck(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	svc := imagespec.Service{Name: "app", Package: "app.sh", Exec: []string{"/svc/app.sh"}, Restart: "always"}
 	refs := writeLayout(t, filepath.Join(t.TempDir(), "layout"),
 		role{Name: "good", Files: map[string]string{"/svc/app.sh": "#!/bin/sh\nexec sleep 30\n"}, Services: []imagespec.Service{svc}},

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // Trial is a switch made with SwitchOptions.Try: unless `node confirm`
@@ -53,7 +54,7 @@ func (n *Node) Confirm(ctx context.Context) (*Trial, error) {
 			short(t.To), ErrTrialExpired, t.Deadline.Format(time.RFC3339), short(t.From))
 	}
 	n.disarm()
-	slog.Default().Info("switch confirmed", "image", t.To)
+	logctx.From(ctx).Info("switch confirmed", "image", t.To)
 	return t, nil
 }
 
@@ -106,7 +107,7 @@ func (n *Node) expire(ctx context.Context, t *Trial) {
 	n.stMu.Lock()
 	st, err := readState(n.cfg.Root)
 	n.stMu.Unlock()
-	log := slog.Default()
+	log := logctx.From(ctx)
 	if err != nil {
 		log.Error("reading the switch on trial", "err", err)
 		return
@@ -134,14 +135,14 @@ func (n *Node) expire(ctx context.Context, t *Trial) {
 
 // resumeTrial arms the deadline of a trial recorded before the daemon
 // started (one already past rolls back at once). opMu is held.
-func (n *Node) resumeTrial() error {
+func (n *Node) resumeTrial(ctx context.Context) error {
 	n.stMu.Lock()
 	st, err := readState(n.cfg.Root)
 	n.stMu.Unlock()
 	if err != nil || st.Trial == nil {
 		return err
 	}
-	slog.Default().Info("switch on trial", "image", st.Trial.To, "deadline", st.Trial.Deadline)
+	logctx.From(ctx).Info("switch on trial", "image", st.Trial.To, "deadline", st.Trial.Deadline)
 	n.arm(st.Trial)
 	return nil
 }

@@ -15,17 +15,17 @@ import (
 // client and a stop function that waits for it to exit.
 func daemonFor(t *testing.T, cfg Config) (*Client, func()) {
 	t.Helper()
-	n, err := Open(context.Background(), cfg)
+	n, err := Open(logCtx(context.Background()), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(logCtx(context.Background()))
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	var c *Client
 	testsupport.WaitFor(t, 10*time.Second, "the daemon to answer", func() bool {
 		var err error
-		c, err = Dial(context.Background(), n.cfg.Socket)
+		c, err = Dial(logCtx(context.Background()), n.cfg.Socket)
 		return err == nil
 	})
 	stopped := false
@@ -48,7 +48,7 @@ func daemonFor(t *testing.T, cfg Config) (*Client, func()) {
 // its deadline is in node.json, so it survives a daemon restart, shows in
 // status, and a daemon that starts after it rolls back at once.
 func TestTryConfirm(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := testRoles(t)
 	try := func(d time.Duration) SwitchOptions { o := unsigned; o.Try = d; return o }
 	onA := func(t *testing.T) (Config, *Client, func(), string) {

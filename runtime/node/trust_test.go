@@ -101,7 +101,7 @@ func trustRoles(t *testing.T, dir string) map[string]string {
 
 func openNode(t *testing.T) *Node {
 	t.Helper()
-	n, err := Open(context.Background(), testConfig(t))
+	n, err := Open(logCtx(context.Background()), testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func addKey(t *testing.T, root string, s *imagetest.Signer) {
 }
 
 func TestUnsignedRefusedWithoutKeys(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	n := openNode(t)
 	const hint = "this node trusts no signing key: add the signer's public key with `undistro node trust add KEY.pub`, or pass --insecure-allow-unsigned"
@@ -151,7 +151,7 @@ func TestUnsignedRefusedWithoutKeys(t *testing.T) {
 }
 
 func TestSignedAndRoleBound(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	s := imagetest.NewSigner(t)
 	digest := s.Sign(t, refs["web"])
@@ -212,7 +212,7 @@ func TestSignedAndRoleBound(t *testing.T) {
 }
 
 func TestSignatureCopiedToAnotherRepository(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -252,7 +252,7 @@ func TestSignatureCopiedToAnotherRepository(t *testing.T) {
 }
 
 func TestTrustChangeReachesRunningDaemon(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := trustRoles(t, t.TempDir())
 	s := imagetest.NewSigner(t)
 	s.Sign(t, refs["web"])
@@ -289,7 +289,7 @@ func TestTrustChangeReachesRunningDaemon(t *testing.T) {
 // (as two daemon-less commands would) at once: each plan's From must be
 // what that switch really replaced.
 func TestConcurrentSwitchesReportTheirFrom(t *testing.T) {
-	ctx := context.Background()
+	ctx := logCtx(context.Background())
 	refs := testRoles(t)
 	cfg := testConfig(t)
 	n1, err := Open(ctx, cfg)
@@ -332,10 +332,10 @@ func TestConcurrentSwitchesReportTheirFrom(t *testing.T) {
 }
 
 func TestEmptyRoot(t *testing.T) {
-	if _, err := Open(context.Background(), Config{}); !errors.Is(err, ErrNoRoot) {
+	if _, err := Open(logCtx(context.Background()), Config{}); !errors.Is(err, ErrNoRoot) {
 		t.Fatalf("Open with an empty root = %v, want ErrNoRoot", err)
 	}
-	if _, err := Connect(context.Background(), Config{}); !errors.Is(err, ErrNoRoot) {
+	if _, err := Connect(logCtx(context.Background()), Config{}); !errors.Is(err, ErrNoRoot) {
 		t.Fatalf("Connect with an empty root = %v, want ErrNoRoot", err)
 	}
 }

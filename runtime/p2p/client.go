@@ -24,6 +24,7 @@ import (
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/btmeta"
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // Client is a node's BitTorrent client. Its methods are safe for
@@ -64,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	c := &Client{cfg: o, log: slog.Default(), entries: map[metainfo.Hash]*entry{}}
+	c := &Client{cfg: o, log: logctx.From(ctx), entries: map[metainfo.Hash]*entry{}}
 	c.origin = newOriginTransport(o.OriginTransport, o.MaxOriginRequests)
 	c.http = &http.Client{Transport: c.origin}
 
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	tc.HTTPUserAgent = "undistro"
 	tc.DefaultStorage = blobStorage{c}
 	tc.Logger = alog.Default.WithFilterLevel(alog.Disabled)
-	tc.Slogger = slog.New(quietHandler{slog.Default().Handler()})
+	tc.Slogger = slog.New(quietHandler{c.log.Handler()})
 	if o.UploadRate > 0 {
 		tc.UploadRateLimiter = rate.NewLimiter(rate.Limit(o.UploadRate), int(max(o.UploadRate, 256<<10)))
 	}

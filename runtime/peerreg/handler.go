@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // Content is what a node serves its peers: blobs it holds by digest, and
@@ -108,7 +109,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, unknow
 		regError(w, http.StatusNotFound, unknown, "this peer serves no such content")
 		return
 	}
-	slog.Default().Warn("serving a peer", "path", r.URL.Path, "err", err)
+	logctx.From(r.Context()).Warn("serving a peer", "path", r.URL.Path, "err", err)
 	regError(w, http.StatusInternalServerError, "UNKNOWN", "reading the store failed")
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // EndpointFor returns the peer endpoint of the node whose BitTorrent
@@ -50,6 +52,7 @@ const MaxConns = 64
 // Server is a running peer endpoint.
 type Server struct {
 	ln  net.Listener
+	al  *allowListener
 	srv *http.Server
 }
 
@@ -65,8 +68,10 @@ func Listen(addr string, allow []netip.Prefix, c Content) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for peers on %s: %w (the peer endpoint is the BT port + 1: pick a --p2p port whose next port is free)", addr, err)
 	}
+	al := &allowListener{Listener: ln, allow: allow, log: slog.New(slog.DiscardHandler)} // Serve sets its ctx's
 	return &Server{
-		ln: netutil.LimitListener(&allowListener{Listener: ln, allow: allow}, MaxConns),
+		ln: netutil.LimitListener(al, MaxConns),
+		al: al,
 		srv: &http.Server{
 			Handler:           Handler(c),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -79,9 +84,10 @@ func Listen(addr string, allow []netip.Prefix, c Content) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Serve answers peers until ctx ends.
+// Serve answers peers until ctx ends; it logs to ctx's logger.
 func (s *Server) Serve(ctx context.Context) error {
 	s.srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	s.al.log = logctx.From(ctx) // before Serve starts accepting
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
@@ -105,6 +111,7 @@ func (s *Server) Close() error { return s.srv.Close() }
 type allowListener struct {
 	net.Listener
 	allow []netip.Prefix
+	log   *slog.Logger
 }
 
 func (l *allowListener) Accept() (net.Conn, error) {
@@ -117,7 +124,7 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if err == nil && Allowed(l.allow, ap.Addr()) {
 			return c, nil
 		}
-		slog.Default().Debug("refused a peer outside the allow-list", "remote", c.RemoteAddr())
+		l.log.Debug("refused a peer outside the allow-list", "remote", c.RemoteAddr())
 		c.Close()
 	}
 }

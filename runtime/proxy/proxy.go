@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // ErrNoUpstream: the upstream list is empty or every upstream refused.
@@ -25,6 +27,7 @@ var ErrNoUpstream = errors.New("no upstream available")
 // Proxy balances HTTP requests over a list of upstreams, round-robin.
 type Proxy struct {
 	file string
+	log  *slog.Logger // from New's ctx
 
 	mu        sync.RWMutex
 	upstreams []string
@@ -33,9 +36,10 @@ type Proxy struct {
 	dialer    net.Dialer
 }
 
-// New returns a proxy over the upstreams listed in file (see Load).
-func New(file string) (*Proxy, error) {
-	p := &Proxy{file: file, dialer: net.Dialer{Timeout: 2 * time.Second}}
+// New returns a proxy over the upstreams listed in file (see Load). It
+// logs to ctx's logger.
+func New(ctx context.Context, file string) (*Proxy, error) {
+	p := &Proxy{file: file, log: logctx.From(ctx), dialer: net.Dialer{Timeout: 2 * time.Second}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = "http"
@@ -46,7 +50,7 @@ func New(file string) (*Proxy, error) {
 		// (a pooled connection would pin traffic to one).
 		Transport: &http.Transport{DialContext: p.dial, DisableKeepAlives: true},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			slog.Default().Warn("proxying", "path", r.URL.Path, "err", err)
+			p.log.Warn("proxying", "path", r.URL.Path, "err", err)
 			http.Error(w, "bad gateway: "+err.Error(), http.StatusBadGateway)
 		},
 	}
@@ -103,7 +107,7 @@ func (p *Proxy) set(ups []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if strings.Join(ups, ",") != strings.Join(p.upstreams, ",") {
-		slog.Default().Info("upstreams", "file", p.file, "upstreams", ups)
+		p.log.Info("upstreams", "file", p.file, "upstreams", ups)
 	}
 	p.upstreams = ups
 }
@@ -143,7 +147,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.rp.ServeHT
 // Run serves the proxy on listen until ctx ends, rereading the upstream
 // file on SIGHUP.
 func Run(ctx context.Context, listen, file string) error {
-	p, err := New(file)
+	p, err := New(ctx, file)
 	if err != nil {
 		return err
 	}
@@ -161,7 +165,7 @@ func Run(ctx context.Context, listen, file string) error {
 				return
 			case <-hup:
 				if err := p.Load(); err != nil {
-					slog.Default().Error("rereading upstreams; keeping the old list", "err", err)
+					p.log.Error("rereading upstreams; keeping the old list", "err", err)
 				}
 			}
 		}
@@ -169,7 +173,7 @@ func Run(ctx context.Context, listen, file string) error {
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Default().Info("proxy listening", "addr", ln.Addr().String(), "upstreams", p.Upstreams())
+	p.log.Info("proxy listening", "addr", ln.Addr().String(), "upstreams", p.Upstreams())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving on %s: %w", listen, err)

@@ -39,7 +39,7 @@ func TestProxyBalancesAndFollowsTheFile(t *testing.T) {
 		}
 	}
 	write("# rendered from peers \"backends\"", host(a), "", host(b)+"  # web1")
-	p, err := New(file)
+	p, err := New(t.Context(), file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(filepath.Join(t.TempDir(), "missing")); err != nil {
+	if _, err := New(t.Context(), filepath.Join(t.TempDir(), "missing")); err != nil {
 		t.Errorf("a missing file (not rendered yet) is an empty list, got %v", err)
 	}
 }

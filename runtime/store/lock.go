@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // ErrLocked: the store's lock is held by another process and the wait for
@@ -38,7 +39,7 @@ func (s *Store) lockFile(ctx context.Context) error {
 			return fmt.Errorf("locking store %s: %w", s.root, err)
 		}
 		if !waited {
-			slog.Default().Warn("waiting for the store lock", "lock", s.lock.Name(), "holder", s.holder())
+			logctx.From(ctx).Warn("waiting for the store lock", "lock", s.lock.Name(), "holder", s.holder())
 			timer = time.NewTimer(pause)
 			defer timer.Stop()
 		} else {

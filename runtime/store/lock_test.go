@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/internal/testsupport"
 )
 
@@ -44,6 +46,7 @@ func lockChild(mode, root string) int {
 	case "wait":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
+		ctx = logctx.With(ctx, slog.New(slog.NewTextHandler(os.Stderr, nil))) // the test reads the wait warning
 		s, err := Open(ctx, root)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/un-distro/undistro/internal/atomicfile"
 	"github.com/un-distro/undistro/internal/crash"
+	"github.com/un-distro/undistro/internal/logctx"
 )
 
 // state is state.json: the pointers a node runs from. One file, so both
@@ -113,7 +113,7 @@ func (s *Store) recover(ctx context.Context) error {
 		if _, err := s.rootfs(ctx, st.Current); err != nil {
 			// Not fatal: status and rollback still work, and Rootfs
 			// tries again when the root is needed.
-			slog.Default().Warn("assembling the root of the current image again", "image", st.Current, "err", err)
+			logctx.From(ctx).Warn("assembling the root of the current image again", "image", st.Current, "err", err)
 		}
 		hadJournal = true // end whatever journal rootfs left
 	}
@@ -228,7 +228,7 @@ func (s *Store) rootFrom(ctx context.Context, from, digest string) (Switched, er
 	if !s.complete(digest) && from != "" && from != digest && s.derives {
 		st, ok, err := s.derive(ctx, from, digest)
 		if err != nil {
-			slog.Default().Warn("deriving the root failed, assembling it in full", "image", digest, "err", err)
+			logctx.From(ctx).Warn("deriving the root failed, assembling it in full", "image", digest, "err", err)
 		}
 		r.Derived, r.Written = ok, st.Written
 	}

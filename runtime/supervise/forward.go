@@ -17,6 +17,7 @@ import (
 // inside its namespace. It lives as long as one process of the service.
 type forwarder struct {
 	lns []net.Listener
+	log *slog.Logger
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -36,7 +37,7 @@ func (s *Supervisor) listenPublished(spec imagespec.Service) (*forwarder, error)
 	if sb.NetworkOrDefault() != imagespec.NetworkPrivate {
 		return nil, fmt.Errorf("service %q: publishes %v but its network is %q: only a private network publishes ports", spec.Name, sb.Publish, sb.Network)
 	}
-	f := &forwarder{conns: map[net.Conn]struct{}{}}
+	f := &forwarder{conns: map[net.Conn]struct{}{}, log: s.log}
 	for _, addr := range sb.Publish {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -83,7 +84,7 @@ func (f *forwarder) pipe(c net.Conn, dial func(context.Context, string, string) 
 	defer c.Close()
 	up, err := dial(context.Background(), "tcp", target)
 	if err != nil {
-		slog.Default().Debug("forwarding a published port", "to", target, "err", err)
+		f.log.Debug("forwarding a published port", "to", target, "err", err)
 		return
 	}
 	if !f.track(up) {

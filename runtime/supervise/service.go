@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"syscall"
 	"time"
 
@@ -28,7 +27,7 @@ type outcome struct {
 func (s *Supervisor) run(sv *service, inc *incarnation) {
 	defer close(inc.done)
 	spec := sv.spec
-	log := slog.Default().With("service", spec.Name)
+	log := s.log.With("service", spec.Name)
 	if err := s.waitDeps(spec, inc); err != nil {
 		if errors.Is(err, errStopping) {
 			s.set(sv, StateStopped, 0, "", 0)
@@ -206,7 +205,7 @@ func (s *Supervisor) terminate(p *proc, spec imagespec.Service) exitInfo {
 		// A sandboxed service is PID 1 of its namespace, where the kernel
 		// drops the signals it has no handler for: SIGTERM's default
 		// action, terminating, is done with SIGKILL at once.
-		slog.Default().Debug("service is its namespace's init without a SIGTERM handler, killing", "service", spec.Name)
+		s.log.Debug("service is its namespace's init without a SIGTERM handler, killing", "service", spec.Name)
 		signalGroup(p.pid, 9)
 		return <-p.exited
 	}
@@ -219,7 +218,7 @@ func (s *Supervisor) terminate(p *proc, spec imagespec.Service) exitInfo {
 		return ex
 	case <-t.C:
 	}
-	slog.Default().Debug("service ignored SIGTERM, killing", "service", spec.Name, "after", timeout)
+	s.log.Debug("service ignored SIGTERM, killing", "service", spec.Name, "after", timeout)
 	signalGroup(p.pid, 9)
 	return <-p.exited
 }

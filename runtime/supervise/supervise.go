@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/un-distro/undistro/internal/logctx"
 	"github.com/un-distro/undistro/runtime/imagespec"
 )
 
@@ -134,6 +136,7 @@ type Event struct {
 // Supervisor runs and watches a set of services.
 type Supervisor struct {
 	ctx    context.Context
+	log    *slog.Logger // from New's ctx
 	o      Options
 	http   *http.Client
 	events chan Event
@@ -181,6 +184,7 @@ func New(ctx context.Context, o Options) *Supervisor {
 	}
 	return &Supervisor{
 		ctx:     ctx,
+		log:     logctx.From(ctx),
 		o:       o,
 		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		events:  make(chan Event, 256),
