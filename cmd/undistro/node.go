@@ -290,8 +290,9 @@ func newNodeRunCmd(f *nodeFlags) *cobra.Command {
 		bt         func(*facts.Config) (node.BitTorrent, error)
 	)
 	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Run the node daemon: supervise the current image's services",
+		Use:         "run",
+		Annotations: daemon,
+		Short:       "Run the node daemon: supervise the current image's services",
 		Long: `run is the node daemon. It starts the current image's services (in
 'after' order, chrooted into the image when run as root), restarts them by
 their policy, and serves the other node commands on ROOT/undistro.sock.

@@ -9,8 +9,9 @@ import (
 func newProxyCmd() *cobra.Command {
 	var listen, upstreams string
 	cmd := &cobra.Command{
-		Use:   "proxy --listen ADDR --upstreams FILE",
-		Short: "Balance HTTP over the upstreams a file lists (an lb role's service)",
+		Use:         "proxy --listen ADDR --upstreams FILE",
+		Annotations: daemon,
+		Short:       "Balance HTTP over the upstreams a file lists (an lb role's service)",
 		Long: `proxy is a small HTTP load balancer, in the node binary so that an lb role
 needs no other package. It reads HOST:PORT lines from FILE (blank lines and
 '#' comments ignored), sends each request to the next upstream in turn,

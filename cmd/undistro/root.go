@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
 
@@ -16,8 +17,35 @@ var version = "dev"
 
 // globalFlags are the flags every subcommand shares.
 type globalFlags struct {
-	verbose bool
-	quiet   bool
+	verbose  bool
+	quiet    bool
+	logLevel string
+}
+
+// daemonAnnotation marks a long-running command (node run, serve, proxy):
+// it logs at info by default, since its log is what an operator reads
+// (journald), where a one-shot command logs warnings only.
+const daemonAnnotation = "undistro.daemon"
+
+// daemon is the Annotations value that marks a long-running command.
+var daemon = map[string]string{daemonAnnotation: "true"}
+
+// logLevel is the level cmd logs at: --log-level if given, debug with -v,
+// otherwise info for a daemon and warn for the rest.
+func logLevel(level string, verbose, isDaemon bool) (slog.Level, error) {
+	switch {
+	case level != "":
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+		}
+		return l, nil
+	case verbose:
+		return slog.LevelDebug, nil
+	case isDaemon:
+		return slog.LevelInfo, nil
+	}
+	return slog.LevelWarn, nil
 }
 
 // quiet reports whether progress output is off for cmd: --quiet, or stderr
@@ -48,25 +76,28 @@ switches atomically, supervises services and rolls back on failure.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			level := slog.LevelWarn
-			if g.verbose {
-				level = slog.LevelDebug
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			level, err := logLevel(g.logLevel, g.verbose, cmd.Annotations[daemonAnnotation] != "")
+			if err != nil {
+				return err
 			}
 			// Our code takes the logger from the context (logctx.From).
 			l := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cmd.SetContext(logctx.With(cmd.Context(), l))
-			// Only for dependencies: SetDefault also routes the standard
-			// log package into l at Info, so what they print with
-			// log.Printf (cosign's "subset of signed timestamps failed to
-			// verify", anacrolix's tracker scrape and missinggo) shows
-			// only with -v, as our own Info lines do; and what they log
-			// through slog's default (go.opentelemetry.io/auto/sdk's
-			// limit warnings) gets l's level and format.
+			// Only for dependencies: what they log through slog's default
+			// (go.opentelemetry.io/auto/sdk's limit warnings) gets l's level
+			// and format, and what they print with the standard log package
+			// (cosign's "subset of signed timestamps failed to verify",
+			// anacrolix's tracker scrape, missinggo) goes to l at debug, so
+			// it shows only with -v, even in a daemon logging at info.
 			slog.SetDefault(l)
+			log.SetOutput(slog.NewLogLogger(l.Handler(), slog.LevelDebug).Writer())
+			log.SetFlags(0)
+			return nil
 		},
 	}
-	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr (--log-level debug)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default: info for node run, serve and proxy, warn otherwise)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	// Each subcommand lives in its own file; add it here (one line each).
 	// The node binary (-tags undistro_node, what images carry) has only the

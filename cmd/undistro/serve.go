@@ -18,8 +18,9 @@ func newServeCmd() *cobra.Command {
 		p2pOptions                          func() ([]origin.Option, error)
 	)
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the origin registry (CNCF distribution, in process)",
+		Use:         "serve",
+		Annotations: daemon,
+		Short:       "Run the origin registry (CNCF distribution, in process)",
 		Long: `serve runs undistro's origin registry: the CNCF distribution registry engine
 in process, storing under --data (filesystem driver) unless --config, the
 engine's own YAML configuration (a distribution config.yml: storage, redis,

@@ -431,19 +431,7 @@ func (a *Agent) reconcile(ctx context.Context, log *slog.Logger) {
 	if !ok || a.serf.Load() == nil {
 		return
 	}
-	// This node's own announcement is what it last decided, not serf's
-	// view of it: that view lags a switch's end (the tags travel through
-	// memberlist), and a node that saw itself still on the old image
-	// switched a second time, beyond the role's max-unavailable.
-	members := a.Members(true)
-	a.mu.Lock()
-	for i := range members {
-		if members[i].Name == a.cfg.Name {
-			members[i].Announce = a.self
-		}
-	}
-	a.mu.Unlock()
-	d := Decide(t, a.cfg.Name, members)
+	d := Decide(t, a.cfg.Name, a.view())
 	if !d.Switch {
 		return
 	}
@@ -489,6 +477,23 @@ func (a *Agent) trim() {
 	if t, ok := a.host.(interface{ TrimMemory() }); ok {
 		t.TrimMemory()
 	}
+}
+
+// view is what a rollout decision reads: every member serf knows, with
+// this node's own announcement as it last made it rather than serf's view
+// of it. That view lags a switch's end (the tags travel through
+// memberlist), and a node that saw itself still on the old image switched
+// a second time, beyond the role's max-unavailable.
+func (a *Agent) view() []Member {
+	members := a.Members(true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range members {
+		if members[i].Name == a.cfg.Name {
+			members[i].Announce = a.self
+		}
+	}
+	return members
 }
 
 // Members returns the fleet as this node sees it, sorted by name; all

@@ -220,7 +220,7 @@ func (a *Agent) builtin(name string) func(context.Context) (any, error) {
 				ans.Pending = st.Pending.To
 			}
 			if ok {
-				d := Decide(t, a.cfg.Name, a.Members(true))
+				d := Decide(t, a.cfg.Name, a.view())
 				ans.Rollout = &d
 			}
 			return ans, nil
