@@ -45,7 +45,9 @@ type testHost struct {
 	changed chan struct{} // closed at the next change (Changed)
 
 	reconfigured atomic.Int32
-	mute         atomic.Bool // Status blocks until its deadline: alive but never answers
+	// mute, when set, makes Status block until its ctx ends or the channel
+	// is closed: the member is alive but does not answer a query.
+	mute atomic.Pointer[chan struct{}]
 }
 
 func (h *testHost) Changed() <-chan struct{} {
@@ -88,9 +90,12 @@ func (h *testHost) setDown(down bool) {
 func (h *testHost) Root() string { return h.root }
 
 func (h *testHost) Status(ctx context.Context) (*node.Status, error) {
-	if h.mute.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
+	if m := h.mute.Load(); m != nil {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-*m:
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -280,7 +285,8 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 	}
 
 	// A member alive but silent is reported missing once the timeout ends.
-	ms[2].h.mute.Store(true)
+	unmute := make(chan struct{})
+	ms[2].h.mute.Store(&unmute)
 	// (Who else answers in time depends on the host's load; every member
 	// is either in the answers or missing.)
 	ans, err = lb.a.Query(ctx, Question{Name: QuestionStatus, Role: "web", Timeout: 3 * time.Second})
@@ -292,7 +298,8 @@ func TestFleetMembershipAndQuery(t *testing.T) {
 			t.Errorf("n02 is silent but answered: %+v", a)
 		}
 	}
-	ms[2].h.mute.Store(false)
+	close(unmute) // what else asked its status (the agent's own refresh) goes on
+	ms[2].h.mute.Store(nil)
 
 	// A graceful leave is seen at once; a dead member after the failure
 	// detection timeout.
