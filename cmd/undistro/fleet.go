@@ -171,8 +171,12 @@ answers:
   drift     how many of its config files under /etc were edited on the node,
             and the first paths ('undistro node drift' there shows diffs)
 
---timeout defaults to serf's, which grows with the log of the fleet's size;
-it bounds only a query someone misses.`,
+A question travels by gossip; members that have not answered after a third
+of the timeout are asked again by name (twice at most), and each answer is
+relayed through two other members as well, so "did not answer" means the
+member could not, not that a packet was lost. --timeout defaults to serf's,
+which grows with the log of the fleet's size; it bounds only a query someone
+misses.`,
 		Example: `  undistro fleet query status
   undistro fleet query --role web --tag eu version --json`,
 		Args: cobra.ExactArgs(1),

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/serf/serf"
@@ -93,38 +94,101 @@ func (a *Agent) Query(ctx context.Context, q Question) (*Answers, error) {
 		p.Timeout = q.Timeout
 	}
 	p.FilterTags = q.filter()
+	// An answer travels back once, over UDP; have two other members relay
+	// a copy too, so one lost packet does not make a member missing.
+	// Queries are an operator's, rare: the extra packets cost nothing.
+	p.RelayFactor = 2
 	want := map[string]bool{}
 	for _, m := range a.Members(false) {
 		if q.matches(m) {
 			want[m.Name] = true
 		}
 	}
-	resp, err := s.Query("q:"+q.Name, nil, p)
-	if err != nil {
-		return nil, fmt.Errorf("querying the fleet: %w", err)
-	}
-	defer resp.Close()
 	out := &Answers{Question: q, Answers: []Answer{}, Missing: []string{}, Timeout: p.Timeout.String()}
 	got := map[string]bool{}
-	ch := resp.ResponseCh()
-	expected := 0
-loop:
-	for len(want) == 0 || expected < len(want) {
-		select {
-		case r, ok := <-ch:
-			if !ok {
-				break loop
+	deadline := time.Now().Add(p.Timeout)
+
+	// A question travels by gossip, which reaches every member only with
+	// high probability; a member that has not answered after a third of
+	// the timeout is asked again, by name, twice at most.
+	answers := make(chan serf.NodeResponse)
+	var (
+		wg    sync.WaitGroup
+		resps []*serf.QueryResponse
+	)
+	defer func() {
+		for _, r := range resps {
+			r.Close() // ends the forwarders' ranges
+		}
+		wg.Wait()
+	}()
+	done := make(chan struct{})
+	defer close(done)
+	ask := func(p *serf.QueryParam) error {
+		resp, err := s.Query("q:"+q.Name, nil, p)
+		if err != nil {
+			return fmt.Errorf("querying the fleet: %w", err)
+		}
+		resps = append(resps, resp)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range resp.ResponseCh() {
+				select {
+				case answers <- r:
+				case <-done:
+					return
+				}
 			}
-			if want[r.From] && !got[r.From] {
-				expected++
+		}()
+		return nil
+	}
+	if err := ask(p); err != nil {
+		return nil, err
+	}
+	end := time.NewTimer(p.Timeout)
+	defer end.Stop()
+	again := time.NewTicker(max(p.Timeout/3, time.Millisecond))
+	defer again.Stop()
+	retries, have := 0, 0
+collect:
+	for len(want) == 0 || have < len(want) {
+		select {
+		case r := <-answers:
+			if got[r.From] {
+				continue // asked twice, answered twice
+			}
+			got[r.From] = true
+			if want[r.From] {
+				have++
 			}
 			var ans Answer
 			if err := json.Unmarshal(r.Payload, &ans); err != nil {
 				ans = Answer{Error: "undecodable answer: " + err.Error()}
 			}
 			ans.Node = r.From
-			got[r.From] = true
 			out.Answers = append(out.Answers, ans)
+		case <-again.C:
+			var missing []string
+			for name := range want {
+				if !got[name] {
+					missing = append(missing, name)
+				}
+			}
+			if retries == 2 || len(missing) == 0 {
+				continue
+			}
+			retries++
+			follow := *p
+			follow.FilterNodes, follow.Timeout = missing, time.Until(deadline)
+			if follow.Timeout <= 0 {
+				continue
+			}
+			if err := ask(&follow); err != nil {
+				a.log.Debug("asking the fleet again", "query", q.Name, "err", err)
+			}
+		case <-end.C:
+			break collect
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
