@@ -10,10 +10,16 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-func xzOf(t *testing.T, b []byte) []byte {
+// xzOf compresses b with the ulikunitz/xz writer (blocks of blockSize,
+// or its default when 0).
+func xzOf(t *testing.T, b []byte, blockSize ...int64) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
+	var cfg xz.WriterConfig
+	if len(blockSize) > 0 {
+		cfg.BlockSize = blockSize[0]
+	}
+	w, err := cfg.NewWriter(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,18 +70,7 @@ func TestXZValid(t *testing.T) {
 	a := mixed(60<<10, 20<<10)
 	b := []byte("second stream\n")
 	random := mixed(0, 40<<10)
-	ulikunitz := func(data []byte, blockSize int64) []byte {
-		var buf bytes.Buffer
-		w, err := xz.WriterConfig{BlockSize: blockSize}.NewWriter(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
+	ulikunitz := func(data []byte, blockSize int64) []byte { return xzOf(t, data, blockSize) }
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	for _, tc := range []struct {
 		name string
