@@ -62,8 +62,9 @@ test-short: ## unit tests only (skips end-to-end)
 	CGO_ENABLED=1 $(GO) test -race -short ./...
 
 .PHONY: lint
-lint: actionlint ## gofmt + go vet + tidy check + actionlint of the workflows
+lint: actionlint ## gofmt + no slog.Default() + go vet + tidy check + actionlint of the workflows
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(git grep -n 'slog\.Default()' -- '*.go' ':!*_test.go'); if [ -n "$$out" ]; then echo "log through logctx.From(ctx), not slog.Default() (CONVENTIONS: the logger comes from the context):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 	$(GOBIN)/actionlint
